@@ -1,0 +1,63 @@
+# The project's interface. `make demo` and `make test` work on a fresh machine: both set up .venv first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+# Python 3.13 is the Lambda runtime. pyenv's shims alone do not satisfy `sam build`, so find the real interpreter.
+PYTHON313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) $(shell command -v python3.13))
+STAMP := $(VENV)/.installed
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+# The venv's bin holds python3.13 itself, which `sam build` needs on PATH.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+TEMPLATES := template.yaml stacksets/member-account.yaml stacksets/central-backup-account.yaml
+
+.PHONY: help setup test test-fast lint format build deploy demo bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: $(STAMP) ## Create .venv (Python 3.13) with the pinned toolchain and the orgbackup package
+
+$(STAMP): requirements-dev.txt pyproject.toml package-lock.json
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found: install it (pyenv install 3.13) or set PYTHON313=/path/to/python3.13"; exit 1; }
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js (asl-validator checks the state machine)"; exit 1; }
+	npm ci --no-audit --no-fund --silent
+	$(PYTHON313) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+test: setup ## Run the whole test suite (unit, integration, workflow, static)
+	$(BIN)/pytest
+
+lint: setup ## ruff, mypy, cfn-lint, sam validate --lint, ASL checks, checkov
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/cfn-lint $(TEMPLATES)
+	$(BIN)/sam validate --lint --template template.yaml
+	$(BIN)/python -m orgbackup.asl_check statemachine/*.asl.json
+	$(BIN)/checkov --quiet --compact --skip-download --framework cloudformation -f $(TEMPLATES)
+
+format: setup ## Apply ruff's formatting and fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+build: setup ## sam build (works offline)
+	$(BIN)/sam build --template template.yaml
+
+deploy: build ## sam deploy with the environment in samconfig.toml
+	$(BIN)/sam deploy
+
+demo: setup ## Run the onboarding workflow against an emulated organization
+	$(BIN)/orgbackup simulate
+
+bench: setup ## Print the scale and cold-start figures
+	$(BIN)/orgbackup bench
+
+clean: ## Remove build output, caches and the toolchain (.venv, node_modules)
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .venv node_modules

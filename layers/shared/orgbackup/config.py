@@ -1,0 +1,114 @@
+"""Typed, validated configuration read from a flat mapping of strings.
+
+A field ``organization_id`` is the environment variable ``ORGANIZATION_ID`` (what SAM passes to the functions)
+and the CloudFormation parameter ``OrganizationId`` (what `template.yaml` and `samconfig.toml` hold), so the
+Lambda functions, the CLI and the local simulation read the same settings one way. Each field may carry a
+regular expression (``pattern``) that every value (every item, for lists) must match in full.
+"""
+
+import dataclasses
+import re
+import types
+from collections.abc import Mapping
+from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+from orgbackup.exceptions import ConfigurationError
+
+Naming = Literal["env", "cfn"]
+
+ACCOUNT_ID = r"[0-9]{12}"
+ORGANIZATION_ID = r"o-[a-z0-9]{10,32}"
+OU_ID = r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}"
+ROOT_ID = r"r-[0-9a-z]{4,32}"
+REGION = r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d"
+# AWS Backup vault names: 2-50 characters, letters, digits, hyphens and underscores.
+VAULT_NAME = r"[a-zA-Z0-9\-_]{2,50}"
+IAM_ROLE_NAME = r"[\w+=,.@-]{1,64}"
+STACKSET_NAME = r"[a-zA-Z][-a-zA-Z0-9]{0,127}"
+IAM_PRINCIPAL_ARN = r"arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}"
+PARTITION = r"aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc"
+
+
+def pattern(regex: str, *, default: Any = dataclasses.MISSING, why: str = "") -> Any:
+    """A dataclass field whose value (or each of its items) must match ``regex`` in full."""
+    metadata = {"pattern": regex, "why": why}
+    if default is dataclasses.MISSING:
+        return dataclasses.field(metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def key_for(field_name: str, naming: Naming) -> str:
+    if naming == "env":
+        return field_name.upper()
+    return "".join(part.capitalize() for part in field_name.split("_"))
+
+
+def split_list(raw: str) -> tuple[str, ...]:
+    """CloudFormation CommaDelimitedList values arrive joined with commas; blanks are dropped."""
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def _convert(key: str, raw: str, annotation: Any) -> Any:
+    origin = get_origin(annotation)
+    if annotation is str:
+        return raw.strip()
+    if annotation is bool:
+        lowered = raw.strip().lower()
+        if lowered not in {"true", "false"}:
+            raise ConfigurationError(f"{key}={raw!r} is not a boolean: use 'true' or 'false'")
+        return lowered == "true"
+    if annotation is int:
+        try:
+            return int(raw.strip())
+        except ValueError:
+            raise ConfigurationError(f"{key}={raw!r} is not a whole number") from None
+    if origin is tuple and get_args(annotation)[0] is str:
+        return split_list(raw)
+    if origin in (types.UnionType,) and type(None) in get_args(annotation):
+        inner = next(arg for arg in get_args(annotation) if arg is not type(None))
+        return _convert(key, raw, inner) if raw.strip() else None
+    raise TypeError(f"unsupported settings type for {key}: {annotation!r}")  # a programming error
+
+
+def _check_pattern(key: str, value: Any, field: dataclasses.Field[Any]) -> None:
+    regex = field.metadata.get("pattern")
+    if not regex or value is None:
+        return
+    items = value if isinstance(value, tuple) else (value,)
+    for item in items:
+        if not re.fullmatch(regex, str(item)):
+            why = field.metadata.get("why") or f"must match {regex}"
+            raise ConfigurationError(f"{key}={item!r} is invalid: {why}")
+
+
+def load[T](cls: type[T], values: Mapping[str, str], naming: Naming = "env") -> T:
+    """Build the dataclass ``cls`` from ``values``; raise ConfigurationError naming the key, value and rule."""
+    hints = get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+        key = key_for(field.name, naming)
+        if key not in values:
+            if field.default is dataclasses.MISSING:
+                raise ConfigurationError(f"{key} is required but not set")
+            continue
+        value = _convert(key, values[key], hints[field.name])
+        _check_pattern(key, value, field)
+        kwargs[field.name] = value
+    return cls(**kwargs)
+
+
+def dump(instance: Any, naming: Naming = "env") -> dict[str, str]:
+    """The inverse of ``load``: the flat string mapping that would load ``instance``."""
+    out: dict[str, str] = {}
+    for field in dataclasses.fields(instance):
+        value = getattr(instance, field.name)
+        if isinstance(value, tuple):
+            text = ",".join(value)
+        elif isinstance(value, bool):
+            text = str(value).lower()
+        elif value is None:
+            text = ""
+        else:
+            text = str(value)
+        out[key_for(field.name, naming)] = text
+    return out

@@ -1,0 +1,79 @@
+"""Deployment parameters as a deployer has them: `template.yaml` defaults overlaid by `samconfig.toml`.
+
+The CLI and the local simulation use this to render and run exactly what `sam deploy` would deploy.
+Development-only (it needs PyYAML, which the Lambda runtime does not ship); functions read the environment.
+"""
+
+import shlex
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from orgbackup.exceptions import ConfigurationError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+
+
+def _yaml_loader() -> Any:
+    import yaml  # noqa: PLC0415 - dev-only dependency
+
+    class CfnLoader(yaml.SafeLoader):
+        """Reads CloudFormation short-form tags (!Ref, !Sub, ...) as plain data."""
+
+    def construct(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+        tag = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        return {tag: value}
+
+    CfnLoader.add_multi_constructor("!", construct)
+    return CfnLoader
+
+
+def load_template(path: Path | None = None) -> dict[str, Any]:
+    """A CloudFormation/SAM template as a dict, short-form intrinsic functions expanded to their long form."""
+    import yaml  # noqa: PLC0415
+
+    path = path or PROJECT_ROOT / "template.yaml"
+    with path.open(encoding="utf-8") as handle:
+        document: dict[str, Any] = yaml.load(handle, Loader=_yaml_loader())  # noqa: S506 - SafeLoader subclass
+    return document
+
+
+def _default_text(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value)
+    return str(value)
+
+
+def samconfig_overrides(path: Path | None = None, environment: str = "default") -> dict[str, str]:
+    """``parameter_overrides`` of the environment's deploy section, as a mapping."""
+    path = path or PROJECT_ROOT / "samconfig.toml"
+    if not path.exists():
+        return {}
+    with path.open("rb") as handle:
+        document = tomllib.load(handle)
+    section = document.get(environment, {}).get("deploy", {}).get("parameters", {})
+    raw = section.get("parameter_overrides", [])
+    items = shlex.split(raw) if isinstance(raw, str) else list(raw)
+    overrides: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigurationError(f"{path}: parameter_overrides item {item!r} is not Key=Value")
+        overrides[key] = value
+    return overrides
+
+
+def deployment_parameters(
+    template: Path | None = None, samconfig: Path | None = None, environment: str = "default"
+) -> dict[str, str]:
+    """CloudFormation parameter name -> value, as `sam deploy --config-env ENVIRONMENT` would pass them."""
+    parameters = load_template(template).get("Parameters", {})
+    values = {name: _default_text(spec["Default"]) for name, spec in parameters.items() if "Default" in spec}
+    values.update(samconfig_overrides(samconfig, environment))
+    return values

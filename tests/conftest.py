@@ -1,0 +1,62 @@
+"""Shared fixtures. Every test runs with fake credentials and with outbound network connections refused:
+moto stands in for AWS, and nothing may reach the internet."""
+
+import json
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS = ROOT / "events"
+
+
+@pytest.fixture(autouse=True)
+def _fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_METRICS_NAMESPACE": "OrgBackupTest",
+        "POWERTOOLS_DEV": "false",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _network_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refuse connections to anything but loopback and local sockets."""
+    original = socket.socket.connect
+
+    def guarded(self: socket.socket, address: Any) -> Any:
+        host = address[0] if isinstance(address, tuple) else None
+        if host is not None and host not in {"127.0.0.1", "::1", "localhost"}:
+            raise OSError(f"network is off in tests: refused connection to {address!r}")
+        return original(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+def read_event(relative: str) -> Any:
+    return json.loads((EVENTS / relative).read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def load_event() -> Callable[[str], Any]:
+    """Load a sample from events/ (the same files `sam local invoke -e` takes)."""
+    return read_event
+
+
+@pytest.fixture
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Backoff sleeps are recorded instead of slept."""
+    from orgbackup import retry
+
+    slept: list[float] = []
+    monkeypatch.setattr(retry.DEFAULT_BACKOFF, "sleep", slept.append)
+    return slept

@@ -1,0 +1,347 @@
+"""Each documented moto extension in orgbackup.emulation behaves as AWS documents."""
+
+import json
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from orgbackup import emulation
+
+POLICY = json.dumps({"plans": {"p": {"regions": {"@@assign": ["us-east-1"]}}}})
+
+
+@pytest.fixture
+def org() -> Iterator[object]:
+    with mock_aws(), emulation.aws_extensions():
+        client = boto3.client("organizations", region_name="us-east-1")
+        client.create_organization(FeatureSet="ALL")
+        yield client
+
+
+def enable_backup_policies(client: object) -> str:
+    root_id: str = client.list_roots()["Roots"][0]["Id"]  # type: ignore[attr-defined]
+    client.enable_policy_type(RootId=root_id, PolicyType="BACKUP_POLICY")  # type: ignore[attr-defined]
+    return root_id
+
+
+def test_backup_policy_is_created_with_its_documented_arn(org) -> None:
+    # When a backup policy is created
+    summary = org.create_policy(Name="b", Description="d", Content=POLICY, Type="BACKUP_POLICY")["Policy"][
+        "PolicySummary"
+    ]
+    # Then it has the backup_policy ARN form and is listed under its type only
+    assert ":policy/o-" in summary["Arn"]
+    assert "/backup_policy/p-" in summary["Arn"]
+    assert [p["Name"] for p in org.list_policies(Filter="BACKUP_POLICY")["Policies"]] == ["b"]
+    assert "b" not in [p["Name"] for p in org.list_policies(Filter="TAG_POLICY")["Policies"]]
+
+
+def test_without_the_extension_moto_cannot_create_backup_policies() -> None:
+    # Given plain moto (the gap this extension closes)
+    with mock_aws():
+        client = boto3.client("organizations", region_name="us-east-1")
+        client.create_organization(FeatureSet="ALL")
+        # Then creating a backup policy is not implemented
+        with pytest.raises(NotImplementedError):
+            client.create_policy(Name="b", Description="d", Content=POLICY, Type="BACKUP_POLICY")
+
+
+def test_backup_policy_content_over_10000_characters_is_refused_on_create_and_update(org) -> None:
+    big = json.dumps({"plans": {"p": {"x": "y" * 10_000}}})
+    with pytest.raises(ClientError) as raised:
+        org.create_policy(Name="b", Description="d", Content=big, Type="BACKUP_POLICY")
+    assert raised.value.response["Error"]["Code"] == "ConstraintViolationException"
+    assert "POLICY_CONTENT_LIMIT_EXCEEDED" in raised.value.response["Error"]["Message"]
+    policy_id = org.create_policy(Name="b", Description="d", Content=POLICY, Type="BACKUP_POLICY")["Policy"][
+        "PolicySummary"
+    ]["Id"]
+    with pytest.raises(ClientError) as raised:
+        org.update_policy(PolicyId=policy_id, Content=big)
+    assert raised.value.response["Error"]["Code"] == "ConstraintViolationException"
+
+
+def test_backup_policy_content_that_is_not_json_is_malformed(org) -> None:
+    with pytest.raises(ClientError) as raised:
+        org.create_policy(Name="b", Description="d", Content="{not json", Type="BACKUP_POLICY")
+    assert raised.value.response["Error"]["Code"] == "MalformedPolicyDocumentException"
+
+
+def test_attaching_twice_is_a_duplicate_attachment(org) -> None:
+    root_id = enable_backup_policies(org)
+    policy_id = org.create_policy(Name="b", Description="d", Content=POLICY, Type="BACKUP_POLICY")["Policy"][
+        "PolicySummary"
+    ]["Id"]
+    org.attach_policy(PolicyId=policy_id, TargetId=root_id)
+    with pytest.raises(ClientError) as raised:
+        org.attach_policy(PolicyId=policy_id, TargetId=root_id)
+    assert raised.value.response["Error"]["Code"] == "DuplicatePolicyAttachmentException"
+
+
+def test_detaching_an_unattached_policy_is_refused(org) -> None:
+    root_id = enable_backup_policies(org)
+    policy_id = org.create_policy(Name="b", Description="d", Content=POLICY, Type="BACKUP_POLICY")["Policy"][
+        "PolicySummary"
+    ]["Id"]
+    with pytest.raises(ClientError) as raised:
+        org.detach_policy(PolicyId=policy_id, TargetId=root_id)
+    assert raised.value.response["Error"]["Code"] == "PolicyNotAttachedException"
+
+
+def test_attaching_a_policy_of_a_type_not_enabled_on_the_root_is_refused(org) -> None:
+    root_id = org.list_roots()["Roots"][0]["Id"]
+    policy_id = org.create_policy(Name="b", Description="d", Content=POLICY, Type="BACKUP_POLICY")["Policy"][
+        "PolicySummary"
+    ]["Id"]
+    with pytest.raises(ClientError) as raised:
+        org.attach_policy(PolicyId=policy_id, TargetId=root_id)
+    assert raised.value.response["Error"]["Code"] == "PolicyTypeNotEnabledException"
+
+
+def test_at_most_ten_backup_policies_attach_directly_to_one_target(org) -> None:
+    root_id = enable_backup_policies(org)
+    for index in range(emulation.DIRECT_BACKUP_POLICY_LIMIT):
+        policy_id = org.create_policy(Name=f"b{index}", Description="d", Content=POLICY, Type="BACKUP_POLICY")[
+            "Policy"
+        ]["PolicySummary"]["Id"]
+        org.attach_policy(PolicyId=policy_id, TargetId=root_id)
+    eleventh = org.create_policy(Name="b10", Description="d", Content=POLICY, Type="BACKUP_POLICY")["Policy"][
+        "PolicySummary"
+    ]["Id"]
+    with pytest.raises(ClientError) as raised:
+        org.attach_policy(PolicyId=eleventh, TargetId=root_id)
+    assert "POLICY_NUMBER_LIMIT_EXCEEDED" in raised.value.response["Error"]["Message"]
+
+
+def test_inject_errors_fails_the_next_calls_then_lets_them_through(org) -> None:
+    with emulation.inject_errors(org, "ListRoots", "ConcurrentModificationException", times=2) as raised:
+        for _ in range(2):
+            with pytest.raises(ClientError) as error:
+                org.list_roots()
+            assert error.value.response["Error"]["Code"] == "ConcurrentModificationException"
+        assert org.list_roots()["Roots"]
+    assert raised == ["ConcurrentModificationException"] * 2
+
+
+VAULT_TEMPLATE = """
+Resources:
+  Vault:
+    Type: AWS::Backup::BackupVault
+    Properties:
+      BackupVaultName: member-vault
+      AccessPolicy:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Deny
+            Principal: "*"
+            Action: backup:DeleteRecoveryPoint
+            Resource: "*"
+Outputs:
+  Arn:
+    Value: !GetAtt Vault.BackupVaultArn
+  Name:
+    Value: !Ref Vault
+"""
+
+
+def test_vault_access_policy_round_trip_and_errors() -> None:
+    with mock_aws(), emulation.aws_extensions():
+        backup = boto3.client("backup", region_name="eu-west-1")
+        backup.create_backup_vault(BackupVaultName="central")
+        # A vault without a policy: Get is ResourceNotFound
+        with pytest.raises(ClientError) as raised:
+            backup.get_backup_vault_access_policy(BackupVaultName="central")
+        assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
+        backup.put_backup_vault_access_policy(BackupVaultName="central", Policy='{"Statement": []}')
+        got = backup.get_backup_vault_access_policy(BackupVaultName="central")
+        assert got["Policy"] == '{"Statement": []}'
+        assert got["BackupVaultArn"].endswith(":backup-vault:central")
+        with pytest.raises(ClientError) as raised:
+            backup.put_backup_vault_access_policy(BackupVaultName="central", Policy="{nope")
+        assert raised.value.response["Error"]["Code"] == "InvalidParameterValueException"
+        with pytest.raises(ClientError) as raised:
+            backup.put_backup_vault_access_policy(BackupVaultName="missing", Policy="{}")
+        assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
+        backup.delete_backup_vault_access_policy(BackupVaultName="central")
+        with pytest.raises(ClientError):
+            backup.get_backup_vault_access_policy(BackupVaultName="central")
+
+
+def test_cloudformation_creates_and_deletes_backup_vaults() -> None:
+    with mock_aws(), emulation.aws_extensions():
+        cfn = boto3.client("cloudformation", region_name="eu-west-1")
+        backup = boto3.client("backup", region_name="eu-west-1")
+        cfn.create_stack(StackName="s", TemplateBody=VAULT_TEMPLATE)
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName="s")["Stacks"][0]["Outputs"]}
+        assert outputs["Name"] == "member-vault"
+        assert outputs["Arn"].endswith(":backup-vault:member-vault")
+        assert [v["BackupVaultName"] for v in backup.list_backup_vaults()["BackupVaultList"]] == ["member-vault"]
+        policy = json.loads(backup.get_backup_vault_access_policy(BackupVaultName="member-vault")["Policy"])
+        assert policy["Statement"][0]["Action"] == "backup:DeleteRecoveryPoint"
+        cfn.delete_stack(StackName="s")
+        assert backup.list_backup_vaults()["BackupVaultList"] == []
+
+
+class StepFailedError(Exception):
+    pass
+
+
+MACHINE = {
+    "StartAt": "Pause",
+    "States": {
+        "Pause": {"Type": "Wait", "Seconds": 3600, "Next": "Work"},
+        "Work": {
+            "Type": "Task",
+            "Resource": "arn:aws:lambda:us-east-1:123456789012:function:worker",
+            "Catch": [{"ErrorEquals": ["StepFailedError"], "ResultPath": "$.error", "Next": "Caught"}],
+            "End": True,
+        },
+        "Caught": {"Type": "Pass", "End": True},
+    },
+}
+
+
+def run_machine(handler) -> tuple[dict, list[int], list[str]]:
+    import time
+
+    config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+    with (
+        mock_aws(config=config),
+        emulation.instant_waits() as waits,
+        emulation.in_process_lambdas({"worker": handler}) as invocations,
+    ):
+        iam = boto3.client("iam", region_name="us-east-1")
+        role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        machine = sfn.create_state_machine(name="m", definition=json.dumps(MACHINE), roleArn=role)
+        execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input='{"n": 1}')
+        for _ in range(200):
+            described = sfn.describe_execution(executionArn=execution["executionArn"])
+            if described["status"] != "RUNNING":
+                break
+            time.sleep(0.05)
+        return described, waits, invocations
+
+
+def test_lambda_tasks_run_in_process_and_waits_are_instant() -> None:
+    described, waits, invocations = run_machine(
+        lambda event, context: {"seen": event["n"], "fn": context.function_name}
+    )
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"]) == {"seen": 1, "fn": "worker"}
+    assert waits == [3600]
+    assert invocations == ["worker"]
+
+
+def test_a_handler_exception_is_a_lambda_error_named_after_its_class() -> None:
+    def failing(event, context):
+        raise StepFailedError("account 333333333333: nope")
+
+    described, _, _ = run_machine(failing)
+    assert described["status"] == "SUCCEEDED"
+    error = json.loads(described["output"])["error"]
+    assert error["Error"] == "StepFailedError"
+    assert "333333333333: nope" in error["Cause"]
+
+
+STACKSET_TEMPLATE = """
+Resources:
+  Vault:
+    Type: AWS::Backup::BackupVault
+    Properties:
+      BackupVaultName: member-vault
+"""
+
+
+def stackset_client():
+    cfn = boto3.client("cloudformation", region_name="us-east-1")
+    cfn.create_stack_set(StackSetName="member", TemplateBody=STACKSET_TEMPLATE, PermissionModel="SELF_MANAGED")
+    return cfn
+
+
+def results(cfn, operation_id):
+    summaries = cfn.list_stack_set_operation_results(StackSetName="member", OperationId=operation_id)["Summaries"]
+    return {(s["Account"], s["Region"]): s["Status"] for s in summaries}
+
+
+def test_stackset_operations_use_the_callers_id_and_report_each_pair() -> None:
+    with mock_aws(), emulation.aws_extensions() as _:
+        cfn = stackset_client()
+        # Given one pair will fail
+        emulation.STACKSET_FAULTS.fail("333333333333", "eu-west-1", "Resource handler returned message: boom")
+        # When instances are created for two accounts in two Regions, tolerating one failure per Region
+        cfn.create_stack_instances(
+            StackSetName="member",
+            Accounts=["333333333333", "444444444444"],
+            Regions=["us-east-1", "eu-west-1"],
+            OperationId="exec-1-create",
+            OperationPreferences={"FailureToleranceCount": 1},
+        )
+        # Then the operation carries the caller's ID and succeeds within tolerance, one pair failed
+        operation = cfn.describe_stack_set_operation(StackSetName="member", OperationId="exec-1-create")
+        assert operation["StackSetOperation"]["Status"] == "SUCCEEDED"
+        assert results(cfn, "exec-1-create")[("333333333333", "eu-west-1")] == "FAILED"
+        assert list(results(cfn, "exec-1-create").values()).count("SUCCEEDED") == 3
+        instances = {
+            (i["Account"], i["Region"]): i["Status"]
+            for i in cfn.list_stack_instances(StackSetName="member")["Summaries"]
+        }
+        assert instances[("333333333333", "eu-west-1")] == "OUTDATED"
+        assert instances[("444444444444", "eu-west-1")] == "CURRENT"
+        # And the stack really exists in the member account where it succeeded
+        from moto.backup.models import backup_backends
+
+        assert "member-vault" in backup_backends["444444444444"]["eu-west-1"].vaults
+        assert "member-vault" not in backup_backends["333333333333"]["eu-west-1"].vaults
+        # A repeated operation ID is refused
+        with pytest.raises(ClientError) as raised:
+            cfn.create_stack_instances(
+                StackSetName="member", Accounts=["333333333333"], Regions=["us-east-1"], OperationId="exec-1-create"
+            )
+        assert raised.value.response["Error"]["Code"] == "OperationIdAlreadyExistsException"
+        # When the fault clears and the failed pair is updated, it becomes current
+        emulation.STACKSET_FAULTS.heal()
+        cfn.update_stack_instances(
+            StackSetName="member", Accounts=["333333333333"], Regions=["eu-west-1"], OperationId="exec-2-update"
+        )
+        assert results(cfn, "exec-2-update") == {("333333333333", "eu-west-1"): "SUCCEEDED"}
+        assert "member-vault" in backup_backends["333333333333"]["eu-west-1"].vaults
+
+
+def test_stackset_failures_beyond_tolerance_fail_the_operation_and_create_skips_existing_pairs() -> None:
+    with mock_aws(), emulation.aws_extensions():
+        cfn = stackset_client()
+        cfn.create_stack_instances(StackSetName="member", Accounts=["444444444444"], Regions=["us-east-1"])
+        emulation.STACKSET_FAULTS.fail("333333333333", "us-east-1")
+        operation_id = cfn.create_stack_instances(
+            StackSetName="member", Accounts=["333333333333", "444444444444"], Regions=["us-east-1"]
+        )["OperationId"]
+        assert (
+            cfn.describe_stack_set_operation(StackSetName="member", OperationId=operation_id)["StackSetOperation"][
+                "Status"
+            ]
+            == "FAILED"
+        )
+        # The existing pair was skipped, not duplicated
+        assert len(cfn.list_stack_instances(StackSetName="member")["Summaries"]) == 2
+        with pytest.raises(ClientError) as raised:
+            cfn.update_stack_instances(StackSetName="member", Accounts=["555555555555"], Regions=["us-east-1"])
+        assert raised.value.response["Error"]["Code"] == "StackInstanceNotFoundException"
+
+
+def test_held_stackset_operations_stay_running_until_released() -> None:
+    with mock_aws(), emulation.aws_extensions():
+        cfn = stackset_client()
+        emulation.STACKSET_FAULTS.hold()
+        operation_id = cfn.create_stack_instances(
+            StackSetName="member", Accounts=["333333333333"], Regions=["us-east-1"]
+        )["OperationId"]
+        describe = lambda: cfn.describe_stack_set_operation(StackSetName="member", OperationId=operation_id)[  # noqa: E731
+            "StackSetOperation"
+        ]["Status"]
+        assert describe() == "RUNNING"
+        assert results(cfn, operation_id) == {("333333333333", "us-east-1"): "RUNNING"}
+        emulation.STACKSET_FAULTS.release()
+        assert describe() == "SUCCEEDED"
