@@ -1,0 +1,1 @@
+"""Backup policies as code: parameters, templates, rendering, validation and the Organizations adapter."""

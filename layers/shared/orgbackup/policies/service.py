@@ -1,0 +1,68 @@
+"""What the deployment does with backup policies: render them from the settings, then converge the organization.
+
+Used by the custom resource (every deploy creates or updates them; deleting the stack removes them) and by the
+onboarding workflow (reattach after new accounts get their baseline).
+"""
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from orgbackup import config
+from orgbackup.custom_resource import CustomResourceRequest, Outcome
+from orgbackup.policies.apply import (
+    ApplyReport,
+    apply_policies,
+    delete_policies,
+    managed_policies,
+)
+from orgbackup.policies.parameters import PolicyParameters
+from orgbackup.policies.render import render_policies
+from orgbackup.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_organizations import OrganizationsClient
+
+
+def deploy_policies(
+    org: "OrganizationsClient", settings: Settings, params: PolicyParameters, accounts: Sequence[str] = ()
+) -> ApplyReport:
+    """Render, upsert and attach every policy; delete the managed policies the templates no longer produce."""
+    rendered = render_policies(settings, params)
+    report = apply_policies(org, rendered, settings.policy_target_ids, accounts)
+    wanted = {policy.name for policy in rendered}
+    stale = {name: pid for name, pid in managed_policies(org, params.policy_name_prefix).items() if name not in wanted}
+    if stale:
+        removed = delete_policies(org, stale)
+        report.detached.extend(removed.detached)
+        report.deleted.extend(removed.deleted)
+    return report
+
+
+def remove_policies(org: "OrganizationsClient", prefix: str) -> ApplyReport:
+    return delete_policies(org, managed_policies(org, prefix))
+
+
+PHYSICAL_ID_MARKER = "orgbackup-backup-policies"
+
+
+def physical_id(prefix: str) -> str:
+    return f"{PHYSICAL_ID_MARKER}/{prefix}"
+
+
+def handle_policy_resource(
+    request: CustomResourceRequest, org: "OrganizationsClient", environment: Mapping[str, str]
+) -> Outcome:
+    """The Custom::BackupPolicies resource. Its properties only mirror the parameters so that CloudFormation
+    sends an Update when one changes; the values themselves come from the function's environment."""
+    if request.request_type == "Delete":
+        # The physical ID names the prefix the policies were created under, even after the prefix changed.
+        marker, _, prefix = (request.physical_resource_id or "").partition("/")
+        # A Create that failed before any policy existed has a fallback ID: nothing to remove then.
+        report = remove_policies(org, prefix) if marker == PHYSICAL_ID_MARKER and prefix else ApplyReport()
+        return Outcome(request.physical_resource_id or "", {"Deleted": ",".join(report.deleted)})
+    settings = config.load(Settings, environment)
+    params = config.load(PolicyParameters, environment)
+    report = deploy_policies(org, settings, params)
+    data = {name: report.policy_ids[name] for name in sorted(report.policy_ids)}
+    # A new prefix is a new physical ID: CloudFormation then deletes the old one, removing the old policies.
+    return Outcome(physical_id(params.policy_name_prefix), {"PolicyIds": ",".join(data.values()), **data})
