@@ -1,0 +1,18 @@
+"""InspectBaseline: per account and Region, what the StackSet operations did; failures are kept for the report."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from orgbackup import aws, onboarding
+from orgbackup.observability import logger, metrics
+from orgbackup.settings import load_settings
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(correlation_id_path="execution")
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = onboarding.inspect_baseline(event, load_settings(), aws.client("cloudformation"))
+    metrics.add_metric(name="AccountsOnboarded", unit="Count", value=len(state["baseline"]["onboarded"]))
+    metrics.add_metric(name="AccountsFailed", unit="Count", value=len(state["baseline"]["failed"]))
+    return state

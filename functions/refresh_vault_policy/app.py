@@ -1,0 +1,25 @@
+"""RefreshVaultPolicy: the central vault's access policy from the organization's protected accounts, written
+through the central account's vault-policy role, only where it changed."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from orgbackup import aws, onboarding
+from orgbackup.observability import logger, metrics
+from orgbackup.settings import load_settings
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(correlation_id_path="execution")
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = onboarding.refresh_vault_policy(
+        event,
+        load_settings(),
+        aws.client("organizations"),
+        aws.client("cloudformation"),
+        aws.client("sts"),
+        lambda session, region: aws.client("backup", region, from_session=session),
+    )
+    metrics.add_metric(name="VaultPolicyWrites", unit="Count", value=len(state["vault_policy"]["written_regions"]))
+    return state

@@ -1,0 +1,16 @@
+"""Report: the subject and message of the run's notification (or of its failure)."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from orgbackup.observability import logger, metrics
+from orgbackup.report import build_report
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(correlation_id_path="execution")
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = build_report(event)
+    metrics.add_metric(name="OnboardingRuns", unit="Count", value=1)
+    return state

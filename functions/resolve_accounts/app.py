@@ -1,0 +1,24 @@
+"""Resolve: parse the workflow input, look every account up, classify it (onboard, skipped, invalid)."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from orgbackup import aws, onboarding
+from orgbackup.observability import logger, metrics
+from orgbackup.settings import load_settings
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(correlation_id_path="execution")
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = load_settings()
+    state = onboarding.resolve(
+        event.get("input"),
+        str(event.get("execution", "")),
+        settings,
+        aws.client("organizations"),
+        aws.client("cloudformation"),
+    )
+    metrics.add_metric(name="AccountsToOnboard", unit="Count", value=state["resolution"]["counts"]["to_onboard"])
+    return state

@@ -1,0 +1,17 @@
+"""StartBaseline: one StackSet operation creating (or repairing) the member baseline for the whole batch."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from orgbackup import aws, onboarding
+from orgbackup.observability import logger, metrics
+from orgbackup.settings import load_settings
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(correlation_id_path="execution")
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = onboarding.start_baseline(event, load_settings(), aws.client("cloudformation"))
+    metrics.add_metric(name="StackSetOperations", unit="Count", value=len(state["operations"]))
+    return state

@@ -1,0 +1,503 @@
+"""Step 1 of the onboarding workflow, "Resolve": which requested accounts to onboard, skip, or reject, and why.
+
+Every Organizations call goes through ``retry.call`` (conflicts and throttling that outlast botocore's own
+retries get a bounded backoff). Organizations is the source of truth: an account's current state and OU placement
+decide, not what an event said when it was emitted.
+
+Classification, first match wins:
+- skipped ``management-account``: service-managed StackSets never deploy to the management account
+  (CloudFormation API reference, DeploymentTargets);
+- skipped ``excluded``: listed in the ``excluded_account_ids`` setting;
+- invalid ``unknown-account``: ``DescribeAccount`` answers ``AccountNotFoundException``;
+- skipped ``not-active``: the account's ``State`` (or, where absent, the older ``Status``) is not ACTIVE:
+  SUSPENDED, PENDING_CLOSURE, CLOSED or PENDING_ACTIVATION;
+- invalid ``unknown-ou``: the event names an OU that does not exist in the organization (an account that moved
+  since the event is fine: its current OU counts);
+- skipped ``out-of-scope``: ``in_scope_ou_ids`` is set and no OU on the account's path to the root is in it
+  (so accounts in nested OUs count); an empty setting puts the whole organization in scope;
+- skipped ``baseline-current``: the caller says the account's StackSet baseline is already current;
+- otherwise to onboard, with its direct parent (OU or root ID): service-managed ``CreateStackInstances`` names
+  accounts through ``DeploymentTargets.OrganizationalUnitIds`` plus ``Accounts`` with ``AccountFilterType``
+  ``INTERSECTION``, so the next step needs it. Parents are looked up only for accounts that need them.
+"""
+
+import json
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final, Literal, cast, get_args
+
+from botocore.exceptions import ClientError
+
+from orgbackup import retry
+from orgbackup.exceptions import InvalidInputError
+from orgbackup.lifecycle import AccountRequest, InvalidRecord, Mode, RecordCode, WorkflowInput
+from orgbackup.observability import logger
+from orgbackup.retry import Backoff
+from orgbackup.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_organizations import OrganizationsClient
+    from mypy_boto3_organizations.type_defs import AccountTypeDef
+
+SkipCode = Literal["management-account", "excluded", "not-active", "out-of-scope", "baseline-current"]
+InvalidCode = RecordCode | Literal["unknown-account", "unknown-ou"]
+OutcomeCode = SkipCode | InvalidCode
+
+# ListAccounts and ListParents return at most 20 items a page (Organizations API reference, MaxResults).
+PAGE_SIZE: Final = 20
+# Organizations nests OUs at most five levels below the root; a longer parent chain means something is wrong.
+MAX_DEPTH: Final = 10
+NOT_ACTIVE_WHY: Final[Mapping[str, str]] = {
+    "SUSPENDED": "the account is suspended; nothing can be deployed into it",
+    "PENDING_CLOSURE": "the account is being closed",
+    "CLOSED": "the account is closed",
+    "PENDING_ACTIVATION": "the account is not active yet; the daily reconcile run onboards it once it is ACTIVE",
+}
+BASELINE_CURRENT: Final = "baseline already current"
+_MODES: Final = frozenset(get_args(Mode))
+_SKIP_CODES: Final = frozenset(get_args(SkipCode))
+_CODES: Final = _SKIP_CODES | frozenset(get_args(RecordCode)) | {"unknown-account", "unknown-ou"}
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRef:
+    """An account to onboard. ``parent_id`` is its direct parent, an OU ID or the root ID (None only where the
+    account left the organization mid-run); ``sources`` are the records that asked for it (none in reconcile)."""
+
+    account_id: str
+    name: str | None = None
+    parent_id: str | None = None
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AccountOutcome:
+    """A skipped or invalid request. ``account_id`` is None for a record that named no valid account."""
+
+    account_id: str | None
+    code: OutcomeCode
+    reason: str
+    name: str | None = None
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    mode: Mode
+    to_onboard: list[AccountRef] = field(default_factory=list)
+    skipped: list[AccountOutcome] = field(default_factory=list)
+    invalid: list[AccountOutcome] = field(default_factory=list)
+    # The manual input's note, carried to the notification.
+    reason: str | None = None
+
+    @property
+    def account_ids(self) -> list[str]:
+        return [ref.account_id for ref in self.to_onboard]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Compact JSON-ready form: it travels in Step Functions state (256 KiB limit), so empty fields are left out.
+        ``counts`` lets a Choice state branch without intrinsic functions."""
+        out: dict[str, Any] = {
+            "mode": self.mode,
+            "counts": {"to_onboard": len(self.to_onboard), "skipped": len(self.skipped), "invalid": len(self.invalid)},
+            "to_onboard": [
+                _compact(account_id=ref.account_id, name=ref.name, parent_id=ref.parent_id, sources=ref.sources)
+                for ref in self.to_onboard
+            ],
+            "skipped": [_outcome_dict(item) for item in self.skipped],
+            "invalid": [_outcome_dict(item) for item in self.invalid],
+        }
+        if self.reason is not None:
+            out["reason"] = self.reason
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, data: object) -> "Resolution":
+        """The inverse of ``to_dict``; raises InvalidInputError naming the bad field."""
+        if not isinstance(data, dict):
+            raise InvalidInputError(f"resolution: must be an object, got {type(data).__name__}")
+        mode = data.get("mode")
+        if mode not in _MODES:
+            raise InvalidInputError(f"resolution.mode: {mode!r} is not one of {', '.join(sorted(_MODES))}")
+        reason = data.get("reason")
+        if reason is not None and not isinstance(reason, str):
+            raise InvalidInputError("resolution.reason: must be a string")
+        return cls(
+            mode=cast(Mode, mode),
+            to_onboard=[
+                _ref_from(item, f"resolution.to_onboard[{i}]") for i, item in enumerate(_list(data, "to_onboard"))
+            ],
+            skipped=[_outcome_from(item, f"resolution.skipped[{i}]") for i, item in enumerate(_list(data, "skipped"))],
+            invalid=[_outcome_from(item, f"resolution.invalid[{i}]") for i, item in enumerate(_list(data, "invalid"))],
+            reason=reason,
+        )
+
+
+def _compact(**fields: object) -> dict[str, Any]:
+    """Fields with a value: None and empty sources are left out of the JSON."""
+    return {key: list(value) if isinstance(value, tuple) else value for key, value in fields.items() if value}
+
+
+def _outcome_dict(item: AccountOutcome) -> dict[str, Any]:
+    return _compact(
+        account_id=item.account_id, code=item.code, reason=item.reason, name=item.name, sources=item.sources
+    )
+
+
+def _list(data: Mapping[str, Any], key: str) -> list[Any]:
+    value = data.get(key, [])
+    if not isinstance(value, list):
+        raise InvalidInputError(f"resolution.{key}: must be a list")
+    return value
+
+
+def _optional_str(item: Mapping[str, Any], key: str, path: str) -> str | None:
+    value = item.get(key)
+    if value is not None and not isinstance(value, str):
+        raise InvalidInputError(f"{path}.{key}: must be a string")
+    return value
+
+
+def _sources(item: Mapping[str, Any], path: str) -> tuple[str, ...]:
+    value = item.get("sources", [])
+    if not isinstance(value, list) or not all(isinstance(source, str) for source in value):
+        raise InvalidInputError(f"{path}.sources: must be a list of strings")
+    return tuple(value)
+
+
+def _ref_from(item: object, path: str) -> AccountRef:
+    if not isinstance(item, dict):
+        raise InvalidInputError(f"{path}: must be an object")
+    account_id = _optional_str(item, "account_id", path)
+    if account_id is None:
+        raise InvalidInputError(f"{path}.account_id: missing")
+    return AccountRef(
+        account_id=account_id,
+        name=_optional_str(item, "name", path),
+        parent_id=_optional_str(item, "parent_id", path),
+        sources=_sources(item, path),
+    )
+
+
+def _outcome_from(item: object, path: str) -> AccountOutcome:
+    if not isinstance(item, dict):
+        raise InvalidInputError(f"{path}: must be an object")
+    code = item.get("code")
+    if code not in _CODES:
+        raise InvalidInputError(f"{path}.code: {code!r} is not an outcome code")
+    reason = _optional_str(item, "reason", path)
+    if reason is None:
+        raise InvalidInputError(f"{path}.reason: missing")
+    return AccountOutcome(
+        account_id=_optional_str(item, "account_id", path),
+        code=code,
+        reason=reason,
+        name=_optional_str(item, "name", path),
+        sources=_sources(item, path),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Organizations, read through a per-run cache
+
+
+class OrganizationView:
+    """Organizations lookups for one run: parents and OU existence are cached, every call is retried."""
+
+    def __init__(self, client: "OrganizationsClient", backoff: Backoff | None = None) -> None:
+        self.client = client
+        self.backoff = backoff
+        self._parents: dict[str, str] = {}
+        self._ou_exists: dict[str, bool] = {}
+
+    def describe_account(self, account_id: str) -> "AccountTypeDef | None":
+        """The account, or None when Organizations does not know it."""
+        try:
+            return retry.call(self.client.describe_account, AccountId=account_id, backoff=self.backoff)["Account"]
+        except ClientError as error:
+            if retry.error_code(error) == "AccountNotFoundException":
+                return None
+            raise
+
+    def parent(self, child_id: str) -> str | None:
+        """The direct parent's ID (an OU or the root), or None when the child is gone."""
+        if child_id not in self._parents:
+            try:
+                response = retry.call(self.client.list_parents, ChildId=child_id, backoff=self.backoff)
+            except ClientError as error:
+                # The child left the organization between two calls.
+                if retry.error_code(error) in {"ChildNotFoundException", "AccountNotFoundException"}:
+                    return None
+                raise
+            parents = response.get("Parents", [])
+            if not parents:
+                return None
+            self._parents[child_id] = parents[0]["Id"]
+        return self._parents[child_id]
+
+    def path(self, account_id: str) -> tuple[str, ...]:
+        """Parent IDs from the account's direct parent up to the root (inclusive)."""
+        chain: list[str] = []
+        child = account_id
+        while len(chain) < MAX_DEPTH:
+            parent = self.parent(child)
+            if parent is None:
+                break
+            chain.append(parent)
+            if parent.startswith("r-"):
+                break
+            child = parent
+        return tuple(chain)
+
+    def ou_exists(self, ou_id: str) -> bool:
+        if ou_id not in self._ou_exists:
+            try:
+                retry.call(self.client.describe_organizational_unit, OrganizationalUnitId=ou_id, backoff=self.backoff)
+                self._ou_exists[ou_id] = True
+            except ClientError as error:
+                if retry.error_code(error) != "OrganizationalUnitNotFoundException":
+                    raise
+                self._ou_exists[ou_id] = False
+        return self._ou_exists[ou_id]
+
+
+def account_state(account: "AccountTypeDef") -> str:
+    """Organizations' newer ``State`` (ACTIVE, SUSPENDED, PENDING_CLOSURE, CLOSED, PENDING_ACTIVATION) when
+    present, else the older ``Status`` (ACTIVE, SUSPENDED, PENDING_CLOSURE)."""
+    return str(account.get("State") or account.get("Status") or "UNKNOWN")
+
+
+def _show_path(path: Sequence[str]) -> str:
+    return " > ".join(reversed(path)) if path else "(no parent found)"
+
+
+def _scope_reason(path: Sequence[str], settings: Settings) -> str | None:
+    if not settings.in_scope_ou_ids or any(ou_id in path for ou_id in settings.in_scope_ou_ids):
+        return None
+    # The in-scope OUs are configuration the operator has; repeating them per account would bloat the state.
+    return f"out of scope: {_show_path(path)} is not under any OU in in_scope_ou_ids"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Resolution
+
+
+@dataclass
+class _Group:
+    """All requests for one account, merged: the first name/OU seen wins, every source is kept."""
+
+    account_id: str
+    name: str | None = None
+    ou_id: str | None = None
+    ou_name: str | None = None
+    sources: list[str] = field(default_factory=list)
+
+    def add(self, request: AccountRequest) -> None:
+        self.name = self.name or request.account_name
+        self.ou_id = self.ou_id or request.ou_id
+        self.ou_name = self.ou_name or request.ou_name
+        if request.source not in self.sources:
+            self.sources.append(request.source)
+
+
+def dedupe(requests: Iterable[AccountRequest]) -> list[_Group]:
+    """Requests merged by account ID, in first-seen order."""
+    groups: dict[str, _Group] = {}
+    for request in requests:
+        groups.setdefault(request.account_id, _Group(request.account_id)).add(request)
+    return list(groups.values())
+
+
+def _invalid_from_records(records: Iterable[InvalidRecord]) -> list[AccountOutcome]:
+    """Parse failures as outcomes; replays of the same failure for the same account are merged."""
+    merged: dict[tuple[str | None, str, str], list[str]] = {}
+    for record in records:
+        # Records that name no account are never merged: each is its own problem.
+        key = (record.account_id, record.reason, record.source if record.account_id is None else "")
+        merged.setdefault(key, []).append(record.source)
+    codes = {(record.account_id, record.reason): record.code for record in records}
+    return [
+        AccountOutcome(account_id=account_id, code=codes[(account_id, reason)], reason=reason, sources=tuple(sources))
+        for (account_id, reason, _), sources in merged.items()
+    ]
+
+
+class _Classifier:
+    def __init__(self, view: OrganizationView, settings: Settings, current: Collection[str]) -> None:
+        self.view = view
+        self.settings = settings
+        self.current = current
+
+    def classify(self, group: _Group) -> AccountRef | AccountOutcome:
+        verdict = self._configured(group.account_id)
+        name = group.name
+        path: tuple[str, ...] = ()
+        if verdict is None:
+            account = self.view.describe_account(group.account_id)
+            if account is None:
+                verdict = (
+                    "unknown-account",
+                    f"unknown account: {group.account_id} is not an account of organization "
+                    f"{self.settings.organization_id}",
+                )
+            else:
+                name = account.get("Name") or name
+                # The path is needed to check the event's OU or the scope; with neither, it costs calls for nothing.
+                if group.ou_id or self.settings.in_scope_ou_ids:
+                    path = self.view.path(group.account_id)
+                verdict = self._organization(group, account, path)
+        if verdict is not None:
+            code, reason = verdict
+            return AccountOutcome(group.account_id, code, reason, name=name, sources=tuple(group.sources))
+        parent_id = path[0] if path else self.view.parent(group.account_id)
+        return AccountRef(group.account_id, name=name, parent_id=parent_id, sources=tuple(group.sources))
+
+    def _configured(self, account_id: str) -> tuple[OutcomeCode, str] | None:
+        """Skips decided by configuration alone, before any call."""
+        if account_id == self.settings.management_account_id:
+            return "management-account", "management account: never onboarded (service-managed StackSets skip it)"
+        if account_id in self.settings.excluded_account_ids:
+            return "excluded", "excluded: listed in the excluded_account_ids setting"
+        return None
+
+    def _organization(
+        self, group: _Group, account: "AccountTypeDef", path: tuple[str, ...]
+    ) -> tuple[OutcomeCode, str] | None:
+        """Verdicts decided by what Organizations says about an account it knows."""
+        state = account_state(account)
+        if state != "ACTIVE":
+            return (
+                "not-active",
+                f"account state {state}: {NOT_ACTIVE_WHY.get(state, 'only ACTIVE accounts are onboarded')}",
+            )
+        if group.ou_id and group.ou_id not in path and not self.view.ou_exists(group.ou_id):
+            return (
+                "unknown-ou",
+                f"unknown OU: the event places the account in {group.ou_id} ({group.ou_name}), which is not an OU "
+                f"of this organization; Organizations has it at {_show_path(path)}",
+            )
+        scope = _scope_reason(path, self.settings)
+        if scope is not None:
+            return "out-of-scope", scope
+        if group.account_id in self.current:
+            return "baseline-current", BASELINE_CURRENT
+        return None
+
+
+def resolve(
+    client: "OrganizationsClient",
+    settings: Settings,
+    requests: Iterable[AccountRequest],
+    *,
+    invalid_records: Iterable[InvalidRecord] = (),
+    current_baseline_ids: Collection[str] = frozenset(),
+    mode: Mode = "events",
+    reason: str | None = None,
+    backoff: Backoff | None = None,
+) -> Resolution:
+    """Dedupe ``requests`` by account, look each account up, and classify it (see the module docstring).
+
+    ``invalid_records`` (from parsing) are carried into ``Resolution.invalid``; ``current_baseline_ids`` are the
+    accounts whose StackSet baseline the caller found current.
+    """
+    classifier = _Classifier(OrganizationView(client, backoff), settings, current_baseline_ids)
+    resolution = Resolution(mode=mode, reason=reason, invalid=_invalid_from_records(list(invalid_records)))
+    for group in dedupe(requests):
+        result = classifier.classify(group)
+        if isinstance(result, AccountRef):
+            resolution.to_onboard.append(result)
+        elif result.code in _SKIP_CODES:
+            resolution.skipped.append(result)
+        else:
+            resolution.invalid.append(result)
+    _log(resolution)
+    return resolution
+
+
+def _in_scope_active(view: OrganizationView, settings: Settings) -> Iterator[tuple["AccountTypeDef", tuple[str, ...]]]:
+    """Each ACTIVE, in-scope, non-excluded member account with its path to the root (empty when the scope is the
+    whole organization: then parents decide nothing and are not looked up here)."""
+    token: str | None = None
+    while True:
+        page = (
+            retry.call(view.client.list_accounts, MaxResults=PAGE_SIZE, NextToken=token, backoff=view.backoff)
+            if token
+            else retry.call(view.client.list_accounts, MaxResults=PAGE_SIZE, backoff=view.backoff)
+        )
+        for account in page.get("Accounts", []):
+            account_id = account["Id"]
+            if (
+                account_id == settings.management_account_id
+                or account_id in settings.excluded_account_ids
+                or account_state(account) != "ACTIVE"
+            ):
+                continue
+            path = view.path(account_id) if settings.in_scope_ou_ids else ()
+            if _scope_reason(path, settings) is None:
+                yield account, path
+        token = page.get("NextToken")
+        if not token:
+            return
+
+
+def _ref(view: OrganizationView, account: "AccountTypeDef", path: tuple[str, ...]) -> AccountRef:
+    # No source records: the resolution's mode says these came from listing the organization.
+    parent_id = path[0] if path else view.parent(account["Id"])
+    return AccountRef(account_id=account["Id"], name=account.get("Name"), parent_id=parent_id)
+
+
+def list_in_scope_active_accounts(
+    client: "OrganizationsClient", settings: Settings, *, backoff: Backoff | None = None
+) -> list[AccountRef]:
+    """Every ACTIVE account in scope, with its direct parent, except the management account and excluded ones."""
+    view = OrganizationView(client, backoff)
+    return [_ref(view, account, path) for account, path in _in_scope_active(view, settings)]
+
+
+def resolve_input(
+    client: "OrganizationsClient",
+    settings: Settings,
+    workflow_input: WorkflowInput,
+    *,
+    current_baseline_ids: Collection[str] = frozenset(),
+    backoff: Backoff | None = None,
+) -> Resolution:
+    """The Resolve step for any parsed workflow input: reconcile lists the organization (accounts whose baseline
+    is current are skipped before their parent is looked up), the others resolve their requests."""
+    if workflow_input.mode != "reconcile":
+        return resolve(
+            client,
+            settings,
+            workflow_input.requests,
+            invalid_records=workflow_input.invalid,
+            current_baseline_ids=current_baseline_ids,
+            mode=workflow_input.mode,
+            reason=workflow_input.reason,
+            backoff=backoff,
+        )
+    view = OrganizationView(client, backoff)
+    resolution = Resolution(mode="reconcile")
+    for account, path in _in_scope_active(view, settings):
+        if account["Id"] in current_baseline_ids:
+            resolution.skipped.append(
+                AccountOutcome(account["Id"], "baseline-current", BASELINE_CURRENT, name=account.get("Name"))
+            )
+        else:
+            resolution.to_onboard.append(_ref(view, account, path))
+    _log(resolution)
+    return resolution
+
+
+def _log(resolution: Resolution) -> None:
+    logger.info(
+        "accounts resolved",
+        extra={
+            "mode": resolution.mode,
+            "to_onboard": resolution.account_ids,
+            "skipped": [(item.account_id, item.code) for item in resolution.skipped],
+            "invalid": [(item.account_id, item.reason) for item in resolution.invalid],
+        },
+    )

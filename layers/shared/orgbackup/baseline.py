@@ -1,0 +1,198 @@
+"""The member baseline as StackSet instances: read their state, start the operations that create or repair
+them, and read what each operation did per account and Region (CloudFormation StackSets adapter).
+
+One operation covers every account and every Region of a batch: StackSets run one operation per StackSet at a
+time, so a batch of 50 accounts is one operation, not 50 queued ones. ``CreateStackInstances`` skips
+account/Region pairs that already have an instance (even a failed one), so instances that exist but are not
+CURRENT are repaired with ``UpdateStackInstances`` instead (CloudFormation API reference for both actions).
+"""
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+from botocore.exceptions import ClientError
+
+from orgbackup import retry
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+
+# Every Region at once, every account of a Region at once, and no account's failure stops the others: the
+# workflow reads the result of each pair and reports the failed ones (StackSets operation options).
+OPERATION_PREFERENCES: Final[dict[str, Any]] = {
+    "RegionConcurrencyType": "PARALLEL",
+    "MaxConcurrentPercentage": 100,
+    "FailureTolerancePercentage": 100,
+}
+# OperationId: 1-128 characters matching [a-zA-Z0-9][-a-zA-Z0-9]* (API reference).
+_OPERATION_ID_UNSAFE = re.compile(r"[^a-zA-Z0-9-]")
+CURRENT: Final = "CURRENT"
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceState:
+    status: str  # CURRENT | OUTDATED | INOPERABLE
+    detailed_status: str  # PENDING | RUNNING | SUCCEEDED | FAILED | CANCELLED | INOPERABLE | SKIPPED_SUSPENDED_ACCOUNT
+    reason: str = ""
+
+
+Instances = dict[str, dict[str, InstanceState]]  # account -> Region -> state
+
+
+def instance_states(cfn: "CloudFormationClient", stackset_name: str) -> Instances:
+    states: Instances = defaultdict(dict)
+    for page in retry.pages(cfn, "list_stack_instances", StackSetName=stackset_name):
+        for summary in page["Summaries"]:
+            states[summary["Account"]][summary["Region"]] = InstanceState(
+                status=summary.get("Status", ""),
+                detailed_status=summary.get("StackInstanceStatus", {}).get("DetailedStatus", ""),
+                reason=summary.get("StatusReason", ""),
+            )
+    return dict(states)
+
+
+def current_accounts(states: Instances, regions: Iterable[str]) -> set[str]:
+    """Accounts whose instance is CURRENT in every backup Region: the ones with a baseline."""
+    wanted = list(regions)
+    return {
+        account
+        for account, by_region in states.items()
+        if all(by_region.get(region, InstanceState("", "")).status == CURRENT for region in wanted)
+    }
+
+
+@dataclass(frozen=True)
+class BaselinePlan:
+    """``create``: accounts missing an instance in some Region (created in every Region; existing pairs are
+    skipped by AWS). ``update``: groups of accounts with the same Regions whose existing instances are not
+    CURRENT."""
+
+    create: tuple[str, ...] = ()
+    update: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.create and not self.update
+
+
+def plan_baseline(account_ids: Sequence[str], states: Instances, regions: Sequence[str]) -> BaselinePlan:
+    create: list[str] = []
+    repair: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for account in dict.fromkeys(account_ids):
+        by_region = states.get(account, {})
+        if any(region not in by_region for region in regions):
+            create.append(account)
+        stale = tuple(r for r in regions if r in by_region and by_region[r].status != CURRENT)
+        if stale:
+            repair[stale].append(account)
+    return BaselinePlan(
+        create=tuple(create), update=tuple((tuple(accounts), stale) for stale, accounts in repair.items())
+    )
+
+
+def operation_id(execution_name: str, action: str) -> str:
+    """A deterministic operation ID, so a retried task finds the operation it already started."""
+    cleaned = _OPERATION_ID_UNSAFE.sub("-", execution_name).strip("-") or "run"
+    return f"{cleaned[: 127 - len(action)]}-{action}"
+
+
+def _start(call: Any, op_id: str, **kwargs: Any) -> str:
+    try:
+        retry.call(call, OperationId=op_id, OperationPreferences=OPERATION_PREFERENCES, **kwargs)
+    except ClientError as error:
+        # Our own earlier attempt started it (the task was retried after a timeout): carry on polling it.
+        if retry.error_code(error) != "OperationIdAlreadyExistsException":
+            raise
+    return op_id
+
+
+def start_operations(
+    cfn: "CloudFormationClient", stackset_name: str, plan: BaselinePlan, regions: Sequence[str], execution_name: str
+) -> list[str]:
+    """Start the plan's operations; returns their IDs. ``OperationInProgressException`` is retried with backoff
+    (``retry.call``) and, past that, surfaces as RetryableConflictError for the state machine to retry."""
+    operations: list[str] = []
+    if plan.create:
+        operations.append(
+            _start(
+                cfn.create_stack_instances,
+                operation_id(execution_name, "create"),
+                StackSetName=stackset_name,
+                Accounts=list(plan.create),
+                Regions=list(regions),
+            )
+        )
+    for index, (accounts, stale_regions) in enumerate(plan.update):
+        operations.append(
+            _start(
+                cfn.update_stack_instances,
+                operation_id(execution_name, f"repair{index}"),
+                StackSetName=stackset_name,
+                Accounts=list(accounts),
+                Regions=list(stale_regions),
+            )
+        )
+    return operations
+
+
+@dataclass
+class PairResult:
+    status: str
+    reason: str = ""
+
+
+@dataclass
+class BaselineOutcome:
+    onboarded: list[str] = field(default_factory=list)
+    # account -> "Region: reason" lines for every Region that is not CURRENT
+    failed: dict[str, list[str]] = field(default_factory=dict)
+
+
+def operation_results(
+    cfn: "CloudFormationClient", stackset_name: str, operation_ids: Iterable[str]
+) -> dict[tuple[str, str], PairResult]:
+    """(account, Region) -> what the operations did there; a later operation's word wins."""
+    results: dict[tuple[str, str], PairResult] = {}
+    for op_id in operation_ids:
+        for page in retry.pages(cfn, "list_stack_set_operation_results", StackSetName=stackset_name, OperationId=op_id):
+            for summary in page["Summaries"]:
+                results[(summary["Account"], summary["Region"])] = PairResult(
+                    summary.get("Status", ""), summary.get("StatusReason", "")
+                )
+    return results
+
+
+def assess(
+    account_ids: Sequence[str],
+    regions: Sequence[str],
+    states: Instances,
+    results: dict[tuple[str, str], PairResult],
+) -> BaselineOutcome:
+    """An account is onboarded when its instance is CURRENT in every Region (read after the operations);
+    otherwise each Region that is not says why, from the operation's result or the instance's own reason."""
+    outcome = BaselineOutcome()
+    for account in dict.fromkeys(account_ids):
+        problems: list[str] = []
+        for region in regions:
+            state = states.get(account, {}).get(region)
+            if state is not None and state.status == CURRENT:
+                continue
+            result = results.get((account, region))
+            reason = (
+                (result.reason if result else "")
+                or (state.reason if state else "")
+                or (
+                    f"instance is {state.status} ({state.detailed_status})"
+                    if state
+                    else "no stack instance was created"
+                )
+            )
+            problems.append(f"{region}: {reason}")
+        if problems:
+            outcome.failed[account] = problems
+        else:
+            outcome.onboarded.append(account)
+    return outcome

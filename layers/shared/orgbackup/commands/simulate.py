@@ -1,0 +1,168 @@
+"""`orgbackup simulate`: the onboarding workflow end to end against an emulated organization."""
+
+import argparse
+import copy
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from orgbackup.deployment import PROJECT_ROOT
+
+DEFAULT_EVENT = PROJECT_ROOT / "events" / "controltower" / "create-managed-account.json"
+ACCOUNT_RE = re.compile(r"[0-9]{12}")
+OU_RE = re.compile(r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "simulate",
+        help="run the onboarding workflow against an emulated organization",
+        description=__doc__,
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--event", type=Path, help="a lifecycle event file (default: %(default)s)", default=None)
+    source.add_argument("--accounts", type=int, metavar="N", help="simulate a burst of N new accounts")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.set_defaults(handler=run)
+
+
+def _status_details(event: dict[str, Any]) -> dict[str, Any] | None:
+    details = event.get("detail", {}).get("serviceEventDetails", {})
+    if not isinstance(details, dict):
+        return None
+    for key in ("createManagedAccountStatus", "updateManagedAccountStatus"):
+        if isinstance(details.get(key), dict):
+            return details[key]  # type: ignore[no-any-return]
+    return None
+
+
+def burst_events(count: int, template: dict[str, Any]) -> list[dict[str, Any]]:
+    """``count`` CreateManagedAccount events for new accounts 700000000001, 700000000002, ..."""
+    events = []
+    for index in range(1, count + 1):
+        event = copy.deepcopy(template)
+        event["id"] = f"burst-{index:06d}"
+        status = _status_details(event)
+        assert status is not None  # the sample is a lifecycle event
+        status["account"] = {"accountId": f"7{index:011d}", "accountName": f"burst-{index:04d}"}
+        events.append(event)
+    return events
+
+
+def plan_world(events: list[dict[str, Any]]) -> tuple[Any, list[str]]:
+    """The organization to emulate: the default one, plus each valid account an event names that it lacks
+    (created in an OU of the event's name and ID, put in scope). Invalid IDs are left for the workflow to reject."""
+    from orgbackup.simulation import Account, OrgSpec, OrgUnit  # noqa: PLC0415
+
+    spec = OrgSpec()
+    notes: list[str] = []
+    known_accounts = {account.account_id for account in spec.accounts} | {"111111111111"}
+    for event in events:
+        status = _status_details(event)
+        if status is None:
+            continue
+        account = status.get("account", {}) if isinstance(status.get("account"), dict) else {}
+        ou = status.get("organizationalUnit", {}) if isinstance(status.get("organizationalUnit"), dict) else {}
+        account_id, ou_id = str(account.get("accountId", "")), str(ou.get("organizationalUnitId", ""))
+        if not (ACCOUNT_RE.fullmatch(account_id) and OU_RE.fullmatch(ou_id)) or account_id in known_accounts:
+            continue
+        if ou_id not in {unit.ou_id for unit in spec.ous}:
+            spec.ous.append(OrgUnit(ou_id, str(ou.get("organizationalUnitName") or ou_id), spec.root_id))
+            notes.append(f"created OU {ou_id} for the event")
+        if ou_id not in spec.in_scope_ou_ids:
+            spec.in_scope_ou_ids = (*spec.in_scope_ou_ids, ou_id)
+        spec.accounts.append(Account(account_id, str(account.get("accountName") or account_id), ou_id))
+        known_accounts.add(account_id)
+        if not account_id.startswith("7"):
+            notes.append(f"created account {account_id} in {ou_id}")
+    return spec, notes
+
+
+class Progress:
+    """Prints each state the execution enters, as it happens."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            print(text, flush=True)
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        kind = event["type"]
+        if kind.endswith("StateEntered"):
+            name = event["stateEnteredEventDetails"]["name"]
+            if name not in ("Start", "WaitForOperation", "CountPoll", "OperationEnded"):
+                self.say(f"    -> {name}")
+        elif kind in ("ExecutionFailed", "ExecutionSucceeded"):
+            self.say(f"    == {kind.removeprefix('Execution').lower()}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from orgbackup import simulation  # noqa: PLC0415 - moto loads only when this command runs
+
+    template = json.loads(DEFAULT_EVENT.read_text(encoding="utf-8"))
+    if args.accounts is not None:
+        if not 1 <= args.accounts <= 1000:
+            print("orgbackup simulate: --accounts must be between 1 and 1000", file=sys.stderr)
+            return 2
+        events = burst_events(args.accounts, template)
+    else:
+        path = args.event or DEFAULT_EVENT
+        try:
+            events = [json.loads(path.read_text(encoding="utf-8"))]
+        except (OSError, json.JSONDecodeError) as error:
+            print(f"orgbackup simulate: cannot read {path}: {error}", file=sys.stderr)
+            return 2
+    spec, notes = plan_world(events)
+    progress = Progress(quiet=args.json)
+    progress.say("orgbackup simulate: the onboarding workflow against an emulated organization (moto)")
+    with simulation.World.emulate(spec) as world:
+        progress.say(
+            f"  organization {spec.organization_id}: management 111111111111, central backup 222222222222, "
+            f"{len(spec.accounts) - 1} member accounts; in scope: {', '.join(spec.in_scope_ou_ids)}"
+        )
+        progress.say(
+            f"  backup Regions: {', '.join(world.settings.backup_regions)}; StackSets, state machine, "
+            "rule and functions deployed from template.yaml"
+        )
+        for note in notes:
+            progress.say(f"  {note}")
+        delivered = world.put_lifecycle_events(events)
+        progress.say(f"  {len(events)} lifecycle event(s) put on the bus; the onboarding rule matched {delivered}")
+        histories = []
+        for index, batch in enumerate(world.pipe_batches(), start=1):
+            progress.say(f"  execution {index}: a Pipes batch of {len(batch)} record(s)")
+            arn = world.start_execution(batch)
+            world.wait(arn, progress.on_event)
+            histories.append(
+                world.client("stepfunctions").get_execution_history(executionArn=arn, maxResults=1000)["events"]
+            )
+        if not histories:
+            progress.say("  no execution: the event is not an onboarding trigger (the rule did not match it)")
+        report = simulation.build_report(world, histories)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print_report(report)
+    return 0
+
+
+def print_report(report: dict[str, Any]) -> None:
+    print("\nReport")
+    print(f"  executions: {', '.join(f'{e["name"]} {e["status"]}' for e in report['executions']) or 'none'}")
+    print(f"  StackSet operations: {report['stackset_operations']}")
+    for account_id, item in report["accounts"].items():
+        print(f"  account {account_id}: {item['outcome'].upper()} - {item['reason']}")
+        for region, status in item["stack_instances"].items():
+            vault = item["vaults"].get(region, "no vault")
+            print(f"      {region}: stack instance {status}, vault {vault}")
+        if item["outcome"] == "onboarded" or item["in_central_vault_policy"]:
+            print(f"      central vault policy allows its copies: {'yes' if item['in_central_vault_policy'] else 'no'}")
+            print(f"      backup policies in force: {', '.join(item['backup_policies']) or 'none'}")
+    for note in report["notifications"]:
+        print(f"\n  notification: {note['subject']}")
+        for line in note["message"].splitlines():
+            print(f"    | {line}")

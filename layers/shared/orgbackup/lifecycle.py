@@ -1,0 +1,503 @@
+"""Typed models and parsing for what starts the onboarding workflow.
+
+The state machine's input contract (``parse_workflow_input``) takes one of these shapes:
+
+1. An EventBridge Pipes batch from SQS: a JSON list of SQS records. Pipes hands a Step Functions target the whole
+   batch as one JSON array, even for a batch of one (EventBridge User Guide, "Amazon EventBridge Pipes batching
+   and concurrency"); each record is shaped as in "Amazon Simple Queue Service as a source" (``messageId``,
+   ``receiptHandle``, ``body``, ``attributes``, ``messageAttributes``, ``md5OfBody``, ``eventSource``,
+   ``eventSourceARN``, ``awsRegion``), and ``body`` is the EventBridge event as JSON text. An empty list is valid.
+2. ``{"mode": "manual", "account_ids": ["333333333333", ...], "reason": "optional note"}`` for replays and backfill.
+3. ``{"mode": "reconcile"}``, what the daily schedule should send as its constant input. The raw EventBridge
+   ``Scheduled Event`` (``source`` ``aws.events``) is accepted as reconcile too, so a schedule without an input
+   template still works.
+4. One raw EventBridge event (a dict with ``source`` and ``detail-type``), parsed as a batch of one; this is what
+   ``sam local invoke -e events/controltower/*.json`` sends.
+
+A bad record never raises: it becomes an ``InvalidRecord`` whose reason names the field path (relative to the
+EventBridge event, or ``body`` for the SQS envelope), the value (truncated) and the rule. Only a malformed input
+as a whole (not a list or an object, unknown ``mode``, a malformed manual request) raises ``InvalidInputError``.
+
+Stdlib only: this module is imported on every cold start.
+"""
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from orgbackup.exceptions import InvalidInputError
+
+# Control Tower lifecycle events (Control Tower User Guide, "Lifecycle events in AWS Control Tower").
+CONTROL_TOWER_SOURCE: Final = "aws.controltower"
+CLOUDTRAIL_SERVICE_EVENT: Final = "AWS Service Event via CloudTrail"
+# UpdateManagedAccount is what Control Tower records when account creation is retried or an account is
+# re-enrolled, so both names are onboarding triggers (same page, "Expected behavior of ... lifecycle events").
+STATUS_KEYS: Final[Mapping[str, str]] = {
+    "CreateManagedAccount": "createManagedAccountStatus",
+    "UpdateManagedAccount": "updateManagedAccountStatus",
+}
+SCHEDULE_SOURCE: Final = "aws.events"
+SCHEDULED_EVENT: Final = "Scheduled Event"
+
+# ASCII only: Python's \d also matches other scripts' digits, which AWS account IDs never contain.
+ACCOUNT_ID_RE: Final = re.compile(r"[0-9]{12}")
+# Organizations' documented OU ID pattern (API reference, OrganizationalUnit.Id).
+OU_ID_RE: Final = re.compile(r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}")
+
+# A Control Tower lifecycle event is about 2 KB. A record 30 times larger is not one, and refusing it before
+# json.loads bounds the work and the memory one bad message can cost; it also keeps the whole Pipes batch well
+# inside Step Functions' 256 KiB input limit.
+MAX_RECORD_BYTES: Final = 64 * 1024
+# A manual request names accounts one by one; more belongs in reconcile mode. The resolution of this many accounts
+# stays under 100 KiB (tested), well inside the 256 KiB Step Functions state payload.
+MAX_MANUAL_ACCOUNTS: Final = 500
+MAX_REASON_CHARS: Final = 1024
+# Values quoted in reasons are cut to this many characters so a huge field cannot bloat the report.
+SHOW_CHARS: Final = 64
+# Control Tower's own failure message is quoted in full up to this length: it is what an operator acts on.
+MAX_MESSAGE_CHARS: Final = 500
+
+# What asked for an account: a lifecycle event name, or an operator (reconcile lists accounts, it makes no requests).
+Trigger = Literal["CreateManagedAccount", "UpdateManagedAccount", "manual"]
+Mode = Literal["events", "manual", "reconcile"]
+# Why a record is invalid, for machines: malformed, a valid event that does not ask for onboarding, or a FAILED one.
+RecordCode = Literal["malformed", "not-a-trigger", "failed-state"]
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedAccountEvent:
+    """A well-formed CreateManagedAccount or UpdateManagedAccount lifecycle event (either state)."""
+
+    event_id: str
+    event_name: str
+    account_id: str
+    account_name: str
+    ou_id: str
+    ou_name: str
+    state: str
+    message: str
+    requested_timestamp: str | None
+    completed_timestamp: str | None
+    # Top-level ``account`` and ``region`` of the event: the management account and the home Region.
+    management_account_id: str | None
+    region: str | None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state == "SUCCEEDED"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRequest:
+    """One request to onboard one account; ``source`` identifies the record it came from (SQS messageId,
+    EventBridge event ID or ``account_ids[i]``)."""
+
+    account_id: str
+    source: str
+    trigger: Trigger
+    account_name: str | None = None
+    ou_id: str | None = None
+    ou_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidRecord:
+    """A record that cannot become a request; ``account_id`` is set when the record named a valid one."""
+
+    source: str
+    reason: str
+    account_id: str | None = None
+    code: RecordCode = "malformed"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowInput:
+    mode: Mode
+    requests: tuple[AccountRequest, ...] = ()
+    invalid: tuple[InvalidRecord, ...] = ()
+    reason: str | None = None
+
+
+class RecordError(Exception):
+    """Internal: one record is invalid; the message is the reason. Never leaves this module's parse_* functions."""
+
+    def __init__(self, reason: str, code: RecordCode = "malformed") -> None:
+        super().__init__(reason)
+        self.code: RecordCode = code
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Small helpers that produce precise reasons
+
+
+def show(value: object) -> str:
+    """A value as quoted in reasons (strings in quotes, anything else as JSON), cut to SHOW_CHARS characters."""
+    if isinstance(value, str):
+        text = repr(value)
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=False, default=repr)
+        except (ValueError, RecursionError):
+            text = repr(value)
+    if len(text) <= SHOW_CHARS:
+        return text
+    return f"{text[:SHOW_CHARS]}... ({len(text)} chars)"
+
+
+_JSON_TYPES: Final = ((bool, "boolean"), (int | float, "number"), (str, "string"), (list, "array"), (dict, "object"))
+
+
+def json_type(value: object) -> str:
+    """The JSON name of a value's type, for 'must be a string, got number' messages."""
+    if value is None:
+        return "null"
+    return next((name for kind, name in _JSON_TYPES if isinstance(value, kind)), type(value).__name__)
+
+
+def got(value: object) -> str:
+    """'null', or the JSON type and the (truncated) value: the tail of a 'must be a string, got ...' reason."""
+    return "null" if value is None else f"{json_type(value)} {show(value)}"
+
+
+def _field(container: Mapping[str, Any], key: str, path: str) -> Any:
+    if key not in container:
+        raise RecordError(f"{path}: missing (required)")
+    return container[key]
+
+
+def _object(container: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
+    value = _field(container, key, path)
+    if not isinstance(value, dict):
+        raise RecordError(f"{path}: must be an object, got {got(value)}")
+    return value
+
+
+def _string(container: Mapping[str, Any], key: str, path: str, *, allow_empty: bool = False) -> str:
+    value = _field(container, key, path)
+    if not isinstance(value, str):
+        raise RecordError(f"{path}: must be a string, got {got(value)}")
+    if not allow_empty and not value.strip():
+        raise RecordError(f"{path}: must not be empty")
+    return value
+
+
+def _optional_string(container: Mapping[str, Any], key: str, path: str) -> str | None:
+    value = container.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise RecordError(f"{path}: must be a string, got {got(value)}")
+    return value
+
+
+def check_account_id(value: object, path: str) -> str:
+    """A 12-digit account ID given as a string; raises RecordError naming ``path`` otherwise."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # A JSON number cannot carry an account ID: IDs may start with 0, which numbers drop.
+        raise RecordError(
+            f"{path}: must be a string, got number {show(value)} (account IDs can start with 0, which numbers lose)"
+        )
+    if not isinstance(value, str):
+        raise RecordError(f"{path}: must be a string, got {got(value)}")
+    if not ACCOUNT_ID_RE.fullmatch(value):
+        raise RecordError(f"{path}: {show(value)} is not a 12-digit account ID")
+    return value
+
+
+def check_ou_id(value: object, path: str) -> str:
+    if not isinstance(value, str):
+        raise RecordError(f"{path}: must be a string, got {got(value)}")
+    if not OU_ID_RE.fullmatch(value):
+        raise RecordError(f"{path}: {show(value)} is not an OU ID (ou- then 4-32 and 8-32 lowercase letters or digits)")
+    return value
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _loads(text: str) -> Any:
+    # NaN and Infinity are Python extensions, not JSON: no AWS service sends them.
+    return json.loads(text, parse_constant=_reject_constant)
+
+
+def _size_error(path: str, size: int) -> str:
+    return (
+        f"{path}: {size} bytes exceeds the {MAX_RECORD_BYTES}-byte limit per record "
+        "(a Control Tower lifecycle event is about 2 KB; a record this large is not one)"
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Control Tower lifecycle events
+
+
+def _read_event(event: object) -> ManagedAccountEvent:
+    """Parse one EventBridge event as a managed-account lifecycle event; raises RecordError with the reason."""
+    if not isinstance(event, dict):
+        raise RecordError(f"event: must be an object (an EventBridge event), got {got(event)}")
+    source = _string(event, "source", "source")
+    if source != CONTROL_TOWER_SOURCE:
+        raise RecordError(
+            f"source: {show(source)} is not {CONTROL_TOWER_SOURCE!r}: not a Control Tower event", "not-a-trigger"
+        )
+    detail_type = _string(event, "detail-type", "detail-type")
+    if detail_type != CLOUDTRAIL_SERVICE_EVENT:
+        raise RecordError(
+            f"detail-type: {show(detail_type)} is not {CLOUDTRAIL_SERVICE_EVENT!r}: "
+            "Control Tower lifecycle events arrive as CloudTrail service events",
+            "not-a-trigger",
+        )
+    detail = _object(event, "detail", "detail")
+    event_name = _string(detail, "eventName", "detail.eventName")
+    status_key = STATUS_KEYS.get(event_name)
+    if status_key is None:
+        raise RecordError(
+            f"detail.eventName: {show(event_name)} is not an onboarding trigger "
+            "(only CreateManagedAccount and UpdateManagedAccount are)",
+            "not-a-trigger",
+        )
+    details = _object(detail, "serviceEventDetails", "detail.serviceEventDetails")
+    base = f"detail.serviceEventDetails.{status_key}"
+    if status_key not in details:
+        found = ", ".join(sorted(str(key) for key in details)) or "nothing"
+        raise RecordError(f"{base}: missing (required for eventName {event_name}; found {found})")
+    status = _object(details, status_key, base)
+
+    state = _string(status, "state", f"{base}.state")
+    if state not in {"SUCCEEDED", "FAILED"}:
+        raise RecordError(f"{base}.state: {show(state)} is not SUCCEEDED or FAILED")
+    raw_message = status.get("message")
+    message = raw_message if isinstance(raw_message, str) else ("" if raw_message is None else show(raw_message))
+    try:
+        return _read_managed_account(event, status, event_name=event_name, base=base, state=state, message=message)
+    except RecordError:
+        if state == "FAILED":
+            # A failed creation may not name a usable account at all: the failure is the reason that matters.
+            raise RecordError(failure_reason(event_name, message), "failed-state") from None
+        raise
+
+
+def _read_managed_account(
+    event: Mapping[str, Any], status: Mapping[str, Any], *, event_name: str, base: str, state: str, message: str
+) -> ManagedAccountEvent:
+    account = _object(status, "account", f"{base}.account")
+    account_id = check_account_id(
+        _field(account, "accountId", f"{base}.account.accountId"), f"{base}.account.accountId"
+    )
+    account_name = _string(account, "accountName", f"{base}.account.accountName")
+    unit = _object(status, "organizationalUnit", f"{base}.organizationalUnit")
+    ou_path = f"{base}.organizationalUnit.organizationalUnitId"
+    ou_id = check_ou_id(_field(unit, "organizationalUnitId", ou_path), ou_path)
+    ou_name = _string(unit, "organizationalUnitName", f"{base}.organizationalUnit.organizationalUnitName")
+
+    event_id = event.get("id")
+    management = event.get("account")
+    region = event.get("region")
+    return ManagedAccountEvent(
+        event_id=event_id if isinstance(event_id, str) else "",
+        event_name=event_name,
+        account_id=account_id,
+        account_name=account_name,
+        ou_id=ou_id,
+        ou_name=ou_name,
+        state=state,
+        message=message,
+        requested_timestamp=_optional_string(status, "requestedTimestamp", f"{base}.requestedTimestamp"),
+        completed_timestamp=_optional_string(status, "completedTimestamp", f"{base}.completedTimestamp"),
+        management_account_id=management if isinstance(management, str) else None,
+        region=region if isinstance(region, str) else None,
+    )
+
+
+def _named_account_id(event: object) -> str | None:
+    """The account ID an invalid event names, when that part of it is valid (so the report says which account)."""
+    try:
+        detail = event["detail"]  # type: ignore[index]
+        status = detail["serviceEventDetails"][STATUS_KEYS[detail["eventName"]]]
+        return check_account_id(status["account"]["accountId"], "")
+    except (KeyError, TypeError, RecordError):
+        return None
+
+
+def read_lifecycle_event(event: object) -> ManagedAccountEvent:
+    """One lifecycle event as a typed model, for callers that handle exactly one (the CLI's ``--event``);
+    raises InvalidInputError with the field path, the value and the rule. A FAILED event is returned as is."""
+    try:
+        return _read_event(event)
+    except RecordError as error:
+        raise InvalidInputError(str(error)) from None
+
+
+def failure_reason(event_name: str, message: str) -> str:
+    action = "creation" if event_name == "CreateManagedAccount" else "update"
+    text = message.strip() or "(no message)"
+    if len(text) > MAX_MESSAGE_CHARS:
+        text = f"{text[:MAX_MESSAGE_CHARS]}... ({len(text)} chars)"
+    return f"state 'FAILED': Control Tower reported the account {action} failed: {text}"
+
+
+def parse_lifecycle_event(event: object, source: str) -> AccountRequest | InvalidRecord:
+    """One EventBridge event as an onboarding request or an InvalidRecord; never raises."""
+    try:
+        parsed = _read_event(event)
+    except RecordError as error:
+        return InvalidRecord(source=source, reason=str(error), account_id=_named_account_id(event), code=error.code)
+    except RecursionError:
+        return InvalidRecord(source=source, reason="event: nested too deeply to be an EventBridge event")
+    if not parsed.succeeded:
+        return InvalidRecord(
+            source=source,
+            reason=failure_reason(parsed.event_name, parsed.message),
+            account_id=parsed.account_id,
+            code="failed-state",
+        )
+    trigger: Trigger = "CreateManagedAccount" if parsed.event_name == "CreateManagedAccount" else "UpdateManagedAccount"
+    return AccountRequest(
+        account_id=parsed.account_id,
+        source=source,
+        trigger=trigger,
+        account_name=parsed.account_name,
+        ou_id=parsed.ou_id,
+        ou_name=parsed.ou_name,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The SQS records of a Pipes batch
+
+
+def _record_source(record: object, index: int) -> str:
+    message_id = record.get("messageId") if isinstance(record, dict) else None
+    if isinstance(message_id, str) and message_id.strip():
+        return message_id[:128]
+    return f"record[{index}]"
+
+
+def _event_from_body(record: object) -> object:
+    if not isinstance(record, dict):
+        raise RecordError(f"record: must be an object (an SQS message), got {got(record)}")
+    body = _field(record, "body", "body")
+    if not isinstance(body, str):
+        raise RecordError(f"body: must be a string (the EventBridge event as JSON text), got {json_type(body)}")
+    size = len(body.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_RECORD_BYTES:
+        raise RecordError(_size_error("body", size))
+    try:
+        event = _loads(body)
+    except RecursionError:
+        raise RecordError("body: JSON nested too deeply to be an EventBridge event") from None
+    except ValueError as error:
+        raise RecordError(f"body: not valid JSON ({error}): {show(body)}") from None
+    if not isinstance(event, dict):
+        raise RecordError(f"body: must be a JSON object (an EventBridge event), got {got(event)}")
+    return event
+
+
+def parse_sqs_record(record: object, index: int) -> AccountRequest | InvalidRecord:
+    """One SQS record of a Pipes batch; never raises."""
+    source = _record_source(record, index)
+    try:
+        event = _event_from_body(record)
+    except RecordError as error:
+        return InvalidRecord(source=source, reason=str(error))
+    return parse_lifecycle_event(event, source)
+
+
+def parse_batch(records: list[Any]) -> WorkflowInput:
+    results = [parse_sqs_record(record, index) for index, record in enumerate(records)]
+    return _collect("events", results)
+
+
+def _collect(mode: Mode, results: list[AccountRequest | InvalidRecord], reason: str | None = None) -> WorkflowInput:
+    requests = tuple(item for item in results if isinstance(item, AccountRequest))
+    invalid = tuple(item for item in results if isinstance(item, InvalidRecord))
+    return WorkflowInput(mode=mode, requests=requests, invalid=invalid, reason=reason)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Manual and reconcile inputs
+
+
+def _check_keys(payload: Mapping[str, Any], allowed: set[str], mode: str) -> None:
+    unknown = sorted(str(key) for key in payload if key not in allowed)
+    if unknown:
+        raise InvalidInputError(
+            f"{mode} input: unknown field(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(sorted(allowed))}"
+        )
+
+
+def _parse_manual(payload: Mapping[str, Any]) -> WorkflowInput:
+    _check_keys(payload, {"mode", "account_ids", "reason"}, "manual")
+    if "account_ids" not in payload:
+        raise InvalidInputError("account_ids: missing (a manual input names the account IDs to onboard)")
+    account_ids = payload["account_ids"]
+    if not isinstance(account_ids, list):
+        raise InvalidInputError(f"account_ids: must be a list of account ID strings, got {json_type(account_ids)}")
+    if not account_ids:
+        raise InvalidInputError("account_ids: is empty: name at least one account ID (or use mode 'reconcile')")
+    if len(account_ids) > MAX_MANUAL_ACCOUNTS:
+        raise InvalidInputError(
+            f"account_ids: {len(account_ids)} IDs exceed the {MAX_MANUAL_ACCOUNTS} a manual input may name: "
+            "use mode 'reconcile' to onboard every in-scope account"
+        )
+    reason = payload.get("reason")
+    if reason is not None:
+        if not isinstance(reason, str):
+            raise InvalidInputError(f"reason: must be a string, got {got(reason)}")
+        if len(reason) > MAX_REASON_CHARS:
+            raise InvalidInputError(f"reason: {len(reason)} characters exceed the limit of {MAX_REASON_CHARS}")
+    results: list[AccountRequest | InvalidRecord] = []
+    for index, value in enumerate(account_ids):
+        source = f"account_ids[{index}]"
+        try:
+            results.append(AccountRequest(account_id=check_account_id(value, source), source=source, trigger="manual"))
+        except RecordError as error:
+            results.append(InvalidRecord(source=source, reason=str(error)))
+    return _collect("manual", results, reason)
+
+
+def _parse_mode(payload: Mapping[str, Any]) -> WorkflowInput:
+    mode = payload["mode"]
+    if mode == "manual":
+        return _parse_manual(payload)
+    if mode == "reconcile":
+        _check_keys(payload, {"mode"}, "reconcile")
+        return WorkflowInput(mode="reconcile")
+    if not isinstance(mode, str):
+        raise InvalidInputError(f"mode: must be a string, got {got(mode)}")
+    raise InvalidInputError(f"mode: {show(mode)} is not one of 'manual', 'reconcile'")
+
+
+def _parse_event_object(payload: Mapping[str, Any]) -> WorkflowInput:
+    if payload.get("source") == SCHEDULE_SOURCE and payload.get("detail-type") == SCHEDULED_EVENT:
+        return WorkflowInput(mode="reconcile")
+    event_id = payload.get("id")
+    source = event_id[:128] if isinstance(event_id, str) and event_id.strip() else "event"
+    size = len(json.dumps(payload, separators=(",", ":"), default=str))
+    if size > MAX_RECORD_BYTES:
+        return _collect("events", [InvalidRecord(source=source, reason=_size_error("event", size))])
+    return _collect("events", [parse_lifecycle_event(payload, source)])
+
+
+def parse_workflow_input(payload: object) -> WorkflowInput:
+    """The state machine's input in any accepted shape (see the module docstring).
+
+    Raises InvalidInputError only when the input as a whole is malformed; bad records are returned in
+    ``WorkflowInput.invalid`` with their reasons.
+    """
+    if isinstance(payload, list):
+        return parse_batch(payload)
+    if isinstance(payload, dict):
+        if "mode" in payload:
+            return _parse_mode(payload)
+        if "source" in payload and "detail-type" in payload:
+            return _parse_event_object(payload)
+        keys = ", ".join(repr(str(key)) for key in list(payload)[:10]) or "none"
+        raise InvalidInputError(
+            f"input: an object must have 'mode' ('manual' or 'reconcile') or be an EventBridge event "
+            f"('source' and 'detail-type'); its keys are {keys}"
+        )
+    raise InvalidInputError(f"input: must be a list of SQS records (a Pipes batch) or an object, got {got(payload)}")

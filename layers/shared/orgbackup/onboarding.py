@@ -1,0 +1,148 @@
+"""The steps of the onboarding workflow, one function per Task of statemachine/onboarding.asl.json.
+
+Each step takes the workflow state (a JSON object) and returns it with its own key added, so the state machine
+passes one document from step to step and every step can be re-run: each reads the source of truth again
+(Organizations, the StackSet's instances) rather than trusting what an earlier attempt wrote.
+
+State keys, in order: ``execution`` and ``resolution`` and ``plan`` (Resolve), ``operations`` (StartBaseline),
+``baseline`` (InspectBaseline), ``vault_policy`` (RefreshVaultPolicy), ``backup_policies`` (ReattachBackupPolicies),
+``report`` (Report); ``failure`` is set by the state machine's Catch clauses.
+"""
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from orgbackup import baseline, vault_policy
+from orgbackup.accounts import Resolution, list_in_scope_active_accounts, resolve_input
+from orgbackup.exceptions import InvalidInputError
+from orgbackup.lifecycle import parse_workflow_input
+from orgbackup.observability import logger
+from orgbackup.policies.parameters import PolicyParameters
+from orgbackup.policies.service import deploy_policies
+from orgbackup.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_backup import BackupClient
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_organizations import OrganizationsClient
+    from mypy_boto3_sts import STSClient
+
+State = dict[str, Any]
+
+
+def _require(state: Mapping[str, Any], key: str) -> Any:
+    if key not in state:
+        raise InvalidInputError(f"workflow state: {key!r} is missing; it is set by an earlier step")
+    return state[key]
+
+
+def resolution_of(state: Mapping[str, Any]) -> Resolution:
+    return Resolution.from_dict(_require(state, "resolution"))
+
+
+def resolve(
+    raw_input: object, execution: str, settings: Settings, org: "OrganizationsClient", cfn: "CloudFormationClient"
+) -> State:
+    """Parse the input, look the accounts up and classify them; decide which steps the run needs."""
+    workflow_input = parse_workflow_input(raw_input)
+    states = baseline.instance_states(cfn, settings.member_stackset_name)
+    current = baseline.current_accounts(states, settings.backup_regions)
+    resolution = resolve_input(org, settings, workflow_input, current_baseline_ids=current)
+    already_current = any(item.code == "baseline-current" for item in resolution.skipped)
+    return {
+        "execution": execution,
+        "resolution": resolution.to_dict(),
+        "plan": {
+            "start_baseline": bool(resolution.to_onboard),
+            # Accounts whose baseline is already current still get the vault policy and the backup policies
+            # converged: a run that failed after its StackSet operation is finished by the next one.
+            "converge": bool(resolution.to_onboard) or already_current or resolution.mode == "reconcile",
+        },
+    }
+
+
+def start_baseline(state: State, settings: Settings, cfn: "CloudFormationClient") -> State:
+    accounts = resolution_of(state).account_ids
+    states = baseline.instance_states(cfn, settings.member_stackset_name)
+    plan = baseline.plan_baseline(accounts, states, settings.backup_regions)
+    operations = baseline.start_operations(
+        cfn, settings.member_stackset_name, plan, settings.backup_regions, _require(state, "execution")
+    )
+    logger.info("baseline operations started", extra={"operations": operations, "accounts": len(accounts)})
+    return {**state, "operations": operations}
+
+
+def inspect_baseline(state: State, settings: Settings, cfn: "CloudFormationClient") -> State:
+    accounts = resolution_of(state).account_ids
+    results = baseline.operation_results(cfn, settings.member_stackset_name, state.get("operations", []))
+    states = baseline.instance_states(cfn, settings.member_stackset_name)
+    outcome = baseline.assess(accounts, settings.backup_regions, states, results)
+    if outcome.failed:
+        logger.warning("baseline failed for some accounts", extra={"failed": outcome.failed})
+    return {**state, "baseline": {"onboarded": outcome.onboarded, "failed": outcome.failed}}
+
+
+def protected_accounts(settings: Settings, org: "OrganizationsClient", cfn: "CloudFormationClient") -> list[str]:
+    """The source of truth for the central vault policy: active, in-scope accounts whose baseline is current."""
+    states = baseline.instance_states(cfn, settings.member_stackset_name)
+    current = baseline.current_accounts(states, settings.backup_regions)
+    return sorted(ref.account_id for ref in list_in_scope_active_accounts(org, settings) if ref.account_id in current)
+
+
+def refresh_vault_policy(
+    state: State,
+    settings: Settings,
+    org: "OrganizationsClient",
+    cfn: "CloudFormationClient",
+    sts: "STSClient",
+    backup_client_factory: Callable[[Any, str], "BackupClient"],
+) -> State:
+    """Render the central vault's access policy from the source of truth and write it where it changed.
+    ``backup_client_factory(session, region)`` builds a Backup client from the assumed-role session."""
+    accounts = protected_accounts(settings, org, cfn)
+    org_paths = (
+        vault_policy.org_paths_for(org, settings.organization_id, settings.in_scope_ou_ids)
+        if settings.in_scope_ou_ids
+        else None
+    )
+    policies = {
+        region: vault_policy.render_central_vault_policy(
+            settings,
+            accounts,
+            region,
+            org_paths=org_paths,
+            break_glass_principal_arn=settings.break_glass_principal_arn,
+        )
+        for region in settings.backup_regions
+    }
+    session = vault_policy.assume_central_role(sts, settings, _require(state, "execution"))
+    written = vault_policy.apply_central_vault_policy(
+        lambda region: backup_client_factory(session, region), settings, policies
+    )
+    primary = policies[settings.primary_region]
+    return {
+        **state,
+        "vault_policy": {
+            "accounts": primary.account_count,
+            "mode": primary.mode,
+            "written_regions": sorted(region for region, changed in written.items() if changed),
+        },
+    }
+
+
+def reattach_backup_policies(
+    state: State, settings: Settings, params: PolicyParameters, org: "OrganizationsClient"
+) -> State:
+    """Converge the backup policies (the same code as the deploy-time custom resource) and attach them to the
+    newly onboarded accounts when the deployment targets accounts directly."""
+    onboarded = state.get("baseline", {}).get("onboarded", [])
+    report = deploy_policies(org, settings, params, accounts=onboarded)
+    return {
+        **state,
+        "backup_policies": {
+            "policies": sorted(report.policy_ids),
+            "created": report.created,
+            "updated": report.updated,
+            "attached": report.attached,
+        },
+    }

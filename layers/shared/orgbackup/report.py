@@ -1,0 +1,132 @@
+"""The one message a person reads after each onboarding run: what was onboarded, skipped, invalid or failed and
+why, and on a failed run which step failed, for which accounts, and what to do next."""
+
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+# SNS: a subject is at most 100 printable ASCII characters, without line breaks (Publish API reference).
+SUBJECT_LIMIT: Final = 100
+LIST_LIMIT: Final = 200  # accounts listed per section; the rest are counted
+
+
+def _subject(text: str) -> str:
+    ascii_only = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text)
+    return ascii_only[: SUBJECT_LIMIT - 3] + "..." if len(ascii_only) > SUBJECT_LIMIT else ascii_only
+
+
+def _label(item: Mapping[str, Any]) -> str:
+    account = item.get("account_id") or "(no account)"
+    name = item.get("name")
+    return f"{account} ({name})" if name else str(account)
+
+
+def _section(title: str, lines: list[str]) -> list[str]:
+    if not lines:
+        return []
+    shown = lines[:LIST_LIMIT]
+    more = [f"  ... and {len(lines) - LIST_LIMIT} more"] if len(lines) > LIST_LIMIT else []
+    return [f"{title} ({len(lines)}):", *(f"  - {line}" for line in shown), *more, ""]
+
+
+def _error_text(error: Mapping[str, Any]) -> tuple[str, str]:
+    """Error name and a readable cause: Lambda failures carry a JSON Cause with errorMessage."""
+    name = str(error.get("Error", "Unknown"))
+    cause = str(error.get("Cause", ""))
+    try:
+        parsed = json.loads(cause)
+    except json.JSONDecodeError:
+        return name, cause
+    if isinstance(parsed, dict) and "errorMessage" in parsed:
+        return name, str(parsed["errorMessage"])
+    return name, cause
+
+
+def run_report(state: Mapping[str, Any]) -> dict[str, Any]:
+    resolution = state.get("resolution", {})
+    results = state.get("baseline", {})
+    execution = state.get("execution", "(unknown execution)")
+    to_onboard = {item["account_id"]: item for item in resolution.get("to_onboard", [])}
+    onboarded = results.get("onboarded", [])
+    failed: dict[str, list[str]] = results.get("failed", {})
+    skipped = resolution.get("skipped", [])
+    invalid = resolution.get("invalid", [])
+
+    lines = [f"orgbackup onboarding run {execution} (mode: {resolution.get('mode', '?')})", ""]
+    lines += _section("Onboarded", [f"{_label(to_onboard.get(a, {'account_id': a}))}" for a in onboarded])
+    lines += _section(
+        "Failed", [f"{_label(to_onboard.get(a, {'account_id': a}))}: {'; '.join(why)}" for a, why in failed.items()]
+    )
+    lines += _section("Skipped", [f"{_label(item)}: {item.get('reason', '')}" for item in skipped])
+    lines += _section(
+        "Invalid",
+        [f"{_label(item)} [{', '.join(item.get('sources', []))}]: {item.get('reason', '')}" for item in invalid],
+    )
+    if "vault_policy" in state:
+        policy = state["vault_policy"]
+        written = ", ".join(policy.get("written_regions", [])) or "nowhere (unchanged)"
+        lines.append(
+            f"Central vault policy: {policy.get('accounts', 0)} accounts may copy in ({policy.get('mode')}); "
+            f"written in {written}."
+        )
+    if "backup_policies" in state:
+        policies = state["backup_policies"]
+        lines.append(f"Backup policies in force: {', '.join(policies.get('policies', [])) or 'none'}.")
+        if policies.get("attached"):
+            lines.append(f"Newly attached: {', '.join(policies['attached'])}.")
+    if failed:
+        lines += [
+            "",
+            "Failed accounts are retried by the daily reconcile run, or now with the state machine input",
+            json.dumps({"mode": "manual", "account_ids": sorted(failed)}),
+        ]
+
+    counts = [
+        f"{len(onboarded)} onboarded",
+        *([f"{len(failed)} failed"] if failed else []),
+        *([f"{len(skipped)} skipped"] if skipped else []),
+        *([f"{len(invalid)} invalid"] if invalid else []),
+    ]
+    return {
+        "subject": _subject(f"orgbackup: {', '.join(counts)}"),
+        "message": "\n".join(lines).strip() + "\n",
+        "failed": len(failed),
+        "outcome": "partial" if failed else "succeeded",
+    }
+
+
+def failure_report(state: Mapping[str, Any]) -> dict[str, Any]:
+    failure = state.get("failure", {})
+    step = str(failure.get("step", "an unknown step"))
+    name, cause = _error_text(failure.get("error", {}))
+    resolution = state.get("resolution")
+    accounts = [item["account_id"] for item in resolution.get("to_onboard", [])] if resolution else []
+    lines = [
+        f"orgbackup onboarding run {state.get('execution', '(unknown execution)')} FAILED at step {step}.",
+        "",
+        f"Error: {name}",
+        f"Why: {cause}",
+        f"Accounts in this run: {', '.join(accounts) if accounts else 'not resolved yet (see the execution input)'}",
+    ]
+    onboarded = state.get("baseline", {}).get("onboarded", [])
+    if onboarded:
+        lines.append(f"Baseline already in place for: {', '.join(onboarded)}")
+    lines += [
+        "",
+        "Nothing is left half-done that a re-run will not finish: every step converges from the organization's "
+        "state. Fix the cause, then start the state machine with",
+        json.dumps({"mode": "manual", "account_ids": accounts}) if accounts else '{"mode": "reconcile"}',
+        "or wait for the daily reconcile run.",
+    ]
+    return {
+        "subject": _subject(f"orgbackup: onboarding FAILED at {step}: {name}"),
+        "message": "\n".join(lines) + "\n",
+        "failed": len(accounts),
+        "outcome": "failed",
+    }
+
+
+def build_report(state: Mapping[str, Any]) -> dict[str, Any]:
+    """The Report step: the state with ``report`` added (a failure report when ``failure`` is set)."""
+    report = failure_report(state) if "failure" in state else run_report(state)
+    return {**state, "report": report}

@@ -1,0 +1,820 @@
+"""The whole product on one machine: an emulated organization (moto plus ``orgbackup.emulation``) deployed from
+the real `template.yaml`, StackSet templates, state machine definition and Lambda handlers.
+
+What is real here: the templates (StackSets deploy `stacksets/*.yaml` through moto's CloudFormation into each
+member account and Region), the ASL (executed by moto's Step Functions interpreter with the template's
+DefinitionSubstitutions applied), the handlers (run in process with the environment `template.yaml` gives them),
+the EventBridge rule pattern (matched by moto's EventBridge, delivered to an SQS queue as the rule's target), and
+the Pipes batch (SQS records shaped as Pipes delivers them). What is modelled: time (waits are instant) and the
+Pipe itself (this module reads the queue and starts the execution with the batch, as the Pipe would).
+
+Development-only: imports moto. Used by `orgbackup simulate`, `orgbackup bench` and tests/workflow.
+"""
+
+import contextlib
+import hashlib
+import importlib.util
+import io
+import json
+import os
+import time
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from orgbackup import aws, config, deployment, emulation
+from orgbackup.exceptions import ConfigurationError
+from orgbackup.settings import Settings
+
+ROOT = deployment.PROJECT_ROOT
+HOME_REGION = "us-east-1"
+MANAGEMENT_ACCOUNT = "111111111111"
+CENTRAL_ACCOUNT = "222222222222"
+
+
+@dataclass(frozen=True)
+class OrgUnit:
+    ou_id: str
+    name: str
+    parent_id: str
+
+
+@dataclass(frozen=True)
+class Account:
+    account_id: str
+    name: str
+    parent_id: str
+    state: str = "ACTIVE"
+
+
+@dataclass
+class OrgSpec:
+    """The emulated organization; the default matches the IDs used throughout events/ (events/README.md)."""
+
+    organization_id: str = "o-ab12cd34ef"
+    root_id: str = "r-ab12"
+    ous: list[OrgUnit] = field(
+        default_factory=lambda: [
+            OrgUnit("ou-ab12-11111111", "Workloads", "r-ab12"),
+            OrgUnit("ou-ab12-22222222", "Sandbox", "r-ab12"),
+            OrgUnit("ou-ab12-33333333", "Prod", "ou-ab12-11111111"),
+            OrgUnit("ou-ab12-44444444", "Security", "r-ab12"),
+        ]
+    )
+    accounts: list[Account] = field(
+        default_factory=lambda: [
+            Account(CENTRAL_ACCOUNT, "central-backup", "ou-ab12-44444444"),
+            Account("333333333333", "workload-a", "ou-ab12-11111111"),
+            Account("444444444444", "workload-b-prod", "ou-ab12-33333333"),
+            Account("555555555555", "workload-c", "ou-ab12-11111111"),
+            Account("666666666666", "sandbox-a", "ou-ab12-22222222"),
+        ]
+    )
+    in_scope_ou_ids: tuple[str, ...] = ("ou-ab12-11111111",)
+    regions: tuple[str, ...] = ("us-east-1", "eu-west-1")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Template values: the deployment parameters and the few intrinsic functions the template uses
+
+
+class Intrinsics:
+    """Resolves CloudFormation intrinsic functions against parameters, pseudo parameters and known resources."""
+
+    def __init__(
+        self,
+        parameters: Mapping[str, str],
+        resources: Mapping[str, Mapping[str, str]],
+        conditions: Mapping[str, Any] | None = None,
+        list_parameters: frozenset[str] = frozenset(),
+    ) -> None:
+        self.parameters = dict(parameters)
+        self.list_parameters = list_parameters  # CommaDelimitedList: Ref gives a list
+        self.resources = resources  # logical ID -> {"Ref": value, "Arn": value, ...}
+        self.conditions = dict(conditions or {})
+        self.pseudo = {
+            "AWS::AccountId": MANAGEMENT_ACCOUNT,
+            "AWS::Region": HOME_REGION,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": "orgbackup",
+        }
+
+    def ref(self, name: str) -> Any:
+        if name in self.pseudo:
+            return self.pseudo[name]
+        if name in self.parameters:
+            value = self.parameters[name]
+            return list(config.split_list(value)) if name in self.list_parameters else value
+        if name in self.resources and "Ref" in self.resources[name]:
+            return self.resources[name]["Ref"]
+        raise ConfigurationError(f"template: Ref {name!r} has no value in the simulation")
+
+    def get_att(self, resource: str, attribute: str) -> Any:
+        try:
+            return self.resources[resource][attribute]
+        except KeyError:
+            raise ConfigurationError(
+                f"template: GetAtt {resource}.{attribute} has no value in the simulation"
+            ) from None
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) != 1:
+            return {key: self.resolve(item) for key, item in value.items()}
+        ((key, arg),) = value.items()
+        if key == "Ref":
+            ref = self.ref(arg)
+            return ref
+        if key == "Fn::GetAtt":
+            resource, attribute = arg.split(".", 1) if isinstance(arg, str) else arg
+            return self.get_att(resource, attribute)
+        if key == "Fn::Join":
+            separator, items = arg
+            resolved = self.resolve(items)
+            flat = [part for item in resolved for part in (item if isinstance(item, list) else [item])]
+            return separator.join(str(part) for part in flat)
+        if key == "Fn::If":
+            name, when_true, when_false = arg
+            return self.resolve(when_true if self.condition(name) else when_false)
+        if key == "Fn::Select":
+            index, items = arg
+            resolved = self.resolve(items)
+            resolved = config.split_list(resolved) if isinstance(resolved, str) else resolved
+            return resolved[int(index)]
+        if key == "Fn::Sub":
+            text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
+            return _substitute(text, lambda name: extra[name] if name in extra else self._sub_name(name))
+        if key.startswith("Fn::"):
+            raise ConfigurationError(f"template: {key} is not supported by the simulation")
+        return {key: self.resolve(arg)}
+
+    def condition(self, name: str) -> bool:
+        if name not in self.conditions:
+            raise ConfigurationError(f"template: condition {name!r} is not defined")
+        return self.evaluate(self.conditions[name])
+
+    def evaluate(self, expression: Any) -> bool:
+        ((key, arg),) = expression.items()
+        if key == "Condition":
+            return self.condition(arg)
+        if key == "Fn::Equals":
+            left, right = (self.resolve(item) for item in arg)
+            return bool(left == right)
+        if key == "Fn::Not":
+            return not self.evaluate(arg[0])
+        if key == "Fn::And":
+            return all(self.evaluate(item) for item in arg)
+        if key == "Fn::Or":
+            return any(self.evaluate(item) for item in arg)
+        raise ConfigurationError(f"template: condition function {key} is not supported by the simulation")
+
+    def _sub_name(self, name: str) -> str:
+        if "." in name:
+            resource, attribute = name.split(".", 1)
+            return str(self.get_att(resource, attribute))
+        value = self.ref(name)
+        return ",".join(value) if isinstance(value, list) else str(value)
+
+
+def _substitute(text: str, lookup: Callable[[str], Any]) -> str:
+    out, index = [], 0
+    while True:
+        start = text.find("${", index)
+        if start < 0:
+            out.append(text[index:])
+            return "".join(out)
+        end = text.index("}", start)
+        out.append(text[index:start])
+        name = text[start + 2 : end]
+        out.append("${" + name[1:] + "}" if name.startswith("!") else str(lookup(name)))
+        index = end + 1
+
+
+def simulation_parameters(spec: OrgSpec, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """What `sam deploy` would pass (template defaults, samconfig.toml), with the emulated organization's IDs."""
+    values = deployment.deployment_parameters()
+    values.update(
+        {
+            "OrganizationId": spec.organization_id,
+            "CentralBackupAccountId": CENTRAL_ACCOUNT,
+            "BackupRegions": ",".join(spec.regions),
+            "InScopeOuIds": ",".join(spec.in_scope_ou_ids),
+            "ExcludedAccountIds": "",
+            "NotificationEmail": "",
+        }
+    )
+    values.update(overrides or {})
+    return values
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The emulated world
+
+
+def _load_handler(code_uri: str, handler: str) -> Callable[[Any, Any], Any]:
+    module_name, function_name = handler.rsplit(".", 1)
+    path = ROOT / code_uri / f"{module_name}.py"
+    unique = "orgbackup_fn_" + hashlib.sha1(str(path).encode()).hexdigest()[:10]  # noqa: S324 - a module name
+    spec = importlib.util.spec_from_file_location(unique, path)
+    if spec is None or spec.loader is None:
+        raise ConfigurationError(f"cannot load handler {handler} from {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, function_name)  # type: ignore[no-any-return]
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", "def lambda_handler(event, context):\n    return event\n")
+    return buffer.getvalue()
+
+
+def _with_environment(handler: Callable[[Any, Any], Any], environment: Mapping[str, str]) -> Callable[[Any, Any], Any]:
+    """Run the handler with the environment its function has in the template, as Lambda would."""
+
+    def run(event: Any, context: Any) -> Any:
+        with _patched_environ(environment):
+            return handler(event, context)
+
+    return run
+
+
+class World:
+    """A running emulation. Use ``with World.emulate(...) as world:``; everything lives until the block ends."""
+
+    def __init__(self, spec: OrgSpec, parameters: dict[str, str]) -> None:
+        self.spec = spec
+        self.parameters = parameters
+        self.template = deployment.load_template()
+        self.resources: dict[str, dict[str, str]] = {}
+        self.handlers: dict[str, Callable[[Any, Any], Any]] = {}
+        self.invocations: list[str] = []
+        self.waits: list[int] = []
+        self.faults = emulation.STACKSET_FAULTS
+        self.notifications: list[dict[str, str]] = []
+        self.executions: list[dict[str, str]] = []
+        self.sent_events = 0
+        self.session: Any = None
+
+    # -- construction ---------------------------------------------------------------------------------------
+    @classmethod
+    @contextlib.contextmanager
+    def emulate(cls, spec: OrgSpec | None = None, overrides: Mapping[str, str] | None = None) -> Iterator["World"]:
+        import boto3  # noqa: PLC0415
+        from moto import mock_aws  # noqa: PLC0415
+
+        spec = spec or OrgSpec()
+        world = cls(spec, simulation_parameters(spec, overrides))
+        moto_config: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+        environment = {
+            "AWS_DEFAULT_REGION": HOME_REGION,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "POWERTOOLS_METRICS_NAMESPACE": "OrgBackup",
+            # The functions' logs and metrics go to stdout in Lambda; here they would drown the run's own output.
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "ERROR"),
+            "POWERTOOLS_METRICS_DISABLED": "true",
+        }
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(_patched_environ(environment))
+            stack.enter_context(_quiet_moto())
+            stack.enter_context(mock_aws(config=moto_config))
+            stack.enter_context(emulation.aws_extensions())
+            world.waits = stack.enter_context(emulation.instant_waits())
+            world.invocations = stack.enter_context(emulation.in_process_lambdas(world.handlers))
+            stack.enter_context(_signed_in_as(MANAGEMENT_ACCOUNT))
+            # Every emulated Lambda starts cold: no boto3 session cached from an earlier run's credentials.
+            aws.session.cache_clear()
+            stack.callback(aws.session.cache_clear)
+            world.session = boto3.session.Session(region_name=HOME_REGION)
+            stack.enter_context(_log_level(environment["POWERTOOLS_LOG_LEVEL"]))
+            world.build()
+            yield world
+
+    def client(self, service: str, region: str = HOME_REGION) -> Any:
+        return self.session.client(service, region_name=region)
+
+    def build(self) -> None:
+        self.build_organization()
+        self.intrinsics = self.make_intrinsics()
+        self.settings = config.load(Settings, self.function_environment(), naming="env")
+        self.deploy_topic()
+        self.deploy_stacksets()
+        self.deploy_functions()
+        self.deploy_backup_policies()
+        self.deploy_state_machine()
+        self.deploy_lifecycle_rule()
+
+    def make_intrinsics(self) -> Intrinsics:
+        lists = frozenset(
+            name for name, spec in self.template["Parameters"].items() if spec.get("Type") == "CommaDelimitedList"
+        )
+        return Intrinsics(self.parameters, self.resources, self.template.get("Conditions"), lists)
+
+    def build_organization(self) -> None:
+        org = self.client("organizations")
+        org.create_organization(FeatureSet="ALL")
+        emulation.set_organization_ids(self.spec.organization_id, self.spec.root_id)
+        org.enable_policy_type(RootId=self.spec.root_id, PolicyType="BACKUP_POLICY")
+        for ou in self.spec.ous:
+            self.add_ou(ou)
+        for account in self.spec.accounts:
+            self.add_account(account)
+
+    def add_ou(self, ou: OrgUnit) -> None:
+        created = self.client("organizations").create_organizational_unit(ParentId=ou.parent_id, Name=ou.name)
+        emulation.rename_ou(created["OrganizationalUnit"]["Id"], ou.ou_id)
+
+    def add_account(self, account: Account) -> None:
+        org = self.client("organizations")
+        status = org.create_account(AccountName=account.name, Email=f"{account.name}@example.com")
+        emulation.rename_account(status["CreateAccountStatus"]["AccountId"], account.account_id, account.state)
+        org.move_account(
+            AccountId=account.account_id, SourceParentId=self.spec.root_id, DestinationParentId=account.parent_id
+        )
+
+    def function_environment(self, logical_id: str | None = None) -> dict[str, str]:
+        intrinsics = getattr(self, "intrinsics", None) or self.make_intrinsics()
+        variables = dict(self.template["Globals"]["Function"]["Environment"]["Variables"])
+        if logical_id:
+            own = self.template["Resources"][logical_id]["Properties"].get("Environment", {}).get("Variables", {})
+            variables.update(own)
+        return {key: str(intrinsics.resolve(value)) for key, value in variables.items()}
+
+    def deploy_topic(self) -> None:
+        sns, sqs = self.client("sns"), self.client("sqs")
+        topic_arn = sns.create_topic(Name="orgbackup-notifications")["TopicArn"]
+        self.resources["NotificationTopic"] = {"Ref": topic_arn, "TopicArn": topic_arn}
+        # A person's inbox, emulated: an SQS subscription the report reads back.
+        queue_url = sqs.create_queue(QueueName="notification-inbox")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(
+            TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "false"}
+        )
+        self.inbox_url = queue_url
+
+    def stackset_parameters(self, logical_id: str) -> list[dict[str, str]]:
+        properties = self.template["Resources"][logical_id]["Properties"]
+        return [
+            {
+                "ParameterKey": item["ParameterKey"],
+                "ParameterValue": str(self.intrinsics.resolve(item["ParameterValue"])),
+            }
+            for item in properties.get("Parameters", [])
+        ]
+
+    def deploy_stacksets(self) -> None:
+        cfn = self.client("cloudformation")
+        role = "arn:aws:iam::111111111111:role/VaultPolicyAutomationRole"
+        self.resources["VaultPolicyAutomationRole"] = {"Arn": role, "Ref": "VaultPolicyAutomationRole"}
+        for logical_id in ("CentralStackSet", "MemberStackSet"):
+            properties = self.template["Resources"][logical_id]["Properties"]
+            name = str(self.intrinsics.resolve(properties["StackSetName"]))
+            body = (ROOT / properties["TemplateURL"]).read_text(encoding="utf-8")
+            cfn.create_stack_set(
+                StackSetName=name,
+                TemplateBody=body,
+                Parameters=self.stackset_parameters(logical_id),
+                PermissionModel="SELF_MANAGED",
+                Capabilities=["CAPABILITY_NAMED_IAM"],
+            )
+            self.resources[logical_id] = {"Ref": name}
+            for group in properties.get("StackInstancesGroup", []):
+                accounts = self.intrinsics.resolve(group["DeploymentTargets"]["Accounts"])
+                regions = self.intrinsics.resolve(group["Regions"])
+                regions = config.split_list(regions) if isinstance(regions, str) else regions
+                operation = cfn.create_stack_instances(StackSetName=name, Accounts=accounts, Regions=regions)
+                results = cfn.list_stack_set_operation_results(StackSetName=name, OperationId=operation["OperationId"])
+                failed = [r for r in results["Summaries"] if r["Status"] != "SUCCEEDED"]
+                if failed:
+                    raise ConfigurationError(f"{logical_id}: stack instances failed to deploy: {failed}")
+
+    def deploy_functions(self) -> None:
+        lam, iam = self.client("lambda"), self.client("iam")
+        role = iam.create_role(RoleName="lambda-exec", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        code = _zip()
+        for logical_id, resource in self.template["Resources"].items():
+            if resource["Type"] != "AWS::Serverless::Function":
+                continue
+            properties = resource["Properties"]
+            created = lam.create_function(
+                FunctionName=logical_id,
+                Runtime="python3.13",
+                Role=role,
+                Handler=properties["Handler"],
+                Code={"ZipFile": code},
+            )
+            self.resources[logical_id] = {"Ref": logical_id, "Arn": created["FunctionArn"]}
+        for logical_id, resource in self.template["Resources"].items():
+            if resource["Type"] == "AWS::Serverless::Function":
+                properties = resource["Properties"]
+                handler = _load_handler(properties["CodeUri"], properties["Handler"])
+                self.handlers[logical_id] = _with_environment(handler, self.function_environment(logical_id))
+
+    def deploy_backup_policies(self) -> None:
+        """What the Custom::BackupPolicies resource does on stack creation, through the real handler."""
+        answers: list[dict[str, Any]] = []
+        event = {
+            "RequestType": "Create",
+            "ResponseURL": "https://cloudformation-custom-resource-response.example/response",
+            "StackId": "arn:aws:cloudformation:us-east-1:111111111111:stack/orgbackup/1",
+            "RequestId": str(uuid.uuid4()),
+            "LogicalResourceId": "BackupPolicies",
+            "ResourceType": "Custom::BackupPolicies",
+            "ResourceProperties": {},
+        }
+        from orgbackup import custom_resource  # noqa: PLC0415
+
+        handler = self.handlers["ApplyBackupPoliciesFunction"]
+        with _patched(custom_resource, "_put", lambda url, body: answers.append(json.loads(body))):
+            handler(event, emulation.FakeLambdaContext("ApplyBackupPoliciesFunction", MANAGEMENT_ACCOUNT, HOME_REGION))
+        if not answers or answers[0]["Status"] != "SUCCESS":
+            raise ConfigurationError(f"the backup policies custom resource failed: {answers}")
+        self.policy_resource = answers[0]
+
+    def deploy_state_machine(self) -> None:
+        resource = self.template["Resources"]["OnboardingStateMachine"]["Properties"]
+        definition = (ROOT / resource["DefinitionUri"]).read_text(encoding="utf-8")
+        substitutions = {
+            key: str(self.intrinsics.resolve(value)) for key, value in resource["DefinitionSubstitutions"].items()
+        }
+        definition = _substitute(definition, lambda name: substitutions[name])
+        role = self.client("iam").create_role(RoleName="states-exec", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        self.state_machine_arn = self.client("stepfunctions").create_state_machine(
+            name="orgbackup-onboarding", definition=definition, roleArn=role, type="STANDARD"
+        )["stateMachineArn"]
+
+    def deploy_lifecycle_rule(self) -> None:
+        """The real rule pattern and input transformer, with the onboarding queue as its target."""
+        rule = self.template["Resources"]["ControlTowerLifecycleRule"]["Properties"]
+        sqs, events = self.client("sqs"), self.client("events")
+        self.queue_url = sqs.create_queue(QueueName="onboarding")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        events.put_rule(Name="controltower-lifecycle", EventPattern=json.dumps(rule["EventPattern"]), State="ENABLED")
+        target: dict[str, Any] = {"Id": "queue", "Arn": queue_arn}
+        template_target = rule["Targets"][0]
+        if "InputTransformer" in template_target:
+            target["InputTransformer"] = template_target["InputTransformer"]
+        events.put_targets(Rule="controltower-lifecycle", Targets=[target])
+        pipe = self.template["Resources"]["OnboardingPipe"]["Properties"]
+        self.batch_size = int(pipe["SourceParameters"]["SqsQueueParameters"]["BatchSize"])
+
+    # -- running --------------------------------------------------------------------------------------------
+    def put_lifecycle_events(self, events_to_send: list[dict[str, Any]]) -> int:
+        """Put events on the default bus as Control Tower would; returns how many the rule delivered."""
+        client = self.client("events")
+        for start in range(0, len(events_to_send), 10):
+            entries = [
+                {
+                    "Source": event.get("source", ""),
+                    "DetailType": event.get("detail-type", ""),
+                    "Detail": json.dumps(event.get("detail", {})),
+                    "Time": event.get("time"),
+                    "Resources": event.get("resources", []),
+                }
+                for event in events_to_send[start : start + 10]
+            ]
+            client.put_events(Entries=[{k: v for k, v in entry.items() if v is not None} for entry in entries])
+        self.sent_events += len(events_to_send)
+        attributes = self.client("sqs").get_queue_attributes(
+            QueueUrl=self.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )
+        return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+    def pipe_batches(self, batch_size: int | None = None) -> list[list[dict[str, Any]]]:
+        """Drain the queue into batches of SQS records, shaped as EventBridge Pipes hands them to its target."""
+        sqs = self.client("sqs")
+        queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        records: list[dict[str, Any]] = []
+        while True:
+            messages = sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"]
+            ).get("Messages", [])
+            if not messages:
+                break
+            for message in messages:
+                records.append(
+                    {
+                        "messageId": message["MessageId"],
+                        "receiptHandle": message["ReceiptHandle"],
+                        "body": message["Body"],
+                        "attributes": message.get("Attributes", {}),
+                        "messageAttributes": message.get("MessageAttributes", {}),
+                        "md5OfBody": message["MD5OfBody"],
+                        "eventSource": "aws:sqs",
+                        "eventSourceARN": queue_arn,
+                        "awsRegion": HOME_REGION,
+                    }
+                )
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        size = batch_size or self.batch_size
+        return [records[i : i + size] for i in range(0, len(records), size)]
+
+    def start_execution(self, workflow_input: Any, name: str | None = None) -> str:
+        sfn = self.client("stepfunctions")
+        name = name or f"run-{len(self.executions) + 1}-{uuid.uuid4().hex[:8]}"
+        arn: str = sfn.start_execution(
+            stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(workflow_input)
+        )["executionArn"]
+        self.executions.append({"name": name, "arn": arn, "status": "RUNNING"})
+        return arn
+
+    def wait(
+        self, arn: str, on_event: Callable[[dict[str, Any]], None] | None = None, timeout: float = 300
+    ) -> dict[str, Any]:
+        sfn = self.client("stepfunctions")
+        seen = 0
+        deadline = time.monotonic() + timeout
+        while True:
+            described = sfn.describe_execution(executionArn=arn)
+            history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+            if on_event:
+                for event in history[seen:]:
+                    on_event(event)
+            seen = len(history)
+            if described["status"] != "RUNNING":
+                for execution in self.executions:
+                    if execution["arn"] == arn:
+                        execution["status"] = described["status"]
+                return dict(described)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"execution {arn} still running after {timeout} s")
+            time.sleep(0.02)
+
+    def run(self, workflow_input: Any, on_event: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        return self.wait(self.start_execution(workflow_input), on_event)
+
+    def read_notifications(self) -> list[dict[str, str]]:
+        sqs = self.client("sqs")
+        while True:
+            messages = sqs.receive_message(QueueUrl=self.inbox_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return self.notifications
+            for message in messages:
+                envelope = json.loads(message["Body"])
+                self.notifications.append({"subject": envelope.get("Subject", ""), "message": envelope["Message"]})
+                sqs.delete_message(QueueUrl=self.inbox_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@contextlib.contextmanager
+def _patched_environ(values: Mapping[str, str]) -> Iterator[None]:
+    """Set variables and put back exactly what was there, key by key: the emulated Step Functions runs handlers
+    on its own thread while this one polls, so the environment must never be empty, even for an instant."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextlib.contextmanager
+def _signed_in_as(account_id: str) -> Iterator[None]:
+    """Credentials of a role in ``account_id`` for everything that follows, as a deployment has them.
+
+    moto picks the account of a request from its access key, unless MOTO_ACCOUNT_ID is set, which pins every
+    request to one account: then a role assumed into the central account would still act in the management account.
+    """
+    import boto3  # noqa: PLC0415
+
+    credentials = boto3.client("sts", region_name=HOME_REGION).assume_role(
+        RoleArn=f"arn:aws:iam::{account_id}:role/OrgBackupDeployer", RoleSessionName="orgbackup-simulation"
+    )["Credentials"]
+    with _patched_environ(
+        {
+            "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": credentials["SessionToken"],
+        }
+    ):
+        yield
+
+
+@contextlib.contextmanager
+def _log_level(level: str) -> Iterator[None]:
+    """The functions' shared logger was created at import; give it the level the emulated Lambda has."""
+    from orgbackup.observability import logger  # noqa: PLC0415
+
+    previous = logger.log_level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
+@contextlib.contextmanager
+def _quiet_moto() -> Iterator[None]:
+    """moto logs each failed state at ERROR; the run reports failures itself."""
+    import logging  # noqa: PLC0415
+    import warnings  # noqa: PLC0415
+
+    moto_logger = logging.getLogger("moto")
+    level = moto_logger.level
+    moto_logger.setLevel(logging.CRITICAL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            yield
+        finally:
+            moto_logger.setLevel(level)
+
+
+@contextlib.contextmanager
+def _patched(target: Any, name: str, value: Any) -> Iterator[None]:
+    original = getattr(target, name)
+    setattr(target, name, value)
+    try:
+        yield
+    finally:
+        setattr(target, name, original)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What happened, read back from the emulated accounts (not from what the workflow says it did)
+
+
+def final_state(history: list[dict[str, Any]]) -> dict[str, Any]:
+    """The last workflow state a Task produced (the Report step's output, when the run got that far)."""
+    state: dict[str, Any] = {}
+    for event in history:
+        for details in event.values():
+            if not isinstance(details, dict) or "output" not in details:
+                continue
+            try:
+                output = json.loads(details["output"])
+            except (TypeError, json.JSONDecodeError):
+                continue
+            payload = output.get("Payload", output) if isinstance(output, dict) else None
+            if (
+                isinstance(payload, dict)
+                and "execution" in payload
+                and ("resolution" in payload or "failure" in payload)
+            ):
+                state = payload
+    return state
+
+
+def _outcomes(state: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    outcomes: dict[str, dict[str, str]] = {}
+    resolution = state.get("resolution", {})
+    for item in resolution.get("invalid", []):
+        key = item.get("account_id") or f"record:{','.join(item.get('sources', [])) or '?'}"
+        outcomes[key] = {"outcome": "invalid", "reason": item.get("reason", "")}
+    for item in resolution.get("skipped", []):
+        outcomes[item["account_id"]] = {"outcome": "skipped", "reason": item.get("reason", "")}
+    failure = state.get("failure")
+    for item in resolution.get("to_onboard", []):
+        why = f"run failed at {failure.get('step')}" if failure else "not reached"
+        outcomes[item["account_id"]] = {"outcome": "failed", "reason": why}
+    results = state.get("baseline", {})
+    for account in results.get("onboarded", []):
+        reached_end = "report" in state and not failure
+        outcomes[account] = (
+            {"outcome": "onboarded", "reason": "baseline current in every backup Region"}
+            if reached_end
+            else {
+                "outcome": "failed",
+                "reason": f"baseline in place, but the run failed at {failure.get('step') if failure else '?'}",
+            }
+        )
+    for account, problems in results.get("failed", {}).items():
+        outcomes[account] = {"outcome": "failed", "reason": "; ".join(problems)}
+    return outcomes
+
+
+class Observer:
+    """Reads the emulated accounts to say what each account really has."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.settings = world.settings
+        self.org = world.client("organizations")
+
+    def stack_instances(self) -> dict[str, dict[str, str]]:
+        cfn = self.world.client("cloudformation")
+        out: dict[str, dict[str, str]] = {}
+        for summary in cfn.list_stack_instances(StackSetName=self.settings.member_stackset_name)["Summaries"]:
+            out.setdefault(summary["Account"], {})[summary["Region"]] = summary["Status"]
+        return out
+
+    def stackset_operations(self) -> int:
+        cfn = self.world.client("cloudformation")
+        return len(cfn.list_stack_set_operations(StackSetName=self.settings.member_stackset_name)["Summaries"])
+
+    def vaults(self, account_id: str) -> dict[str, str]:
+        from moto.backup.models import backup_backends  # noqa: PLC0415
+
+        return {
+            region: self.settings.member_vault_name
+            for region in self.settings.backup_regions
+            if self.settings.member_vault_name in backup_backends[account_id][region].vaults
+        }
+
+    def central_policy(self) -> dict[str, Any] | None:
+        text = emulation.vault_access_policy(
+            CENTRAL_ACCOUNT, self.settings.primary_region, self.settings.central_vault_name
+        )
+        return json.loads(text) if text else None
+
+    def path(self, account_id: str) -> list[str]:
+        chain: list[str] = []
+        child = account_id
+        while True:
+            parents = self.org.list_parents(ChildId=child)["Parents"]
+            if not parents:
+                return chain
+            chain.append(parents[0]["Id"])
+            if parents[0]["Type"] == "ROOT":
+                return chain
+            child = parents[0]["Id"]
+
+    def in_central_policy(self, account_id: str, policy: Mapping[str, Any] | None) -> bool:
+        if not policy:
+            return False
+        for statement in policy.get("Statement", []):
+            actions = statement.get("Action", [])
+            actions = [actions] if isinstance(actions, str) else actions
+            if statement.get("Effect") != "Allow" or "backup:CopyIntoBackupVault" not in actions:
+                continue
+            principals = statement.get("Principal", {})
+            principals = principals.get("AWS", []) if isinstance(principals, dict) else principals
+            principals = [principals] if isinstance(principals, str) else principals
+            if any(f":{account_id}:root" in arn or arn == account_id for arn in principals):
+                return True
+            conditions = json.dumps(statement.get("Condition", {}))
+            if account_id in conditions:
+                return True
+            if "PrincipalOrgPaths" in conditions or "PrincipalOrgID" in conditions:
+                path = "/".join([self.world.spec.organization_id, *reversed(self.path(account_id))])
+                if "PrincipalOrgID" in conditions or any(
+                    path.startswith(prefix.rstrip("*").rstrip("/")) for prefix in _org_paths(statement)
+                ):
+                    return True
+        return False
+
+    def backup_policies(self, account_id: str) -> list[str]:
+        """Backup policies in force for the account: attached to it, to an OU above it, or to the root."""
+        names: list[str] = []
+        for target in [account_id, *self.path(account_id)]:
+            for policy in self.org.list_policies_for_target(TargetId=target, Filter="BACKUP_POLICY")["Policies"]:
+                names.append(policy["Name"])
+        return sorted(set(names))
+
+
+def _org_paths(statement: Mapping[str, Any]) -> list[str]:
+    paths: list[str] = []
+    for operator in statement.get("Condition", {}).values():
+        value = operator.get("aws:PrincipalOrgPaths")
+        if value:
+            paths.extend([value] if isinstance(value, str) else value)
+    return paths
+
+
+def build_report(world: World, histories: list[list[dict[str, Any]]]) -> dict[str, Any]:
+    """The run's report in the `orgbackup simulate --json` contract."""
+    outcomes: dict[str, dict[str, str]] = {}
+    for history in histories:
+        outcomes.update(_outcomes(final_state(history)))
+    observer = Observer(world)
+    instances = observer.stack_instances()
+    policy = observer.central_policy()
+    accounts: dict[str, Any] = {}
+    for account_id, outcome in outcomes.items():
+        real = len(account_id) == 12 and account_id.isdigit() and _exists(world, account_id)
+        accounts[account_id] = {
+            **outcome,
+            "stack_instances": instances.get(account_id, {}),
+            "vaults": observer.vaults(account_id) if real else {},
+            "in_central_vault_policy": observer.in_central_policy(account_id, policy) if real else False,
+            "backup_policies": observer.backup_policies(account_id) if real else [],
+        }
+    return {
+        "executions": [{"name": e["name"], "status": e["status"]} for e in world.executions],
+        "accounts": accounts,
+        "stackset_operations": observer.stackset_operations(),
+        "notifications": world.read_notifications(),
+    }
+
+
+def _exists(world: World, account_id: str) -> bool:
+    try:
+        world.client("organizations").describe_account(AccountId=account_id)
+    except Exception:  # AccountNotFoundException: nothing to read back
+        return False
+    return True

@@ -1,0 +1,491 @@
+"""Step 4 of the onboarding workflow: the central backup vault's access policy, rendered and applied.
+
+The policy is *computed* from the source of truth (the active, in-scope accounts that have a baseline; the caller
+computes that set), never read-modify-written: identical inputs give byte-identical text (sorted account IDs,
+stable Sids, minified JSON), so two executions that read the same source of truth write the same document, in
+whichever order their writes land. The adapter writes a Region's policy only when it differs semantically from
+the one in place. Callers: read the source of truth after your own baseline exists and just before rendering; an
+execution that read it before another's baseline finished can still write the older set last (the next run, or
+the daily reconcile, restores the account), so re-read it after applying and apply again if it grew.
+
+Shape of the document (every decision below is taken from AWS documentation):
+
+- ``AllowCopyInto*``: ``backup:CopyIntoBackupVault`` is the one action a vault policy can grant to another account
+  ("Regardless of the AWS Backup vault's access policy, cross-account access for any action other than
+  backup:CopyIntoBackupVault will be rejected", AWS Backup Developer Guide, *Vault access policies*).
+  - mode ``accounts``: ``Principal {"AWS": ["arn:<partition>:iam::<id>:root", ...]}``. This is the form AWS
+    documents for a destination vault in cross-account copy (Developer Guide, *Creating backup copies across AWS
+    accounts*; AWS re:Post Knowledge Center, *backup-resolve-access-denied-error*). An account root principal
+    delegates to the source account's own IAM, so only its principals allowed to copy (the backup role) can.
+    An ``aws:PrincipalAccount`` condition would be shorter, but it is not what AWS documents for vault policies.
+  - mode ``org-paths``: ``Principal "*"`` with ``ForAnyValue:StringLike`` on ``aws:PrincipalOrgPaths``, one
+    ``o-.../r-.../ou-.../*`` value per in-scope OU (same sources; IAM User Guide, *aws:PrincipalOrgPaths*: the
+    key is multivalued, hence ``ForAnyValue``, and a trailing ``*`` takes in the OU's child OUs).
+  - mode ``org`` (every OU in scope, ``in_scope_ou_ids`` empty): ``StringEquals`` ``aws:PrincipalOrgID``.
+- ``DenyRecoveryPointDeletion``: ``backup:DeleteRecoveryPoint``, ``backup:UpdateRecoveryPointLifecycle``,
+  ``backup:DeleteBackupVault``, ``backup:DeleteBackupVaultLockConfiguration`` and
+  ``backup:DisassociateRecoveryPoint`` for every principal but the optional break-glass principal.
+- ``DenyVaultPolicyChanges``: ``backup:PutBackupVaultAccessPolicy`` and ``backup:DeleteBackupVaultAccessPolicy``
+  for every principal but the central vault-policy role (the automation) and the break-glass principal, so
+  nobody can weaken the denies above, and the automation can never lock itself out.
+  Both denies name each action: "AWS Backup access policies don't support a wildcard in the Action key"
+  (*Vault access policies*). Exceptions use ``ArnNotEquals`` on ``aws:PrincipalArn``, which for a role session
+  is the role's ARN, not the session's (IAM User Guide, *aws:PrincipalArn*; an ARN key, hence the ARN operator).
+- ``Resource "*"`` everywhere: a vault policy only ever applies to its own vault and recovery points, AWS's
+  vault-policy examples all use ``"*"``, and AWS Config's ``backup-recovery-point-manual-deletion-disabled``
+  rule requires ``"*"`` as Resource and Principal of the deny statement to report the vault COMPLIANT.
+
+Size: AWS publishes no size quota for backup vault access policies (AWS Backup quotas page; PutBackupVaultAccessPolicy
+API reference: ``Policy`` is a string without a length constraint). See ``ASSUMED_SIZE_LIMIT_BYTES``.
+"""
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from botocore.exceptions import ClientError
+
+from orgbackup import config, retry
+from orgbackup.exceptions import CentralAccountAccessError, ConfigurationError, InvalidInputError
+from orgbackup.observability import logger
+from orgbackup.retry import Backoff
+from orgbackup.settings import Settings
+
+if TYPE_CHECKING:
+    import boto3
+    from mypy_boto3_backup import BackupClient
+    from mypy_boto3_organizations import OrganizationsClient
+    from mypy_boto3_sts import STSClient
+
+Mode = Literal["accounts", "org-paths", "org"]
+
+VERSION: Final = "2012-10-17"
+COPY_ACTION: Final = "backup:CopyIntoBackupVault"
+# Named one by one: vault access policies do not support wildcards in Action.
+PROTECTED_ACTIONS: Final = (
+    "backup:DeleteBackupVault",
+    "backup:DeleteBackupVaultLockConfiguration",
+    "backup:DeleteRecoveryPoint",
+    "backup:DisassociateRecoveryPoint",
+    "backup:UpdateRecoveryPointLifecycle",
+)
+POLICY_ACTIONS: Final = ("backup:DeleteBackupVaultAccessPolicy", "backup:PutBackupVaultAccessPolicy")
+
+SID_ALLOW_ACCOUNTS: Final = "AllowCopyIntoFromOnboardedAccounts"
+SID_ALLOW_ORG_PATHS: Final = "AllowCopyIntoFromInScopeOrgPaths"
+SID_ALLOW_ORG: Final = "AllowCopyIntoFromOrganization"
+SID_DENY_DELETION: Final = "DenyRecoveryPointDeletion"
+SID_DENY_POLICY_CHANGES: Final = "DenyVaultPolicyChanges"
+
+# AWS publishes no size quota for backup vault access policies (searched: the AWS Backup quotas page, the
+# PutBackupVaultAccessPolicy API reference and the vault access policy guide name none). Other resource policies
+# that AWS documents: S3 bucket policy 20 KB, DynamoDB and Lambda resource policies 20 KB (20,480 bytes, and
+# DynamoDB counts whitespace), SNS topic policy 30 KB, KMS key policy 32 KB (SQS queue policies, 8 KB, are the
+# outlier). We assume the smallest of the storage and data services', 20 KB, and count the UTF-8 bytes of the
+# minified text we send, so whitespace cannot surprise us. Too low an assumption only switches to the org form
+# earlier; too high would make AWS Backup refuse the put, which apply_central_vault_policy logs with the size.
+ASSUMED_SIZE_LIMIT_BYTES: Final = 20 * 1024
+# Switch to the org-path form a margin below the assumed limit: 4 KB, a fifth of the limit, covers a larger
+# break-glass ARN or another deny statement added later without the account list ever reaching the limit.
+SWITCH_MARGIN_BYTES: Final = 4 * 1024
+DEFAULT_THRESHOLD_BYTES: Final = ASSUMED_SIZE_LIMIT_BYTES - SWITCH_MARGIN_BYTES
+
+# An Organizations entity path down to an OU (IAM User Guide, "Understand the AWS Organizations entity path").
+ORG_PATH: Final = re.compile(
+    rf"(?P<org>{config.ORGANIZATION_ID})/{config.ROOT_ID}/(?:{config.OU_ID}/)*{config.OU_ID}/\*?", re.ASCII
+)
+# ListParents walks one level at a time; Organizations nests OUs at most five levels below the root.
+MAX_DEPTH: Final = 10
+
+# STS AssumeRole RoleSessionName: 2 to 64 characters of [\w+=,.@-] (STS API reference, AssumeRole; the same
+# constraints are in botocore's service model). \w is ASCII here: STS rejects other letters.
+SESSION_NAME_MIN: Final = 2
+SESSION_NAME_MAX: Final = 64
+_SESSION_NAME_BAD = re.compile(r"[^\w+=,.@-]+", re.ASCII)
+_SESSION_DIGEST_CHARS: Final = 8
+SESSION_NAME_FALLBACK: Final = "orgbackup"
+
+ACCESS_DENIED_CODES: Final = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "InvalidClientTokenId",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "RegionDisabledException",
+    }
+)
+
+
+@dataclass(frozen=True)
+class VaultPolicy:
+    """A rendered central vault access policy. ``text`` is what is sent; ``document`` is ``json.loads(text)``."""
+
+    document: dict[str, Any]
+    text: str
+    mode: Mode
+    account_count: int
+
+    @property
+    def size_bytes(self) -> int:
+        return len(self.text.encode("utf-8"))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Rendering (pure)
+
+
+def account_root_arn(partition: str, account_id: str) -> str:
+    return f"arn:{partition}:iam::{account_id}:root"
+
+
+def central_policy_role_arn(settings: Settings) -> str:
+    """The role in the central backup account that the automation assumes to manage the vault's policy."""
+    account, name = settings.central_backup_account_id, settings.central_vault_policy_role_name
+    return f"arn:{settings.partition}:iam::{account}:role/{name}"
+
+
+def _minify(document: Mapping[str, Any]) -> str:
+    return json.dumps(document, separators=(",", ":"))
+
+
+def _account_ids(account_ids: Iterable[str]) -> list[str]:
+    ids = sorted(set(account_ids))
+    bad = [account_id for account_id in ids if not re.fullmatch(config.ACCOUNT_ID, account_id)]
+    if bad:
+        raise InvalidInputError(f"account_ids: {bad[0]!r} is not a 12-digit AWS account ID")
+    return ids
+
+
+def _org_path_values(settings: Settings, org_paths: Iterable[str]) -> list[str]:
+    values: set[str] = set()
+    for path in org_paths:
+        match = ORG_PATH.fullmatch(path)
+        if match is None:
+            raise InvalidInputError(
+                f"org_paths: {path!r} is not an Organizations entity path like o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/"
+            )
+        if match["org"] != settings.organization_id:
+            raise InvalidInputError(
+                f"org_paths: {path!r} belongs to organization {match['org']}, not {settings.organization_id}"
+            )
+        values.add(path if path.endswith("*") else f"{path}*")
+    if not values:
+        raise InvalidInputError("org_paths is empty: the org-path form needs the path of every in-scope OU")
+    return sorted(values)
+
+
+def _break_glass(settings: Settings, arn: str | None) -> str | None:
+    if arn is None:
+        return None
+    partition = re.escape(settings.partition)
+    if not re.fullmatch(rf"arn:{partition}:iam::\d{{12}}:(root|(role|user)/[\w+=,.@/-]{{1,512}})", arn, re.ASCII):
+        raise InvalidInputError(
+            f"break_glass_principal_arn: {arn!r} is not an IAM role, user or root ARN in partition {settings.partition}"
+        )
+    return arn
+
+
+def _deny_statements(settings: Settings, break_glass: str | None) -> list[dict[str, Any]]:
+    deletion: dict[str, Any] = {
+        "Sid": SID_DENY_DELETION,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": list(PROTECTED_ACTIONS),
+        "Resource": "*",
+    }
+    if break_glass is not None:
+        deletion["Condition"] = {"ArnNotEquals": {"aws:PrincipalArn": [break_glass]}}
+    exempt = sorted({central_policy_role_arn(settings), *([break_glass] if break_glass else [])})
+    policy_changes: dict[str, Any] = {
+        "Sid": SID_DENY_POLICY_CHANGES,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": list(POLICY_ACTIONS),
+        "Resource": "*",
+        "Condition": {"ArnNotEquals": {"aws:PrincipalArn": exempt}},
+    }
+    return [deletion, policy_changes]
+
+
+def _allow_accounts(settings: Settings, account_ids: Sequence[str]) -> list[dict[str, Any]]:
+    if not account_ids:
+        # IAM rejects an empty principal list; with no account to allow, the policy holds only the denies.
+        return []
+    principals = [account_root_arn(settings.partition, account_id) for account_id in account_ids]
+    return [
+        {
+            "Sid": SID_ALLOW_ACCOUNTS,
+            "Effect": "Allow",
+            "Principal": {"AWS": principals},
+            "Action": COPY_ACTION,
+            "Resource": "*",
+        }
+    ]
+
+
+def _allow_org_paths(paths: Sequence[str]) -> dict[str, Any]:
+    return {
+        "Sid": SID_ALLOW_ORG_PATHS,
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": COPY_ACTION,
+        "Resource": "*",
+        "Condition": {"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": list(paths)}},
+    }
+
+
+def _allow_org(settings: Settings) -> dict[str, Any]:
+    return {
+        "Sid": SID_ALLOW_ORG,
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": COPY_ACTION,
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:PrincipalOrgID": settings.organization_id}},
+    }
+
+
+def _policy(document: dict[str, Any], mode: Mode, account_count: int) -> VaultPolicy:
+    text = _minify(document)
+    return VaultPolicy(document=json.loads(text), text=text, mode=mode, account_count=account_count)
+
+
+def render_central_vault_policy(
+    settings: Settings,
+    account_ids: Iterable[str],
+    region: str,
+    org_paths: Iterable[str] | None = None,
+    break_glass_principal_arn: str | None = None,
+    threshold: int = DEFAULT_THRESHOLD_BYTES,
+) -> VaultPolicy:
+    """The central vault's access policy for ``region`` from the source of truth ``account_ids``.
+
+    The account form is used while its text is at most ``threshold`` bytes; past it, the org form: an
+    ``aws:PrincipalOrgPaths`` condition on ``org_paths`` (required then, when ``settings.in_scope_ou_ids`` is set),
+    or ``aws:PrincipalOrgID`` when every OU is in scope. The text is the same in every Region (Resource ``"*"``);
+    ``region`` is validated so a caller's per-Region map cannot carry a typo. Raises InvalidInputError naming the
+    bad argument.
+    """
+    if not re.fullmatch(config.REGION, region):
+        raise InvalidInputError(f"region: {region!r} is not a Region name like eu-west-1")
+    if threshold <= 0 or threshold > ASSUMED_SIZE_LIMIT_BYTES:
+        raise InvalidInputError(f"threshold: {threshold} must be between 1 and {ASSUMED_SIZE_LIMIT_BYTES} bytes")
+    ids = _account_ids(account_ids)
+    denies = _deny_statements(settings, _break_glass(settings, break_glass_principal_arn))
+
+    accounts = _policy(
+        {"Version": VERSION, "Statement": [*_allow_accounts(settings, ids), *denies]}, "accounts", len(ids)
+    )
+    if accounts.size_bytes <= threshold:
+        return accounts
+
+    if settings.in_scope_ou_ids:
+        if org_paths is None:
+            raise InvalidInputError(
+                f"org_paths is required: the account form for {len(ids)} accounts is {accounts.size_bytes} bytes, "
+                f"past the {threshold}-byte threshold, and only some OUs are in scope"
+            )
+        paths = _org_path_values(settings, org_paths)
+        policy = _policy({"Version": VERSION, "Statement": [_allow_org_paths(paths), *denies]}, "org-paths", len(ids))
+    else:
+        policy = _policy({"Version": VERSION, "Statement": [_allow_org(settings), *denies]}, "org", len(ids))
+    if policy.size_bytes > ASSUMED_SIZE_LIMIT_BYTES:
+        raise InvalidInputError(
+            f"org_paths: the {policy.mode} form is {policy.size_bytes} bytes, past the assumed "
+            f"{ASSUMED_SIZE_LIMIT_BYTES}-byte limit for vault access policies: name fewer, higher OUs"
+        )
+    logger.info(
+        "central vault policy switched to the organization form",
+        extra={"region": region, "mode": policy.mode, "accounts": len(ids), "account_form_bytes": accounts.size_bytes},
+    )
+    return policy
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Organizations: the entity path of each in-scope OU
+
+
+def org_paths_for(
+    org_client: "OrganizationsClient",
+    organization_id: str,
+    ou_ids: Iterable[str],
+    *,
+    backoff: Backoff | None = None,
+) -> list[str]:
+    """``o-.../r-.../ou-.../`` for each OU (in the given order, without repeats), built by walking ListParents up
+    to the root. Raises ConfigurationError for an OU that is not in the organization."""
+    parents: dict[str, str] = {}
+
+    def parent_of(child_id: str) -> str:
+        if child_id not in parents:
+            try:
+                response = retry.call(org_client.list_parents, ChildId=child_id, backoff=backoff)
+            except ClientError as error:
+                if retry.error_code(error) in {"ChildNotFoundException", "OrganizationalUnitNotFoundException"}:
+                    raise ConfigurationError(
+                        f"IN_SCOPE_OU_IDS={child_id!r} is invalid: no such OU in organization {organization_id}"
+                    ) from error
+                raise
+            found = response.get("Parents", [])
+            if not found:
+                raise ConfigurationError(f"IN_SCOPE_OU_IDS={child_id!r} is invalid: Organizations lists no parent")
+            parents[child_id] = found[0]["Id"]
+        return parents[child_id]
+
+    paths: list[str] = []
+    for ou_id in dict.fromkeys(ou_ids):
+        chain = [ou_id]
+        while not chain[-1].startswith("r-"):
+            if len(chain) > MAX_DEPTH:
+                raise ConfigurationError(f"IN_SCOPE_OU_IDS={ou_id!r}: no root within {MAX_DEPTH} levels")
+            chain.append(parent_of(chain[-1]))
+        paths.append("/".join([organization_id, *reversed(chain)]) + "/")
+    return paths
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# STS: the central account's vault-policy role
+
+
+def role_session_name(execution_name: str) -> str:
+    """A RoleSessionName that names the execution: characters outside ``[\\w+=,.@-]`` become ``-``; a name longer
+    than 64 characters keeps its head and ends with a digest of the whole name, so two long names stay distinct."""
+    cleaned = _SESSION_NAME_BAD.sub("-", execution_name).strip("-")
+    if len(cleaned) > SESSION_NAME_MAX:
+        digest = hashlib.sha256(execution_name.encode("utf-8")).hexdigest()[:_SESSION_DIGEST_CHARS]
+        cleaned = f"{cleaned[: SESSION_NAME_MAX - _SESSION_DIGEST_CHARS - 1]}-{digest}"
+    if len(cleaned) < SESSION_NAME_MIN:
+        cleaned = f"{SESSION_NAME_FALLBACK}-{cleaned}" if cleaned else SESSION_NAME_FALLBACK
+    return cleaned
+
+
+def _aws_error(error: ClientError) -> str:
+    details = error.response.get("Error", {})
+    return f"{details.get('Code', 'Unknown')}: {details.get('Message', '')}".rstrip(": ")
+
+
+def assume_central_role(
+    sts_client: "STSClient", settings: Settings, session_name: str, *, backoff: Backoff | None = None
+) -> "boto3.session.Session":
+    """A session in the central backup account, as its vault-policy role, named after the execution (CloudTrail
+    shows the session name in the assumed-role ARN). Throttling is retried; any other refusal becomes a
+    CentralAccountAccessError naming the role and the AWS error."""
+    import boto3  # noqa: PLC0415 - lazy: only the vault-policy step needs a second session
+
+    role_arn = central_policy_role_arn(settings)
+    name = role_session_name(session_name)
+    try:
+        response = retry.call(sts_client.assume_role, RoleArn=role_arn, RoleSessionName=name, backoff=backoff)
+    except ClientError as error:
+        raise CentralAccountAccessError(
+            f"cannot assume the central vault-policy role {role_arn} (session {name}): {_aws_error(error)}"
+        ) from error
+    credentials = response["Credentials"]
+    logger.info("assumed the central vault-policy role", extra={"role_arn": role_arn, "session_name": name})
+    return boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=settings.primary_region,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# AWS Backup: write each Region's policy only when it changed
+
+
+def _canonical(value: Any) -> Any:
+    """What IAM treats as equal compares equal: a one-element list and its element, and list order."""
+    if isinstance(value, dict):
+        return {key: _canonical(item) for key, item in value.items()}
+    if isinstance(value, list):
+        items = [_canonical(item) for item in value]
+        if len(items) == 1:
+            return items[0]
+        return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
+    return value
+
+
+def same_policy(current: str | None, desired: str) -> bool:
+    """Whether the policy in place means the same as ``desired`` (parsed JSON, not text, is compared)."""
+    if current is None:
+        return False
+    try:
+        return bool(_canonical(json.loads(current)) == _canonical(json.loads(desired)))
+    except json.JSONDecodeError:
+        return False
+
+
+def _central_error(settings: Settings, region: str, operation: str, error: ClientError) -> CentralAccountAccessError:
+    where = f"central vault {settings.central_vault_name!r} in {settings.central_backup_account_id}/{region}"
+    if retry.error_code(error) == "ResourceNotFoundException":
+        why = "the vault does not exist (is the central StackSet instance deployed in this Region?)"
+        return CentralAccountAccessError(f"{operation} failed for {where}: {why}: {_aws_error(error)}")
+    return CentralAccountAccessError(
+        f"{operation} was refused for {where} to {central_policy_role_arn(settings)}: {_aws_error(error)}"
+    )
+
+
+def _current_policy(client: "BackupClient", settings: Settings, region: str, backoff: Backoff | None) -> str | None:
+    try:
+        response = retry.call(
+            client.get_backup_vault_access_policy, BackupVaultName=settings.central_vault_name, backoff=backoff
+        )
+    except ClientError as error:
+        code = retry.error_code(error)
+        if code == "ResourceNotFoundException":
+            # Also the answer for a vault that does not exist: PutBackupVaultAccessPolicy then says which.
+            return None
+        if code in ACCESS_DENIED_CODES:
+            raise _central_error(settings, region, "GetBackupVaultAccessPolicy", error) from error
+        raise
+    return response.get("Policy")
+
+
+def apply_central_vault_policy(
+    backup_client_for_region: Callable[[str], "BackupClient"],
+    settings: Settings,
+    policies_by_region: Mapping[str, VaultPolicy],
+    *,
+    backoff: Backoff | None = None,
+) -> dict[str, bool]:
+    """Put each Region's policy on the central vault when it differs from the one in place. Returns Region ->
+    written. Access refused, or a vault that does not exist, raises CentralAccountAccessError naming the Region
+    and the vault; throttling and conflicts are retried (``retry.call``)."""
+    written: dict[str, bool] = {}
+    for region in sorted(policies_by_region):
+        policy = policies_by_region[region]
+        client = backup_client_for_region(region)
+        current = _current_policy(client, settings, region, backoff)
+        if same_policy(current, policy.text):
+            written[region] = False
+            continue
+        try:
+            retry.call(
+                client.put_backup_vault_access_policy,
+                BackupVaultName=settings.central_vault_name,
+                Policy=policy.text,
+                backoff=backoff,
+            )
+        except ClientError as error:
+            if retry.error_code(error) in ACCESS_DENIED_CODES | {"ResourceNotFoundException"}:
+                raise _central_error(settings, region, "PutBackupVaultAccessPolicy", error) from error
+            logger.error(
+                "AWS Backup refused the central vault policy",
+                extra={"region": region, "mode": policy.mode, "bytes": policy.size_bytes, "error": _aws_error(error)},
+            )
+            raise
+        written[region] = True
+    logger.info(
+        "central vault policy refreshed",
+        extra={
+            "written": written,
+            "modes": {region: policies_by_region[region].mode for region in sorted(policies_by_region)},
+        },
+    )
+    return written
