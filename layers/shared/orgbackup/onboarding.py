@@ -89,6 +89,11 @@ def protected_accounts(settings: Settings, org: "OrganizationsClient", cfn: "Clo
     return sorted(ref.account_id for ref in list_in_scope_active_accounts(org, settings) if ref.account_id in current)
 
 
+# Re-reads after a write: another execution may have completed a baseline while this one rendered (issue 5: 20
+# onboardings at once must all end in the policy). Three rounds settle any realistic race; each is cheap.
+MAX_REFRESH_ROUNDS = 3
+
+
 def refresh_vault_policy(
     state: State,
     settings: Settings,
@@ -97,35 +102,44 @@ def refresh_vault_policy(
     sts: "STSClient",
     backup_client_factory: Callable[[Any, str], "BackupClient"],
 ) -> State:
-    """Render the central vault's access policy from the source of truth and write it where it changed.
-    ``backup_client_factory(session, region)`` builds a Backup client from the assumed-role session."""
-    accounts = protected_accounts(settings, org, cfn)
+    """Render the central vault's access policy from the source of truth and write it where it changed, until
+    the source of truth no longer moves. ``backup_client_factory(session, region)`` builds a Backup client from
+    the assumed-role session."""
     org_paths = (
         vault_policy.org_paths_for(org, settings.organization_id, settings.in_scope_ou_ids)
         if settings.in_scope_ou_ids
         else None
     )
-    policies = {
-        region: vault_policy.render_central_vault_policy(
-            settings,
-            accounts,
-            region,
-            org_paths=org_paths,
-            break_glass_principal_arn=settings.break_glass_principal_arn,
-        )
-        for region in settings.backup_regions
-    }
     session = vault_policy.assume_central_role(sts, settings, _require(state, "execution"))
-    written = vault_policy.apply_central_vault_policy(
-        lambda region: backup_client_factory(session, region), settings, policies
-    )
+    accounts = protected_accounts(settings, org, cfn)
+    written_regions: set[str] = set()
+    for _ in range(MAX_REFRESH_ROUNDS):
+        policies = {
+            region: vault_policy.render_central_vault_policy(
+                settings,
+                accounts,
+                region,
+                org_paths=org_paths,
+                break_glass_principal_arn=settings.break_glass_principal_arn,
+                threshold=vault_policy.DEFAULT_THRESHOLD_BYTES,  # read at call time, so a test can lower it
+            )
+            for region in settings.backup_regions
+        }
+        written = vault_policy.apply_central_vault_policy(
+            lambda region: backup_client_factory(session, region), settings, policies
+        )
+        written_regions.update(region for region, changed in written.items() if changed)
+        latest = protected_accounts(settings, org, cfn)
+        if latest == accounts:
+            break
+        accounts = latest
     primary = policies[settings.primary_region]
     return {
         **state,
         "vault_policy": {
             "accounts": primary.account_count,
             "mode": primary.mode,
-            "written_regions": sorted(region for region, changed in written.items() if changed),
+            "written_regions": sorted(written_regions),
         },
     }
 

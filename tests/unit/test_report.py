@@ -1,0 +1,72 @@
+"""The run notification: what a person reads after each onboarding run, and after a failed one."""
+
+import json
+
+from orgbackup.report import SUBJECT_LIMIT, build_report, failure_report, run_report
+
+STATE = {
+    "execution": "run-7",
+    "resolution": {
+        "mode": "events",
+        "to_onboard": [{"account_id": "333333333333", "name": "workload-a"}, {"account_id": "444444444444"}],
+        "skipped": [
+            {"account_id": "666666666666", "code": "out-of-scope", "reason": "OU Sandbox is not in scope"},
+            {"account_id": "555555555555", "code": "baseline-current", "reason": "baseline already current"},
+        ],
+        "invalid": [
+            {"code": "malformed", "reason": "accountId: '1234' is not a 12-digit account ID", "sources": ["m-1"]}
+        ],
+    },
+    "baseline": {"onboarded": ["333333333333"], "failed": {"444444444444": ["eu-west-1: Resource handler failed"]}},
+    "vault_policy": {"accounts": 3, "mode": "accounts", "written_regions": ["us-east-1"]},
+    "backup_policies": {"policies": ["orgbackup-daily"], "attached": []},
+}
+
+
+def test_a_run_report_names_every_outcome_with_its_reason() -> None:
+    report = run_report(STATE)
+    message = report["message"]
+    assert report["subject"] == "orgbackup: 1 onboarded, 1 failed, 2 skipped, 1 invalid"
+    assert "333333333333 (workload-a)" in message
+    assert "444444444444: eu-west-1: Resource handler failed" in message
+    assert "666666666666: OU Sandbox is not in scope" in message
+    assert "(no account) [m-1]: accountId: '1234' is not a 12-digit account ID" in message
+    # Accounts already protected are counted, not listed one by one
+    assert "555555555555" not in message
+    assert "Already protected (baseline current, nothing to do): 1 account(s)." in message
+    assert "written in us-east-1" in message
+    assert '{"mode": "manual", "account_ids": ["444444444444"]}' in message
+    assert report["failed"] == 1
+    assert report["outcome"] == "partial"
+
+
+def test_a_failure_report_says_which_step_which_accounts_and_why() -> None:
+    cause = json.dumps({"errorType": "CentralAccountAccessError", "errorMessage": "cannot assume role X: AccessDenied"})
+    state = {
+        **STATE,
+        "failure": {"step": "RefreshVaultPolicy", "error": {"Error": "CentralAccountAccessError", "Cause": cause}},
+    }
+    report = failure_report(state)
+    assert report["subject"] == "orgbackup: onboarding FAILED at RefreshVaultPolicy: CentralAccountAccessError"
+    assert "Why: cannot assume role X: AccessDenied" in report["message"]
+    assert "Accounts in this run: 333333333333, 444444444444" in report["message"]
+    assert report["outcome"] == "failed"
+    assert build_report(state)["report"] == report
+
+
+def test_a_failure_before_resolve_points_to_the_input_and_reconcile() -> None:
+    report = failure_report(
+        {
+            "execution": "run-8",
+            "failure": {"step": "Resolve", "error": {"Error": "InvalidInputError", "Cause": "input: must be a list"}},
+        }
+    )
+    assert "not resolved yet" in report["message"]
+    assert '{"mode": "reconcile"}' in report["message"]
+
+
+def test_subjects_are_short_printable_ascii() -> None:
+    state = {"failure": {"step": "Step" * 40, "error": {"Error": "Ünïcode\nError"}}}
+    subject = failure_report(state)["subject"]
+    assert len(subject) <= SUBJECT_LIMIT
+    assert all(32 <= ord(ch) < 127 for ch in subject)
