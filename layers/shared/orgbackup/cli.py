@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from orgbackup.exceptions import OrgBackupError
 
-COMMANDS = ("policy", "simulate")
+COMMANDS = ("policy", "simulate", "alerts")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -38,6 +38,15 @@ ListStackSetOperationResults, ListStackInstances; user guide: StackSets operatio
   failure tolerance. ``STACKSET_FAULTS`` makes chosen pairs fail (``fail``) or keeps operations ``RUNNING``
   (``hold``) until ``release()``, for fault tests; a failing pair's stack is not created, as in AWS.
 
+EventBridge (user guide: "Event bus targets", "Sending and receiving events between AWS accounts", "Lambda
+asynchronous invocation"; Lambda developer guide: "Destinations")
+- ``eventbridge_targets``: moto raises NotImplementedError for SNS and Lambda targets, and re-creates an event sent
+  to another bus with the target's account, Region, ID and time. AWS delivers the original event to another bus
+  unchanged (its ``account`` is still the source account), publishes it as the message of an SNS target, and
+  invokes a Lambda target asynchronously: on an error Lambda retries (the function's
+  ``MaximumRetryAttempts``, default 2) and then sends the invocation record, which holds the original event as
+  ``requestPayload``, to the function's OnFailure destination.
+
 Lambda and Step Functions (moto's documented switches, made useful here)
 - ``in_process_lambdas(handlers)``: with ``{"lambda": {"use_docker": False}}`` moto's Lambda only echoes its
   input. This routes each invocation of a named function to the given Python handler, in process, and reports an
@@ -51,6 +60,7 @@ Lambda and Step Functions (moto's documented switches, made useful here)
   spent, in a local run. Each wait is recorded (and yielded) instead.
 """
 
+import copy
 import json
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -587,6 +597,100 @@ def in_process_lambdas(handlers: dict[str, Handler]) -> Iterator[list[str]]:
         yield log
 
 
+def _invocation_record(function_arn: str, event: Any, error: Any, attempts: int) -> dict[str, Any]:
+    """What Lambda sends to an OnFailure destination (Lambda developer guide, "Invocation record")."""
+    import datetime  # noqa: PLC0415
+    import uuid  # noqa: PLC0415
+
+    return {
+        "version": "1.0",
+        "timestamp": datetime.datetime.now(datetime.UTC).isoformat(),
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "functionArn": f"{function_arn}:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": attempts,
+        },
+        "requestPayload": event,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": error,
+    }
+
+
+def _invoke_async(function_arn: str, event: Any) -> None:
+    import boto3  # noqa: PLC0415
+    from botocore.exceptions import ClientError  # noqa: PLC0415
+
+    region = function_arn.split(":")[3]
+    client: Any = boto3.session.Session().client("lambda", region_name=region)
+    try:
+        config = client.get_function_event_invoke_config(FunctionName=function_arn)
+    except ClientError:
+        config = {}
+    attempts = 1 + int(config.get("MaximumRetryAttempts", 2))
+    error: Any = None
+    for _ in range(attempts):
+        response = client.invoke(FunctionName=function_arn, Payload=json.dumps(event).encode())
+        if "FunctionError" not in response:
+            return
+        error = json.loads(response["Payload"].read() or b"null")
+    destination = config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+    if destination and ":sns:" in destination:
+        sns: Any = boto3.session.Session().client("sns", region_name=destination.split(":")[3])
+        sns.publish(TopicArn=destination, Message=json.dumps(_invocation_record(function_arn, event, error, attempts)))
+
+
+@contextmanager
+def eventbridge_targets() -> Iterator[None]:
+    import boto3  # noqa: PLC0415
+    from moto.events import models  # noqa: PLC0415
+    from moto.events.utils import EventTemplateParser  # noqa: PLC0415
+
+    original_send = models.Rule.send_to_targets
+
+    def handled(target: Any) -> bool:
+        arn = target["Arn"]
+        return ":lambda:" in arn or ":sns:" in arn or ":event-bus/" in arn
+
+    def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        ours = [target for target in self.targets if handled(target)]
+        if ours and self.event_pattern.matches_event(original_event):
+            for target in ours:
+                transformer: Any = target.get("InputTransformer", {}) if transform_input else {}
+                event: Any = (
+                    EventTemplateParser.parse(
+                        input_template=transformer.get("InputTemplate"),
+                        input_paths_map=transformer.get("InputPathsMap", {}),
+                        event=original_event,
+                    )
+                    if transformer
+                    else dict(original_event)
+                )
+                arn = target["Arn"]
+                if ":event-bus/" in arn:
+                    _, _, _, region, account, resource = arn.split(":", 5)
+                    bus = models.events_backends[account][region].describe_event_bus(resource.split("/", 1)[1])
+                    for rule in list(bus.rules.values()):
+                        if rule.state == "ENABLED":
+                            rule.send_to_targets(copy.deepcopy(original_event))
+                elif ":sns:" in arn:
+                    sns: Any = boto3.session.Session().client("sns", region_name=arn.split(":")[3])
+                    sns.publish(TopicArn=arn, Message=json.dumps(event, default=str))
+                else:
+                    _invoke_async(arn, event)
+        rest = [target for target in self.targets if not handled(target)]
+        if rest:
+            saved = self.targets
+            self.targets = rest
+            try:
+                original_send(self, original_event, transform_input)
+            finally:
+                self.targets = saved
+
+    with mock.patch.object(models.Rule, "send_to_targets", send_to_targets):
+        yield
+
+
 STEPFUNCTIONS_CLIENT_MODULES = (
     "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
     "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk",
@@ -642,6 +746,7 @@ EXTENSIONS: tuple[Callable[[], Any], ...] = (
     cloudformation_kms_key_tags,
     stackset_operations,
     stepfunctions_caller_credentials,
+    eventbridge_targets,
 )
 
 

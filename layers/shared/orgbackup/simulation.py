@@ -262,6 +262,9 @@ class World:
         self.executions: list[dict[str, str]] = []
         self.sent_events = 0
         self.session: Any = None
+        # The process environment the emulation runs with (credentials of the management account included), for
+        # callers that reset the environment between steps (pytest's per-test fixtures do).
+        self.environment: dict[str, str] = {}
 
     # -- construction ---------------------------------------------------------------------------------------
     @classmethod
@@ -289,7 +292,7 @@ class World:
             stack.enter_context(emulation.aws_extensions())
             world.waits = stack.enter_context(emulation.instant_waits())
             world.invocations = stack.enter_context(emulation.in_process_lambdas(world.handlers))
-            stack.enter_context(_signed_in_as(MANAGEMENT_ACCOUNT))
+            world.environment = {**environment, **stack.enter_context(_signed_in_as(MANAGEMENT_ACCOUNT))}
             # Every emulated Lambda starts cold: no boto3 session cached from an earlier run's credentials.
             aws.session.cache_clear()
             stack.callback(aws.session.cache_clear)
@@ -304,13 +307,25 @@ class World:
     def build(self) -> None:
         self.build_organization()
         self.intrinsics = self.make_intrinsics()
+        self.register_roles()
         self.settings = config.load(Settings, self.function_environment(), naming="env")
         self.deploy_topic()
+        self.deploy_alerts_bus()
         self.deploy_stacksets()
         self.deploy_functions()
         self.deploy_backup_policies()
         self.deploy_state_machine()
         self.deploy_lifecycle_rule()
+        self.deploy_event_rules()
+
+    def register_roles(self) -> None:
+        """The template's IAM roles by ARN (moto does not enforce their policies; the static tests check them)."""
+        for logical_id, resource in self.template["Resources"].items():
+            if resource["Type"] == "AWS::IAM::Role":
+                self.resources[logical_id] = {
+                    "Ref": logical_id,
+                    "Arn": f"arn:aws:iam::{MANAGEMENT_ACCOUNT}:role/{logical_id}",
+                }
 
     def make_intrinsics(self) -> Intrinsics:
         lists = frozenset(
@@ -372,8 +387,6 @@ class World:
 
     def deploy_stacksets(self) -> None:
         cfn = self.client("cloudformation")
-        role = "arn:aws:iam::111111111111:role/VaultPolicyAutomationRole"
-        self.resources["VaultPolicyAutomationRole"] = {"Arn": role, "Ref": "VaultPolicyAutomationRole"}
         for logical_id in ("CentralStackSet", "MemberStackSet"):
             properties = self.template["Resources"][logical_id]["Properties"]
             name = str(self.intrinsics.resolve(properties["StackSetName"]))
@@ -412,11 +425,75 @@ class World:
                 Code={"ZipFile": code},
             )
             self.resources[logical_id] = {"Ref": logical_id, "Arn": created["FunctionArn"]}
+            invoke_config = properties.get("EventInvokeConfig")
+            if invoke_config:
+                destinations = self.intrinsics.resolve(invoke_config.get("DestinationConfig", {}))
+                lam.put_function_event_invoke_config(
+                    FunctionName=logical_id,
+                    MaximumRetryAttempts=int(invoke_config.get("MaximumRetryAttempts", 2)),
+                    DestinationConfig={
+                        kind: {"Destination": target["Destination"]} for kind, target in destinations.items()
+                    },
+                )
         for logical_id, resource in self.template["Resources"].items():
             if resource["Type"] == "AWS::Serverless::Function":
                 properties = resource["Properties"]
                 handler = _load_handler(properties["CodeUri"], properties["Handler"])
                 self.handlers[logical_id] = _with_environment(handler, self.function_environment(logical_id))
+
+    def deploy_alerts_bus(self) -> None:
+        properties = self.template["Resources"]["AlertsEventBus"]["Properties"]
+        name = str(self.intrinsics.resolve(properties["Name"]))
+        arn = self.client("events").create_event_bus(Name=name)["EventBusArn"]
+        self.resources["AlertsEventBus"] = {"Ref": name, "Arn": arn, "Name": name}
+
+    def deploy_event_rules(self) -> None:
+        """Every EventBridge rule of the template (its Condition evaluated) but the lifecycle rule, whose target is
+        the onboarding queue (``deploy_lifecycle_rule``): the alert rules and the forwarding of this account's
+        backup events. Retry and dead-letter settings are AWS's delivery concerns, not modelled here."""
+        events = self.client("events")
+        for logical_id, resource in self.template["Resources"].items():
+            if resource["Type"] != "AWS::Events::Rule" or logical_id == "ControlTowerLifecycleRule":
+                continue
+            if "Condition" in resource and not self.intrinsics.condition(resource["Condition"]):
+                continue
+            raw = resource["Properties"]
+            bus = str(self.intrinsics.resolve(raw.get("EventBusName", "default")))
+            events.put_rule(
+                Name=logical_id, EventBusName=bus, EventPattern=json.dumps(raw["EventPattern"]), State="ENABLED"
+            )
+            targets = [
+                self.intrinsics.resolve(
+                    {key: value for key, value in target.items() if key in ("Id", "Arn", "RoleArn", "InputTransformer")}
+                )
+                for target in raw["Targets"]
+            ]
+            events.put_targets(Rule=logical_id, EventBusName=bus, Targets=targets)
+            self.resources[logical_id] = {"Ref": logical_id}
+
+    def emit_backup_event(self, account_id: str, region: str, event: Mapping[str, Any]) -> None:
+        """AWS Backup in ``account_id`` and ``region`` emits ``event`` on that account's default bus."""
+        import boto3  # noqa: PLC0415
+
+        credentials = self.client("sts").assume_role(
+            RoleArn=f"arn:aws:iam::{account_id}:role/AWSServiceRoleForBackup", RoleSessionName="aws-backup"
+        )["Credentials"]
+        session = boto3.session.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            region_name=region,
+        )
+        session.client("events").put_events(
+            Entries=[
+                {
+                    "Source": event["source"],
+                    "DetailType": event["detail-type"],
+                    "Detail": json.dumps(event["detail"]),
+                    "Resources": event.get("resources", []),
+                }
+            ]
+        )
 
     def deploy_backup_policies(self) -> None:
         """What the Custom::BackupPolicies resource does on stack creation, through the real handler."""
@@ -552,8 +629,44 @@ class World:
                 raise TimeoutError(f"execution {arn} still running after {timeout} s")
             time.sleep(0.02)
 
-    def run(self, workflow_input: Any, on_event: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-        return self.wait(self.start_execution(workflow_input), on_event)
+    def history(self, arn: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = self.client("stepfunctions").get_execution_history(
+            executionArn=arn, maxResults=1000
+        )["events"]
+        return events
+
+    def execute(
+        self, workflow_input: Any, on_event: Callable[[dict[str, Any]], None] | None = None
+    ) -> list[dict[str, Any]]:
+        """Start an execution with ``workflow_input``, wait for it to end, return its history."""
+        arn = self.start_execution(workflow_input)
+        self.wait(arn, on_event)
+        return self.history(arn)
+
+    def process_events(
+        self,
+        events_to_send: list[dict[str, Any]],
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+        batch_size: int | None = None,
+    ) -> list[list[dict[str, Any]]]:
+        """Control Tower emits the events; the rule, queue and Pipe carry them; one execution per batch, in turn.
+        Returns each execution's history."""
+        self.put_lifecycle_events(events_to_send)
+        return self.run_batches(on_event=on_event, batch_size=batch_size)
+
+    def run_batches(
+        self,
+        on_batch: Callable[[int, int], None] | None = None,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+        batch_size: int | None = None,
+    ) -> list[list[dict[str, Any]]]:
+        """What the Pipe does with the queue: one execution per batch (here in turn). Returns the histories."""
+        histories = []
+        for index, batch in enumerate(self.pipe_batches(batch_size), start=1):
+            if on_batch:
+                on_batch(index, len(batch))
+            histories.append(self.execute(batch, on_event))
+        return histories
 
     def read_notifications(self) -> list[dict[str, str]]:
         sqs = self.client("sqs")
@@ -584,7 +697,7 @@ def _patched_environ(values: Mapping[str, str]) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _signed_in_as(account_id: str) -> Iterator[None]:
+def _signed_in_as(account_id: str) -> Iterator[dict[str, str]]:
     """Credentials of a role in ``account_id`` for everything that follows, as a deployment has them.
 
     moto picks the account of a request from its access key, unless MOTO_ACCOUNT_ID is set, which pins every
@@ -595,14 +708,13 @@ def _signed_in_as(account_id: str) -> Iterator[None]:
     credentials = boto3.client("sts", region_name=HOME_REGION).assume_role(
         RoleArn=f"arn:aws:iam::{account_id}:role/OrgBackupDeployer", RoleSessionName="orgbackup-simulation"
     )["Credentials"]
-    with _patched_environ(
-        {
-            "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
-            "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
-            "AWS_SESSION_TOKEN": credentials["SessionToken"],
-        }
-    ):
-        yield
+    variables = {
+        "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": credentials["SessionToken"],
+    }
+    with _patched_environ(variables):
+        yield variables
 
 
 @contextlib.contextmanager
@@ -808,7 +920,7 @@ def build_report(world: World, histories: list[list[dict[str, Any]]]) -> dict[st
         "executions": [{"name": e["name"], "status": e["status"]} for e in world.executions],
         "accounts": accounts,
         "stackset_operations": observer.stackset_operations(),
-        "notifications": world.read_notifications(),
+        "notifications": list(world.read_notifications()),
     }
 
 

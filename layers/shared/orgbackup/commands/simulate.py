@@ -132,22 +132,46 @@ def run(args: argparse.Namespace) -> int:
             progress.say(f"  {note}")
         delivered = world.put_lifecycle_events(events)
         progress.say(f"  {len(events)} lifecycle event(s) put on the bus; the onboarding rule matched {delivered}")
-        histories = []
-        for index, batch in enumerate(world.pipe_batches(), start=1):
-            progress.say(f"  execution {index}: a Pipes batch of {len(batch)} record(s)")
-            arn = world.start_execution(batch)
-            world.wait(arn, progress.on_event)
-            histories.append(
-                world.client("stepfunctions").get_execution_history(executionArn=arn, maxResults=1000)["events"]
-            )
+        histories = world.run_batches(
+            on_batch=lambda index, size: progress.say(f"  execution {index}: a Pipes batch of {size} record(s)"),
+            on_event=progress.on_event,
+        )
         if not histories:
             progress.say("  no execution: the event is not an onboarding trigger (the rule did not match it)")
         report = simulation.build_report(world, histories)
+        alert = None if args.json else show_backup_failure(world, report, progress)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         print_report(report)
+        if alert:
+            print_alert(alert)
     return 0
+
+
+FAILURE_SAMPLE = PROJECT_ROOT / "events" / "backup" / "backup-job-failed.json"
+
+
+def show_backup_failure(world: Any, report: dict[str, Any], progress: Progress) -> dict[str, str] | None:
+    """After onboarding: AWS Backup fails a job in the new account; the failure travels to the topic."""
+    onboarded = [account for account, item in report["accounts"].items() if item["outcome"] == "onboarded"]
+    if not onboarded:
+        return None
+    account, region = onboarded[0], world.settings.backup_regions[-1]
+    progress.say(
+        f"\n  a backup job fails in {account} ({region}): its default bus -> the baseline's forwarding rule -> "
+        "the management account's alerts bus -> BackupJobFailedRule -> FormatBackupAlertFunction -> the topic"
+    )
+    before = len(world.notifications)
+    world.emit_backup_event(account, region, json.loads(FAILURE_SAMPLE.read_text(encoding="utf-8")))
+    arrived = world.read_notifications()[before:]
+    return arrived[0] if arrived else {"subject": "(no alert arrived)", "message": ""}
+
+
+def print_alert(alert: dict[str, str]) -> None:
+    print(f"\n  alert received by the topic's subscriber: {alert['subject']}")
+    for line in alert["message"].splitlines():
+        print(f"    | {line}")
 
 
 def print_report(report: dict[str, Any]) -> None:
