@@ -16,6 +16,8 @@ from orgbackup.settings import load_settings
 @logger.inject_lambda_context(correlation_id_path="execution")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     params = config.load(PolicyParameters, os.environ)
-    state = onboarding.reattach_backup_policies(event, load_settings(), params, aws.client("organizations"))
+    state = onboarding.reattach_backup_policies(
+        event, load_settings(), params, aws.client("organizations"), aws.client("cloudformation")
+    )
     metrics.add_metric(name="PolicyAttachments", unit="Count", value=len(state["backup_policies"]["attached"]))
     return state

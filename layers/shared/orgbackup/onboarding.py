@@ -17,6 +17,7 @@ from orgbackup.accounts import Resolution, list_in_scope_active_accounts, resolv
 from orgbackup.exceptions import InvalidInputError
 from orgbackup.lifecycle import parse_workflow_input
 from orgbackup.observability import logger
+from orgbackup.policies.apply import ACCOUNTS_TOKEN
 from orgbackup.policies.parameters import PolicyParameters
 from orgbackup.policies.service import deploy_policies
 from orgbackup.settings import Settings
@@ -145,12 +146,13 @@ def refresh_vault_policy(
 
 
 def reattach_backup_policies(
-    state: State, settings: Settings, params: PolicyParameters, org: "OrganizationsClient"
+    state: State, settings: Settings, params: PolicyParameters, org: "OrganizationsClient", cfn: "CloudFormationClient"
 ) -> State:
-    """Converge the backup policies (the same code as the deploy-time custom resource) and attach them to the
-    newly onboarded accounts when the deployment targets accounts directly."""
-    onboarded = state.get("baseline", {}).get("onboarded", [])
-    report = deploy_policies(org, settings, params, accounts=onboarded)
+    """Converge the backup policies (the same code as the deploy-time custom resource). When the deployment targets
+    accounts directly (ACCOUNTS), every protected account gets them: the ones this run onboarded, and any that an
+    earlier run left without (the source of truth again, not this run's list)."""
+    accounts = protected_accounts(settings, org, cfn) if ACCOUNTS_TOKEN in settings.policy_target_ids else []
+    report = deploy_policies(org, settings, params, accounts=accounts)
     return {
         **state,
         "backup_policies": {

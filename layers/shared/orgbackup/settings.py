@@ -8,8 +8,9 @@ from orgbackup import config
 from orgbackup.config import pattern
 from orgbackup.exceptions import ConfigurationError
 
-# Policy targets: the organization root (ROOT, resolved at run time, or its r-... ID), OUs or accounts.
-POLICY_TARGET = rf"ROOT|{config.ROOT_ID}|{config.OU_ID}|{config.ACCOUNT_ID}"
+# Policy targets: each protected account directly (ACCOUNTS), the organization root (ROOT, resolved at run time,
+# or its r-... ID), OUs or accounts.
+POLICY_TARGET = rf"ACCOUNTS|ROOT|{config.ROOT_ID}|{config.OU_ID}|{config.ACCOUNT_ID}"
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,9 @@ class Settings:
     in_scope_ou_ids: tuple[str, ...] = pattern(config.OU_ID, default=(), why="must be an OU ID like ou-ab12-cdef3456")
     excluded_account_ids: tuple[str, ...] = pattern(config.ACCOUNT_ID, default=(), why="must be a 12-digit ID")
     policy_target_ids: tuple[str, ...] = pattern(
-        POLICY_TARGET, default=("ROOT",), why="must be ROOT, a root ID (r-...), an OU ID (ou-...) or an account ID"
+        POLICY_TARGET,
+        default=("ACCOUNTS",),
+        why="must be ACCOUNTS, ROOT, a root ID (r-...), an OU ID (ou-...) or an account ID",
     )
     partition: str = pattern(config.PARTITION, default="aws", why="must be an AWS partition name")
     # Empty: nobody may delete recovery points or change vault policies outside this automation.

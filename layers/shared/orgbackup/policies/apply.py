@@ -118,8 +118,18 @@ def attach_policies(
 ) -> ApplyReport:
     report = report or ApplyReport()
     for name, policy_id in policy_ids.items():
+        # One listing instead of one refused AttachPolicy per account that already has it: with ACCOUNTS as the
+        # target, every run converges the whole organization's attachments.
+        attached = {
+            target["TargetId"]
+            for page in retry.pages(org, "list_targets_for_policy", PolicyId=policy_id)
+            for target in page["Targets"]
+        }
         for target in target_ids:
             label = f"{name} -> {target}"
+            if target in attached:
+                report.already_attached.append(label)
+                continue
             try:
                 retry.call(org.attach_policy, PolicyId=policy_id, TargetId=target)
             except ClientError as error:
