@@ -249,21 +249,27 @@ def test_replayed_failed_events_are_merged_into_one_invalid_outcome(
 # Classification
 
 
-def test_management_and_excluded_accounts_are_skipped_without_a_call(
+def test_management_central_and_excluded_accounts_are_skipped_without_a_call(
     org: SampleOrg, calls: Calls, settings: Settings
 ) -> None:
-    # Given the management account and an excluded account requested by hand
+    # Given the management account, the central backup account (in scope) and an excluded account requested by hand
     settings = dataclasses.replace(settings, excluded_account_ids=(WORKLOAD_C,))
 
     # When they are resolved
-    resolution = resolve(org.client, settings, manual(MANAGEMENT, WORKLOAD_C))
+    resolution = resolve(org.client, settings, manual(MANAGEMENT, CENTRAL, WORKLOAD_C))
 
-    # Then both are skipped with their reasons, decided from configuration alone
+    # Then all three are skipped with their reasons, decided from configuration alone
     assert [(item.account_id, item.code, item.reason) for item in resolution.skipped] == [
         (
             MANAGEMENT,
             "management-account",
             "management account: never onboarded (service-managed StackSets skip it)",
+        ),
+        (
+            CENTRAL,
+            "central-account",
+            "central backup account: it holds the central vault and has its own baseline (the central StackSet), "
+            "never the member one",
         ),
         (WORKLOAD_C, "excluded", "excluded: listed in the excluded_account_ids setting"),
     ]
@@ -435,9 +441,10 @@ def test_reconcile_lists_active_in_scope_accounts_only(org: SampleOrg, settings:
     # When the organization is listed for reconcile
     refs = list_in_scope_active_accounts(org.client, settings)
 
-    # Then only the active, in-scope, non-excluded members are there (never the management account)
-    assert sorted(ref.account_id for ref in refs) == [CENTRAL, WORKLOAD_A]
-    assert {ref.account_id: ref.parent_id for ref in refs} == {CENTRAL: SECURITY, WORKLOAD_A: WORKLOADS}
+    # Then only the active, in-scope, non-excluded members are there (never the management account, nor the
+    # central backup account, though Security is in scope: it has its own baseline)
+    assert sorted(ref.account_id for ref in refs) == [WORKLOAD_A]
+    assert {ref.account_id: ref.parent_id for ref in refs} == {WORKLOAD_A: WORKLOADS}
 
 
 def test_reconcile_follows_every_page(org: SampleOrg, calls: Calls, settings: Settings) -> None:
@@ -452,10 +459,10 @@ def test_reconcile_follows_every_page(org: SampleOrg, calls: Calls, settings: Se
     # When the organization is listed with every OU in scope
     refs = list_in_scope_active_accounts(org.client, settings)
 
-    # Then all 30 members are found over two pages, each with its direct parent
-    assert len(refs) == 30
-    assert calls.counts == Counter({"ListAccounts": 2, "ListParents": 30})
-    assert {ref.parent_id for ref in refs} == {WORKLOADS, PROD, SECURITY, SANDBOX}
+    # Then all 29 members but the central account are found over two pages, each with its direct parent
+    assert len(refs) == 29
+    assert calls.counts == Counter({"ListAccounts": 2, "ListParents": 29})
+    assert {ref.parent_id for ref in refs} == {WORKLOADS, PROD, SANDBOX}
 
 
 def test_reconcile_looks_up_no_parent_for_accounts_already_current(
@@ -463,7 +470,7 @@ def test_reconcile_looks_up_no_parent_for_accounts_already_current(
 ) -> None:
     # Given every member's baseline current, and every OU in scope
     settings = dataclasses.replace(settings, in_scope_ou_ids=())
-    current = {CENTRAL, WORKLOAD_A, WORKLOAD_B, WORKLOAD_C, SANDBOX_ACCOUNT}
+    current = {WORKLOAD_A, WORKLOAD_B, WORKLOAD_C, SANDBOX_ACCOUNT}
 
     # When reconcile runs
     resolution = resolve_input(
@@ -487,7 +494,6 @@ def test_reconcile_input_skips_accounts_with_a_current_baseline(
     # Then exactly the in-scope accounts missing a baseline are to be onboarded, each with its parent
     assert resolution.mode == "reconcile"
     assert {ref.account_id: ref.parent_id for ref in resolution.to_onboard} == {
-        CENTRAL: SECURITY,
         WORKLOAD_B: PROD,
         WORKLOAD_C: WORKLOADS,
     }
@@ -524,7 +530,7 @@ def test_throttling_and_conflicts_are_retried_and_the_result_is_unchanged(
     assert len(slept) == 5
     assert resolved.account_ids == [WORKLOAD_A, WORKLOAD_B]
     assert codes(unknown_ou.invalid) == {WORKLOAD_A: "unknown-ou"}
-    assert sorted(ref.account_id for ref in listed) == [CENTRAL, WORKLOAD_A, WORKLOAD_B, WORKLOAD_C]
+    assert sorted(ref.account_id for ref in listed) == [WORKLOAD_A, WORKLOAD_B, WORKLOAD_C]
 
 
 def test_conflict_that_outlasts_the_retries_becomes_retryable_conflict_error(

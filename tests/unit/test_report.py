@@ -33,7 +33,7 @@ def test_a_run_report_names_every_outcome_with_its_reason() -> None:
     assert "(no account) [m-1]: accountId: '1234' is not a 12-digit account ID" in message
     # Accounts already protected are counted, not listed one by one
     assert "555555555555" not in message
-    assert "Already protected (baseline current, nothing to do): 1 account(s)." in message
+    assert "Baseline already current (no StackSet change): 1 account(s)." in message
     assert "written in us-east-1" in message
     assert '{"mode": "manual", "account_ids": ["444444444444"]}' in message
     assert report["failed"] == 1

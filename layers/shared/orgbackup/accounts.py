@@ -7,6 +7,10 @@ decide, not what an event said when it was emitted.
 Classification, first match wins:
 - skipped ``management-account``: service-managed StackSets never deploy to the management account
   (CloudFormation API reference, DeploymentTargets);
+- skipped ``central-account``: the central backup account has its own baseline (the central StackSet: the central
+  vault, its key and role, and its own backup-event forwarder). The member baseline does not belong there, and
+  cannot coexist with it: both templates create the forwarder role under one name, so the member instance would
+  fail there (EntityAlreadyExists) and every run that asked for it would end failed;
 - skipped ``excluded``: listed in the ``excluded_account_ids`` setting;
 - invalid ``unknown-account``: ``DescribeAccount`` answers ``AccountNotFoundException``;
 - skipped ``not-active``: the account's ``State`` (or, where absent, the older ``Status``) is not ACTIVE:
@@ -39,7 +43,9 @@ if TYPE_CHECKING:
     from mypy_boto3_organizations import OrganizationsClient
     from mypy_boto3_organizations.type_defs import AccountTypeDef
 
-SkipCode = Literal["management-account", "excluded", "not-active", "out-of-scope", "baseline-current"]
+SkipCode = Literal[
+    "management-account", "central-account", "excluded", "not-active", "out-of-scope", "baseline-current"
+]
 InvalidCode = RecordCode | Literal["unknown-account", "unknown-ou"]
 OutcomeCode = SkipCode | InvalidCode
 
@@ -54,6 +60,10 @@ NOT_ACTIVE_WHY: Final[Mapping[str, str]] = {
     "PENDING_ACTIVATION": "the account is not active yet; the daily reconcile run onboards it once it is ACTIVE",
 }
 BASELINE_CURRENT: Final = "baseline already current"
+CENTRAL_ACCOUNT_WHY: Final = (
+    "central backup account: it holds the central vault and has its own baseline (the central StackSet), "
+    "never the member one"
+)
 _MODES: Final = frozenset(get_args(Mode))
 _SKIP_CODES: Final = frozenset(get_args(SkipCode))
 _CODES: Final = _SKIP_CODES | frozenset(get_args(RecordCode)) | {"unknown-account", "unknown-ou"}
@@ -359,6 +369,8 @@ class _Classifier:
         """Skips decided by configuration alone, before any call."""
         if account_id == self.settings.management_account_id:
             return "management-account", "management account: never onboarded (service-managed StackSets skip it)"
+        if account_id == self.settings.central_backup_account_id:
+            return "central-account", CENTRAL_ACCOUNT_WHY
         if account_id in self.settings.excluded_account_ids:
             return "excluded", "excluded: listed in the excluded_account_ids setting"
         return None
@@ -419,7 +431,8 @@ def resolve(
 
 def _in_scope_active(view: OrganizationView, settings: Settings) -> Iterator[tuple["AccountTypeDef", tuple[str, ...]]]:
     """Each ACTIVE, in-scope, non-excluded member account with its path to the root (empty when the scope is the
-    whole organization: then parents decide nothing and are not looked up here)."""
+    whole organization: then parents decide nothing and are not looked up here). Never the management account nor
+    the central backup account (see the module docstring)."""
     token: str | None = None
     while True:
         page = (
@@ -430,7 +443,7 @@ def _in_scope_active(view: OrganizationView, settings: Settings) -> Iterator[tup
         for account in page.get("Accounts", []):
             account_id = account["Id"]
             if (
-                account_id == settings.management_account_id
+                account_id in (settings.management_account_id, settings.central_backup_account_id)
                 or account_id in settings.excluded_account_ids
                 or account_state(account) != "ACTIVE"
             ):
@@ -452,7 +465,8 @@ def _ref(view: OrganizationView, account: "AccountTypeDef", path: tuple[str, ...
 def list_in_scope_active_accounts(
     client: "OrganizationsClient", settings: Settings, *, backoff: Backoff | None = None
 ) -> list[AccountRef]:
-    """Every ACTIVE account in scope, with its direct parent, except the management account and excluded ones."""
+    """Every ACTIVE account in scope, with its direct parent, except the management account, the central backup
+    account and excluded ones."""
     view = OrganizationView(client, backoff)
     return [_ref(view, account, path) for account, path in _in_scope_active(view, settings)]
 

@@ -57,13 +57,15 @@ def run_report(state: Mapping[str, Any]) -> dict[str, Any]:
     lines += _section(
         "Failed", [f"{_label(to_onboard.get(a, {'account_id': a}))}: {'; '.join(why)}" for a, why in failed.items()]
     )
-    # Accounts already protected are counted, not listed: a daily reconcile of a large organization stays short.
+    # Accounts whose baseline is already current are counted, not listed: a daily reconcile of a large organization
+    # stays short. The line says only what is known here: the run still converges their vault policy and backup
+    # policies (the re-run after a failed run finishes exactly that), and the lines below say what it wrote.
     current = [item for item in skipped if item.get("code") == "baseline-current"]
     lines += _section(
         "Skipped", [f"{_label(item)}: {item.get('reason', '')}" for item in skipped if item not in current]
     )
     if current:
-        lines += [f"Already protected (baseline current, nothing to do): {len(current)} account(s).", ""]
+        lines += [f"Baseline already current (no StackSet change): {len(current)} account(s).", ""]
     lines += _section(
         "Invalid",
         [f"{_label(item)} [{', '.join(item.get('sources', []))}]: {item.get('reason', '')}" for item in invalid],
