@@ -1,0 +1,89 @@
+"""Every function's handler driven by its sample from events/functions/ (the files `sam local invoke -e` takes),
+in order, against the emulated organization, with the environment template.yaml gives each function."""
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from conftest import read_event
+
+from orgbackup import custom_resource, emulation, simulation
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[simulation.World]:
+    with simulation.World.emulate() as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def _signed_in(world: simulation.World, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in world.environment.items():
+        monkeypatch.setenv(key, value)
+
+
+def invoke(world: simulation.World, function: str, sample: str) -> Any:
+    context = emulation.FakeLambdaContext(function, simulation.MANAGEMENT_ACCOUNT, simulation.HOME_REGION)
+    return world.handlers[function](read_event(f"functions/{sample}"), context)
+
+
+def test_the_onboarding_steps_run_from_their_samples_in_order(world) -> None:
+    # Resolve: the Pipes batch of the sample names two accounts and one redelivered duplicate
+    resolved = invoke(world, "ResolveAccountsFunction", "resolve-accounts.json")
+    assert sorted(item["account_id"] for item in resolved["resolution"]["to_onboard"]) == [
+        "333333333333",
+        "444444444444",
+    ]
+    assert resolved["plan"] == {"start_baseline": True, "converge": True}
+    # StartBaseline: one operation, named after the execution
+    started = invoke(world, "StartBaselineFunction", "start-baseline.json")
+    assert started["operations"] == ["sample-run-create"]
+    # InspectBaseline: both accounts have their baseline in every Region
+    inspected = invoke(world, "InspectBaselineFunction", "inspect-baseline.json")
+    assert sorted(inspected["baseline"]["onboarded"]) == ["333333333333", "444444444444"]
+    assert inspected["baseline"]["failed"] == {}
+    # RefreshVaultPolicy: the central vault policy lets both copy in, in both Regions
+    refreshed = invoke(world, "RefreshVaultPolicyFunction", "refresh-vault-policy.json")
+    assert refreshed["vault_policy"] == {
+        "accounts": 2,
+        "mode": "accounts",
+        "written_regions": ["eu-west-1", "us-east-1"],
+    }
+    # ReattachBackupPolicies: both policies attached to both accounts
+    reattached = invoke(world, "ReattachBackupPoliciesFunction", "reattach-backup-policies.json")
+    assert len(reattached["backup_policies"]["attached"]) == 4
+    # Report: one message naming both accounts
+    reported = invoke(world, "ReportOnboardingFunction", "report-onboarding.json")
+    assert reported["report"]["subject"] == "orgbackup: 2 onboarded"
+    assert "333333333333" in reported["report"]["message"]
+
+
+def test_the_failure_report_sample_names_step_account_and_cause(world) -> None:
+    report = invoke(world, "ReportOnboardingFunction", "report-onboarding-failure.json")["report"]
+    assert report["subject"] == "orgbackup: onboarding FAILED at RefreshVaultPolicy: CentralAccountAccessError"
+    assert "AccessDenied" in report["message"]
+
+
+def test_the_custom_resource_samples_create_update_and_delete(world, monkeypatch) -> None:
+    answers: list[dict[str, Any]] = []
+    monkeypatch.setattr(custom_resource, "_put", lambda url, body: answers.append(json.loads(body)))
+    org = world.client("organizations")
+    for sample in ("apply-backup-policies-create.json", "apply-backup-policies-update.json"):
+        invoke(world, "ApplyBackupPoliciesFunction", sample)
+    assert [answer["Status"] for answer in answers] == ["SUCCESS", "SUCCESS"]
+    assert answers[-1]["PhysicalResourceId"] == "orgbackup-backup-policies/orgbackup"
+    assert {p["Name"] for p in org.list_policies(Filter="BACKUP_POLICY")["Policies"]} == {
+        "orgbackup-daily",
+        "orgbackup-monthly",
+    }
+    invoke(world, "ApplyBackupPoliciesFunction", "apply-backup-policies-delete.json")
+    assert answers[-1]["Status"] == "SUCCESS"
+    assert org.list_policies(Filter="BACKUP_POLICY")["Policies"] == []
+
+
+def test_the_formatter_takes_a_backup_event_as_eventbridge_delivers_it(world) -> None:
+    context = emulation.FakeLambdaContext("FormatBackupAlertFunction", simulation.MANAGEMENT_ACCOUNT, "us-east-1")
+    result = world.handlers["FormatBackupAlertFunction"](read_event("backup/backup-job-failed.json"), context)
+    assert "FAILED" in result["subject"]
+    assert result["message_id"]
