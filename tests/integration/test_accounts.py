@@ -23,9 +23,11 @@ from moto.organizations import utils as moto_ids
 from moto.organizations.models import organizations_backends
 
 from orgbackup.accounts import (
+    BASELINE_IN_PROGRESS,
     AccountOutcome,
     AccountRef,
     Resolution,
+    in_scope_active_account_ids,
     list_in_scope_active_accounts,
     resolve,
     resolve_input,
@@ -421,6 +423,21 @@ def test_account_with_a_current_baseline_is_skipped(org: SampleOrg, settings: Se
     assert resolution.account_ids == [WORKLOAD_C]
 
 
+def test_account_whose_baseline_an_operation_is_deploying_is_skipped_as_in_progress(
+    org: SampleOrg, settings: Settings
+) -> None:
+    # Given a StackSet operation deploying workload-a's baseline now / When both workloads are requested
+    resolution = resolve(org.client, settings, manual(WORKLOAD_A, WORKLOAD_C), in_progress_baseline_ids={WORKLOAD_A})
+
+    # Then workload-a is left to the run that started the operation, and workload-c is onboarded
+    assert [(item.account_id, item.code, item.reason) for item in resolution.skipped] == [
+        (WORKLOAD_A, "baseline-in-progress", BASELINE_IN_PROGRESS)
+    ]
+    assert resolution.account_ids == [WORKLOAD_C]
+    # And the outcome survives the trip through the workflow state
+    assert Resolution.from_dict(json.loads(resolution.to_json())) == resolution
+
+
 def test_parent_chain_is_cached_within_one_run(org: SampleOrg, calls: Calls, settings: Settings) -> None:
     # Given both accounts of the Workloads OU requested together
     resolve(org.client, settings, manual(WORKLOAD_A, WORKLOAD_C))
@@ -498,6 +515,48 @@ def test_reconcile_input_skips_accounts_with_a_current_baseline(
         WORKLOAD_C: WORKLOADS,
     }
     assert codes(resolution.skipped) == {WORKLOAD_A: "baseline-current"}
+
+
+def test_reconcile_skips_accounts_whose_baseline_is_in_progress(
+    org: SampleOrg, settings: Settings, load_event: LoadEvent
+) -> None:
+    # Given workload-b's baseline being deployed by a running operation, and workload-a's current
+    parsed = parse_workflow_input(load_event("workflow/reconcile.json"))
+
+    # When the reconcile input is resolved
+    resolution = resolve_input(
+        org.client, settings, parsed, current_baseline_ids={WORKLOAD_A}, in_progress_baseline_ids={WORKLOAD_B}
+    )
+
+    # Then only workload-c is to be onboarded; workload-b is not deployed a second time
+    assert resolution.account_ids == [WORKLOAD_C]
+    assert codes(resolution.skipped) == {WORKLOAD_A: "baseline-current", WORKLOAD_B: "baseline-in-progress"}
+
+
+def test_listing_only_the_ids_looks_up_no_parent_when_the_whole_organization_is_in_scope(
+    org: SampleOrg, calls: Calls, settings: Settings
+) -> None:
+    # Given every OU in scope, and workload-c closed
+    org.client.close_account(AccountId=WORKLOAD_C)
+    calls.counts.clear()
+    settings = dataclasses.replace(settings, in_scope_ou_ids=())
+
+    # When the IDs of the in-scope active accounts are listed (what the vault policy step needs)
+    ids = in_scope_active_account_ids(org.client, settings)
+
+    # Then they are the active members but the central account, at the cost of one listing
+    assert ids == {WORKLOAD_A, WORKLOAD_B, SANDBOX_ACCOUNT}
+    assert calls.counts == Counter({"ListAccounts": 1})
+    # And they are the accounts the full listing (with parents) finds
+    assert ids == {ref.account_id for ref in list_in_scope_active_accounts(org.client, settings)}
+
+
+def test_listing_only_the_ids_keeps_to_the_in_scope_ous(org: SampleOrg, settings: Settings) -> None:
+    # Given Workloads (with Prod nested in it) and Security in scope / When the IDs are listed
+    ids = in_scope_active_account_ids(org.client, settings)
+
+    # Then the Sandbox account is not among them, nor the central account
+    assert ids == {WORKLOAD_A, WORKLOAD_B, WORKLOAD_C}
 
 
 # ---------------------------------------------------------------------------------------------------------------

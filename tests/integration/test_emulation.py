@@ -343,5 +343,41 @@ def test_held_stackset_operations_stay_running_until_released() -> None:
         ]["Status"]
         assert describe() == "RUNNING"
         assert results(cfn, operation_id) == {("333333333333", "us-east-1"): "RUNNING"}
+        # While it runs, the instance it deploys is not current yet
+        assert instance_states(cfn) == {("333333333333", "us-east-1"): ("OUTDATED", "RUNNING")}
         emulation.STACKSET_FAULTS.release()
         assert describe() == "SUCCEEDED"
+        assert instance_states(cfn) == {("333333333333", "us-east-1"): ("CURRENT", "SUCCEEDED")}
+
+
+def instance_states(cfn):
+    return {
+        (i["Account"], i["Region"]): (i["Status"], i["StackInstanceStatus"]["DetailedStatus"])
+        for i in cfn.list_stack_instances(StackSetName="member")["Summaries"]
+    }
+
+
+def test_step_functions_tasks_call_with_the_process_credentials_and_reuse_their_clients(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib
+
+    with mock_aws(), emulation.stepfunctions_caller_credentials():
+        # Given the interpreter's client factory, as the Lambda and aws-sdk integrations call it
+        factory = importlib.import_module(emulation.STEPFUNCTIONS_CLIENT_MODULES[1]).boto_client_for
+        # When a task calls under the process's credentials (moto's default account for the test keys)
+        first = factory(region="us-east-1", service="sts")
+        # Then it acts in that account, and the next task with the same credentials reuses the client
+        assert first.get_caller_identity()["Account"] == "123456789012"
+        assert factory(region="us-east-1", service="sts") is first
+        # When the process signs in to another account (as the local run does)
+        credentials = first.assume_role(RoleArn="arn:aws:iam::222222222222:role/deployer", RoleSessionName="s")[
+            "Credentials"
+        ]
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", credentials["AccessKeyId"])
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", credentials["SecretAccessKey"])
+        monkeypatch.setenv("AWS_SESSION_TOKEN", credentials["SessionToken"])
+        # Then tasks act in that account, through a client of their own
+        other = factory(region="us-east-1", service="sts")
+        assert other is not first
+        assert other.get_caller_identity()["Account"] == "222222222222"

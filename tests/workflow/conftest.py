@@ -8,7 +8,8 @@ end against an emulated organization (``orgbackup.simulation.World``).
   into them. A fault is answered at botocore's ``before-call`` event, as AWS would answer: a 4xx response that
   the caller sees as ``ClientError`` with the given code; moto never sees the call. The same mechanism as
   ``orgbackup.emulation.inject_errors``, but for every client the functions create (each invocation creates its
-  own), with one count of the answers shared by all of them.
+  own), with one count of the answers shared by all of them. ``aws_calls.on(service, operation, callback)`` runs a
+  callback just before each such call, to make something else happen at that moment.
 - Backoff sleeps (``retry.DEFAULT_BACKOFF``) are recorded instead of slept, in every test here.
 - Events come from events/; ``workflow_helpers.lifecycle_event`` copies a sample and changes only its IDs.
 """
@@ -51,6 +52,7 @@ class Fault:
 class AwsCalls:
     calls: list[tuple[str, str]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    hooks: list[tuple[str, str, Callable[[], None]]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, operation: str) -> int:
@@ -70,8 +72,16 @@ class AwsCalls:
         self.faults.append(fault)
         return fault
 
+    def on(self, service: str, operation: str, callback: Callable[[], None]) -> None:
+        """Run ``callback`` just before each call of ``operation`` reaches AWS (for something else to happen at
+        that exact moment, such as another execution finishing its work)."""
+        self.hooks.append((service, operation, callback))
+
     def before_call(self, model: Any, **_: Any) -> Any:
         service, operation = model.service_model.service_id.hyphenize(), model.name
+        for hook_service, hook_operation, callback in list(self.hooks):
+            if (hook_service, hook_operation) == (service, operation):
+                callback()
         with self._lock:
             self.calls.append((service, operation))
             fault = next((item for item in self.faults if item.takes(service, operation)), None)

@@ -19,6 +19,9 @@ Classification, first match wins:
   since the event is fine: its current OU counts);
 - skipped ``out-of-scope``: ``in_scope_ou_ids`` is set and no OU on the account's path to the root is in it
   (so accounts in nested OUs count); an empty setting puts the whole organization in scope;
+- skipped ``baseline-in-progress``: the caller says a StackSet operation is deploying the account's baseline right
+  now (an instance is PENDING or RUNNING): the run that started it finishes the onboarding, and starting another
+  operation for the same account would only queue behind it and do the work twice;
 - skipped ``baseline-current``: the caller says the account's StackSet baseline is already current;
 - otherwise to onboard, with its direct parent (OU or root ID): service-managed ``CreateStackInstances`` names
   accounts through ``DeploymentTargets.OrganizationalUnitIds`` plus ``Accounts`` with ``AccountFilterType``
@@ -44,7 +47,13 @@ if TYPE_CHECKING:
     from mypy_boto3_organizations.type_defs import AccountTypeDef
 
 SkipCode = Literal[
-    "management-account", "central-account", "excluded", "not-active", "out-of-scope", "baseline-current"
+    "management-account",
+    "central-account",
+    "excluded",
+    "not-active",
+    "out-of-scope",
+    "baseline-in-progress",
+    "baseline-current",
 ]
 InvalidCode = RecordCode | Literal["unknown-account", "unknown-ou"]
 OutcomeCode = SkipCode | InvalidCode
@@ -60,6 +69,10 @@ NOT_ACTIVE_WHY: Final[Mapping[str, str]] = {
     "PENDING_ACTIVATION": "the account is not active yet; the daily reconcile run onboards it once it is ACTIVE",
 }
 BASELINE_CURRENT: Final = "baseline already current"
+BASELINE_IN_PROGRESS: Final = (
+    "baseline in progress: a StackSet operation is deploying it now; the run that started that operation finishes "
+    "the onboarding (or, if that run fails, its notification says how to re-run)"
+)
 CENTRAL_ACCOUNT_WHY: Final = (
     "central backup account: it holds the central vault and has its own baseline (the central StackSet), "
     "never the member one"
@@ -336,10 +349,17 @@ def _invalid_from_records(records: Iterable[InvalidRecord]) -> list[AccountOutco
 
 
 class _Classifier:
-    def __init__(self, view: OrganizationView, settings: Settings, current: Collection[str]) -> None:
+    def __init__(
+        self,
+        view: OrganizationView,
+        settings: Settings,
+        current: Collection[str],
+        in_progress: Collection[str] = frozenset(),
+    ) -> None:
         self.view = view
         self.settings = settings
         self.current = current
+        self.in_progress = in_progress
 
     def classify(self, group: _Group) -> AccountRef | AccountOutcome:
         verdict = self._configured(group.account_id)
@@ -394,6 +414,8 @@ class _Classifier:
         scope = _scope_reason(path, self.settings)
         if scope is not None:
             return "out-of-scope", scope
+        if group.account_id in self.in_progress:
+            return "baseline-in-progress", BASELINE_IN_PROGRESS
         if group.account_id in self.current:
             return "baseline-current", BASELINE_CURRENT
         return None
@@ -406,6 +428,7 @@ def resolve(
     *,
     invalid_records: Iterable[InvalidRecord] = (),
     current_baseline_ids: Collection[str] = frozenset(),
+    in_progress_baseline_ids: Collection[str] = frozenset(),
     mode: Mode = "events",
     reason: str | None = None,
     backoff: Backoff | None = None,
@@ -413,9 +436,12 @@ def resolve(
     """Dedupe ``requests`` by account, look each account up, and classify it (see the module docstring).
 
     ``invalid_records`` (from parsing) are carried into ``Resolution.invalid``; ``current_baseline_ids`` are the
-    accounts whose StackSet baseline the caller found current.
+    accounts whose StackSet baseline the caller found current, ``in_progress_baseline_ids`` those a StackSet
+    operation is deploying now.
     """
-    classifier = _Classifier(OrganizationView(client, backoff), settings, current_baseline_ids)
+    classifier = _Classifier(
+        OrganizationView(client, backoff), settings, current_baseline_ids, in_progress_baseline_ids
+    )
     resolution = Resolution(mode=mode, reason=reason, invalid=_invalid_from_records(list(invalid_records)))
     for group in dedupe(requests):
         result = classifier.classify(group)
@@ -471,16 +497,26 @@ def list_in_scope_active_accounts(
     return [_ref(view, account, path) for account, path in _in_scope_active(view, settings)]
 
 
+def in_scope_active_account_ids(
+    client: "OrganizationsClient", settings: Settings, *, backoff: Backoff | None = None
+) -> set[str]:
+    """The IDs of ``list_in_scope_active_accounts`` without their parents: when every OU is in scope, that saves
+    one ListParents call per account of the organization."""
+    view = OrganizationView(client, backoff)
+    return {account["Id"] for account, _ in _in_scope_active(view, settings)}
+
+
 def resolve_input(
     client: "OrganizationsClient",
     settings: Settings,
     workflow_input: WorkflowInput,
     *,
     current_baseline_ids: Collection[str] = frozenset(),
+    in_progress_baseline_ids: Collection[str] = frozenset(),
     backoff: Backoff | None = None,
 ) -> Resolution:
     """The Resolve step for any parsed workflow input: reconcile lists the organization (accounts whose baseline
-    is current are skipped before their parent is looked up), the others resolve their requests."""
+    is current or in progress are skipped before their parent is looked up), the others resolve their requests."""
     if workflow_input.mode != "reconcile":
         return resolve(
             client,
@@ -488,6 +524,7 @@ def resolve_input(
             workflow_input.requests,
             invalid_records=workflow_input.invalid,
             current_baseline_ids=current_baseline_ids,
+            in_progress_baseline_ids=in_progress_baseline_ids,
             mode=workflow_input.mode,
             reason=workflow_input.reason,
             backoff=backoff,
@@ -495,7 +532,11 @@ def resolve_input(
     view = OrganizationView(client, backoff)
     resolution = Resolution(mode="reconcile")
     for account, path in _in_scope_active(view, settings):
-        if account["Id"] in current_baseline_ids:
+        if account["Id"] in in_progress_baseline_ids:
+            resolution.skipped.append(
+                AccountOutcome(account["Id"], "baseline-in-progress", BASELINE_IN_PROGRESS, name=account.get("Name"))
+            )
+        elif account["Id"] in current_baseline_ids:
             resolution.skipped.append(
                 AccountOutcome(account["Id"], "baseline-current", BASELINE_CURRENT, name=account.get("Name"))
             )

@@ -64,6 +64,19 @@ def current_accounts(states: Instances, regions: Iterable[str]) -> set[str]:
     }
 
 
+# DetailedStatus of an instance an operation is deploying now (API reference, StackInstanceComprehensiveStatus).
+IN_PROGRESS: Final = frozenset({"PENDING", "RUNNING"})
+
+
+def in_progress_accounts(states: Instances) -> set[str]:
+    """Accounts with an instance that a StackSet operation is deploying now (in any Region)."""
+    return {
+        account
+        for account, by_region in states.items()
+        if any(state.detailed_status in IN_PROGRESS for state in by_region.values())
+    }
+
+
 @dataclass(frozen=True)
 class BaselinePlan:
     """``create``: accounts missing an instance in some Region (created in every Region; existing pairs are

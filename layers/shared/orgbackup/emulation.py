@@ -36,7 +36,9 @@ ListStackSetOperationResults, ListStackInstances; user guide: StackSets operatio
   instance on create, refuses to update a pair that has none, reports a status per account and Region, leaves a
   failed instance ``OUTDATED`` with its reason, and fails the operation when a Region's failures exceed the
   failure tolerance. ``STACKSET_FAULTS`` makes chosen pairs fail (``fail``) or keeps operations ``RUNNING``
-  (``hold``) until ``release()``, for fault tests; a failing pair's stack is not created, as in AWS.
+  (``hold``) until ``release()``, for fault tests; a failing pair's stack is not created, as in AWS. While an
+  operation is held, ListStackInstances reports the instances it deploys as AWS does during an operation:
+  ``OUTDATED`` with detailed status ``RUNNING`` (``StackInstanceComprehensiveStatus``).
 
 EventBridge (user guide: "Event bus targets", "Sending and receiving events between AWS accounts", "Lambda
 asynchronous invocation"; Lambda developer guide: "Destinations")
@@ -55,13 +57,16 @@ Lambda and Step Functions (moto's documented switches, made useful here)
 - ``stepfunctions_caller_credentials``: moto's interpreter calls Lambda and every service integration with a fixed
   access key ("ak"), which moto maps to its default account 123456789012 whatever account runs the state
   machine. AWS calls them in the state machine's own account (as its role); here they use the credentials of the
-  process (the environment's), which the local run sets to the management account's.
+  process (the environment's), which the local run sets to the management account's. One client per service,
+  Region and credentials serves every task (a boto3 session per task cost 0.1 s each: most of a run's time).
 - ``instant_waits``: moto's Step Functions interpreter really sleeps in Wait states; AWS's time is modelled, not
   spent, in a local run. Each wait is recorded (and yielded) instead.
 """
 
 import copy
 import json
+import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -534,6 +539,17 @@ def stackset_operations() -> Iterator[StackSetFaults]:  # noqa: PLR0915 - one fa
                         "StackInstanceStatus": {"DetailedStatus": "FAILED"},
                     }
                 )
+        # While an operation runs, the instances it deploys are not CURRENT yet: OUTDATED, detailed status RUNNING
+        # (API reference, StackInstanceSummary and StackInstanceComprehensiveStatus).
+        running = {
+            (result["Account"], result["Region"])
+            for operation, _ in STACKSET_FAULTS.held
+            if any(operation is own for own in stackset.operations)
+            for result in operation["Results"]
+        }
+        for summary in summaries:
+            if (summary["Account"], summary["Region"]) in running:
+                summary.update(Status="OUTDATED", StatusReason="", StackInstanceStatus={"DetailedStatus": "RUNNING"})
         return ActionResult({"Summaries": summaries})
 
     STACKSET_FAULTS.reset()
@@ -701,6 +717,10 @@ STEPFUNCTIONS_CLIENT_MODULES = (
 )
 
 
+_CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+_CREDENTIAL_ARGUMENTS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
+
+
 @contextmanager
 def stepfunctions_caller_credentials() -> Iterator[None]:
     import importlib  # noqa: PLC0415
@@ -708,14 +728,25 @@ def stepfunctions_caller_credentials() -> Iterator[None]:
     import boto3  # noqa: PLC0415
     from botocore.config import Config  # noqa: PLC0415
 
+    config = Config(parameter_validation=False, retries={"max_attempts": 0, "total_max_attempts": 1})
+    # One client per service, Region and set of credentials, made from one session: a new boto3 session scans
+    # botocore's data directory (about 0.1 s), which every Task and every poll of a Wait loop would pay otherwise.
+    # botocore clients are thread-safe; concurrent executions share them.
+    base: Any = boto3.session.Session()
+    clients: dict[tuple[str, str, tuple[str | None, ...]], Any] = {}
+    lock = threading.Lock()
+
     def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        # As moto's own helper, but with the default credential chain (read now) instead of a fixed fake key.
-        session: Any = boto3.session.Session()
-        return session.client(
-            service_name=service,
-            region_name=region,
-            config=Config(parameter_validation=False, retries={"max_attempts": 0, "total_max_attempts": 1}),
-        )
+        # As moto's own helper, but with the process's credentials (read now) instead of a fixed fake key.
+        credentials = tuple(os.environ.get(name) for name in _CREDENTIAL_VARIABLES)
+        key = (service, region, credentials)
+        with lock:
+            if key not in clients:
+                explicit = dict(zip(_CREDENTIAL_ARGUMENTS, credentials, strict=True)) if all(credentials[:2]) else {}
+                # Without credentials in the environment, the default chain of a fresh session (profiles, ...).
+                source: Any = base if explicit else boto3.session.Session()
+                clients[key] = source.client(service_name=service, region_name=region, config=config, **explicit)
+            return clients[key]
 
     with ExitStack() as stack:
         for name in STEPFUNCTIONS_CLIENT_MODULES:

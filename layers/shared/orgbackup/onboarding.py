@@ -9,12 +9,12 @@ State keys, in order: ``execution`` and ``resolution`` and ``plan`` (Resolve), `
 ``report`` (Report); ``failure`` is set by the state machine's Catch clauses.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from orgbackup import baseline, vault_policy
-from orgbackup.accounts import Resolution, list_in_scope_active_accounts, resolve_input
-from orgbackup.exceptions import InvalidInputError
+from orgbackup.accounts import Resolution, in_scope_active_account_ids, resolve_input
+from orgbackup.exceptions import InvalidInputError, RetryableConflictError
 from orgbackup.lifecycle import parse_workflow_input
 from orgbackup.observability import logger
 from orgbackup.policies.apply import ACCOUNTS_TOKEN
@@ -48,7 +48,12 @@ def resolve(
     workflow_input = parse_workflow_input(raw_input)
     states = baseline.instance_states(cfn, settings.member_stackset_name)
     current = baseline.current_accounts(states, settings.backup_regions)
-    resolution = resolve_input(org, settings, workflow_input, current_baseline_ids=current)
+    # An account an operation is deploying now is left to the run that started it: another operation would queue
+    # behind it and deploy the same instances again.
+    in_progress = baseline.in_progress_accounts(states)
+    resolution = resolve_input(
+        org, settings, workflow_input, current_baseline_ids=current, in_progress_baseline_ids=in_progress
+    )
     already_current = any(item.code == "baseline-current" for item in resolution.skipped)
     return {
         "execution": execution,
@@ -83,15 +88,21 @@ def inspect_baseline(state: State, settings: Settings, cfn: "CloudFormationClien
     return {**state, "baseline": {"onboarded": outcome.onboarded, "failed": outcome.failed}}
 
 
-def protected_accounts(settings: Settings, org: "OrganizationsClient", cfn: "CloudFormationClient") -> list[str]:
-    """The source of truth for the central vault policy: active, in-scope accounts whose baseline is current."""
+def with_current_baseline(candidates: Collection[str], settings: Settings, cfn: "CloudFormationClient") -> list[str]:
+    """The ``candidates`` whose baseline is current in every backup Region, read from the StackSet now."""
     states = baseline.instance_states(cfn, settings.member_stackset_name)
     current = baseline.current_accounts(states, settings.backup_regions)
-    return sorted(ref.account_id for ref in list_in_scope_active_accounts(org, settings) if ref.account_id in current)
+    return sorted(current.intersection(candidates))
+
+
+def protected_accounts(settings: Settings, org: "OrganizationsClient", cfn: "CloudFormationClient") -> list[str]:
+    """The source of truth for the central vault policy: active, in-scope accounts whose baseline is current."""
+    return with_current_baseline(in_scope_active_account_ids(org, settings), settings, cfn)
 
 
 # Re-reads after a write: another execution may have completed a baseline while this one rendered (issue 5: 20
-# onboardings at once must all end in the policy). Three rounds settle any realistic race; each is cheap.
+# onboardings at once must all end in the policy). Each round re-reads only the StackSet's instances (one call):
+# onboardings change baselines, not the organization's membership, which is listed once per invocation.
 MAX_REFRESH_ROUNDS = 3
 
 
@@ -105,14 +116,19 @@ def refresh_vault_policy(
 ) -> State:
     """Render the central vault's access policy from the source of truth and write it where it changed, until
     the source of truth no longer moves. ``backup_client_factory(session, region)`` builds a Backup client from
-    the assumed-role session."""
+    the assumed-role session.
+
+    The last write of a race must hold the latest source of truth: every round re-reads it after writing, and a
+    step whose last write is already stale (the source of truth moved in every round) raises
+    RetryableConflictError instead of ending on it, so the state machine runs the step again a little later."""
     org_paths = (
         vault_policy.org_paths_for(org, settings.organization_id, settings.in_scope_ou_ids)
         if settings.in_scope_ou_ids
         else None
     )
     session = vault_policy.assume_central_role(sts, settings, _require(state, "execution"))
-    accounts = protected_accounts(settings, org, cfn)
+    candidates = in_scope_active_account_ids(org, settings)
+    accounts = with_current_baseline(candidates, settings, cfn)
     written_regions: set[str] = set()
     for _ in range(MAX_REFRESH_ROUNDS):
         policies = {
@@ -130,10 +146,16 @@ def refresh_vault_policy(
             lambda region: backup_client_factory(session, region), settings, policies
         )
         written_regions.update(region for region, changed in written.items() if changed)
-        latest = protected_accounts(settings, org, cfn)
+        latest = with_current_baseline(candidates, settings, cfn)
         if latest == accounts:
             break
         accounts = latest
+    else:
+        raise RetryableConflictError(
+            f"the central vault policy did not settle: the accounts with a current baseline changed after each of "
+            f"{MAX_REFRESH_ROUNDS} writes (other onboardings are finishing); the policy written last names "
+            f"{policies[settings.primary_region].account_count} accounts, {len(accounts)} have one now"
+        )
     primary = policies[settings.primary_region]
     return {
         **state,

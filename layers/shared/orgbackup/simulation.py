@@ -17,6 +17,7 @@ import importlib.util
 import io
 import json
 import os
+import threading
 import time
 import uuid
 import zipfile
@@ -236,11 +237,51 @@ def _zip() -> bytes:
     return buffer.getvalue()
 
 
+class _HandlerEnvironment:
+    """The functions' environment variables in this one process, for handlers that run at the same time (executions
+    started together run on their own threads). Each variable is set while any handler that has it runs and put
+    back when the last one ends: a handler ending never takes the environment away from one still running. The
+    template gives every onboarding function the same values (its Globals); a variable two functions set to
+    different values at the same moment would be a conflict, refused here rather than silently mixed."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders: dict[str, int] = {}
+        self._saved: dict[str, str | None] = {}
+
+    @contextlib.contextmanager
+    def applied(self, values: Mapping[str, str]) -> Iterator[None]:
+        with self._lock:
+            for key, value in values.items():
+                if self._holders.get(key, 0) == 0:
+                    self._saved[key] = os.environ.get(key)
+                elif os.environ.get(key) != value:
+                    raise ConfigurationError(f"simulation: two functions running at once set {key} differently")
+            for key, value in values.items():
+                self._holders[key] = self._holders.get(key, 0) + 1
+                os.environ[key] = value
+        try:
+            yield
+        finally:
+            with self._lock:
+                for key in values:
+                    self._holders[key] -= 1
+                    if self._holders[key] == 0:
+                        saved = self._saved.pop(key)
+                        if saved is None:
+                            os.environ.pop(key, None)
+                        else:
+                            os.environ[key] = saved
+
+
+_HANDLER_ENVIRONMENT = _HandlerEnvironment()
+
+
 def _with_environment(handler: Callable[[Any, Any], Any], environment: Mapping[str, str]) -> Callable[[Any, Any], Any]:
     """Run the handler with the environment its function has in the template, as Lambda would."""
 
     def run(event: Any, context: Any) -> Any:
-        with _patched_environ(environment):
+        with _HANDLER_ENVIRONMENT.applied(environment):
             return handler(event, context)
 
     return run
