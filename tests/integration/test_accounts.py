@@ -559,6 +559,26 @@ def test_listing_only_the_ids_keeps_to_the_in_scope_ous(org: SampleOrg, settings
     assert ids == {WORKLOAD_A, WORKLOAD_B, WORKLOAD_C}
 
 
+def test_a_restricted_scope_is_walked_down_its_ous_without_looking_up_any_parent(
+    org: SampleOrg, calls: Calls, settings: Settings
+) -> None:
+    # Given Workloads (with Prod nested in it) and Security in scope
+    # When the in-scope accounts are listed
+    listed = list_in_scope_active_accounts(org.client, settings)
+
+    # Then nested OUs count, each account carries its direct parent, and the cost is per OU, not per account:
+    # one ListAccountsForParent and one ListOrganizationalUnitsForParent for each of the three OUs
+    assert {ref.account_id: ref.parent_id for ref in listed} == {
+        WORKLOAD_A: "ou-ab12-11111111",
+        WORKLOAD_B: "ou-ab12-33333333",
+        WORKLOAD_C: "ou-ab12-11111111",
+    }
+    assert calls.counts["ListParents"] == 0
+    assert calls.counts["ListAccounts"] == 0
+    assert calls.counts["ListAccountsForParent"] == 3
+    assert calls.counts["ListOrganizationalUnitsForParent"] == 3
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Retries
 
@@ -572,7 +592,9 @@ def test_throttling_and_conflicts_are_retried_and_the_result_is_unchanged(
     calls.fail("DescribeAccount", "TooManyRequestsException", times=2)
     calls.fail("ListParents", "ConcurrentModificationException")
     calls.fail("DescribeOrganizationalUnit", "ThrottlingException")
-    calls.fail("ListAccounts", "TooManyRequestsException")
+    # (a restricted scope is listed by walking down the in-scope OUs)
+    calls.fail("ListAccountsForParent", "TooManyRequestsException")
+    calls.fail("ListOrganizationalUnitsForParent", "ThrottlingException")
     event = load_event("controltower/create-managed-account.json")
     event["detail"]["serviceEventDetails"]["createManagedAccountStatus"]["organizationalUnit"][
         "organizationalUnitId"
@@ -586,7 +608,7 @@ def test_throttling_and_conflicts_are_retried_and_the_result_is_unchanged(
     listed = list_in_scope_active_accounts(org.client, settings, backoff=backoff)
 
     # Then each fault cost one backoff sleep and the results are what they are without faults
-    assert len(slept) == 5
+    assert len(slept) == 6
     assert resolved.account_ids == [WORKLOAD_A, WORKLOAD_B]
     assert codes(unknown_ou.invalid) == {WORKLOAD_A: "unknown-ou"}
     assert sorted(ref.account_id for ref in listed) == [WORKLOAD_A, WORKLOAD_B, WORKLOAD_C]

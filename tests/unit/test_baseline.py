@@ -1,6 +1,6 @@
 """Reading the member StackSet's instances: which accounts have a baseline, and which an operation is deploying."""
 
-from orgbackup.baseline import InstanceState, current_accounts, in_progress_accounts, plan_baseline
+from orgbackup.baseline import InstanceState, current_accounts, deployed_accounts, in_progress_accounts, plan_baseline
 
 REGIONS = ("us-east-1", "eu-west-1")
 CURRENT = InstanceState("CURRENT", "SUCCEEDED")
@@ -23,3 +23,19 @@ def test_an_account_with_an_instance_pending_or_running_in_any_region_is_in_prog
     assert current_accounts(states, REGIONS) == {"555555555555"}
     # And a failed instance is for repair, not in progress
     assert plan_baseline(["666666666666"], states, REGIONS).update == ((("666666666666",), ("eu-west-1",)),)
+
+
+def test_deployed_accounts_have_an_instance_in_every_region_whatever_its_status() -> None:
+    states = {
+        "333333333333": {
+            "us-east-1": InstanceState("OUTDATED", "RUNNING"),
+            "eu-west-1": InstanceState("CURRENT", "SUCCEEDED"),
+        },
+        "444444444444": {"us-east-1": InstanceState("OUTDATED", "FAILED")},
+        "555555555555": {
+            "us-east-1": InstanceState("CURRENT", "SUCCEEDED"),
+            "eu-west-1": InstanceState("OUTDATED", "FAILED"),
+        },
+    }
+    assert deployed_accounts(states, ["us-east-1", "eu-west-1"]) == {"333333333333", "555555555555"}
+    assert current_accounts(states, ["us-east-1", "eu-west-1"]) == set()

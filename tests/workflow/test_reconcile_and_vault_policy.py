@@ -118,3 +118,28 @@ def test_the_vault_policy_switches_to_org_paths_past_the_size_threshold(world, a
     assert not holdings(world, "666666666666").in_central_vault_policy
     (note,) = inbox.new()
     assert "3 accounts may copy in (org-paths)" in note["message"]
+
+
+PROTECTED = ("333333333333", "444444444444", "555555555555")
+
+
+def test_a_stackset_wide_update_in_progress_drops_no_account_from_the_vault_policy(world) -> None:
+    # Given every in-scope account onboarded and named in the central vault policy
+    world.execute({"mode": "manual", "account_ids": list(PROTECTED)})
+    assert all(allowed_accounts(policy) == set(PROTECTED) for policy in central_policies(world).values())
+    # And a rollout of a new member template running over all of them (every instance OUTDATED, detailed status RUNNING)
+    world.faults.hold()
+    world.client("cloudformation").update_stack_instances(
+        StackSetName=world.settings.member_stackset_name,
+        Accounts=list(PROTECTED),
+        Regions=list(REGIONS),
+    )
+
+    # When the daily reconcile runs during the rollout
+    history = world.execute(read_event("workflow/reconcile.json"))
+
+    # Then nothing is deployed again, and every account keeps their place in the policy in every Region
+    assert execution_end(history)["type"] == "ExecutionSucceeded"
+    assert {item["code"] for item in run_state(history)["resolution"]["skipped"]} == {"baseline-in-progress"}
+    assert all(allowed_accounts(policy) == set(PROTECTED) for policy in central_policies(world).values())
+    world.faults.release()

@@ -261,6 +261,10 @@ class OrganizationView:
             self._parents[child_id] = parents[0]["Id"]
         return self._parents[child_id]
 
+    def remember_parent(self, child_id: str, parent_id: str) -> None:
+        """A parent learned from walking down the organization: no ListParents call for it later."""
+        self._parents[child_id] = parent_id
+
     def path(self, account_id: str) -> tuple[str, ...]:
         """Parent IDs from the account's direct parent up to the root (inclusive)."""
         chain: list[str] = []
@@ -455,31 +459,69 @@ def resolve(
     return resolution
 
 
+def _eligible(account: "AccountTypeDef", settings: Settings) -> bool:
+    account_id = account["Id"]
+    return not (
+        account_id in (settings.management_account_id, settings.central_backup_account_id)
+        or account_id in settings.excluded_account_ids
+        or account_state(account) != "ACTIVE"
+    )
+
+
 def _in_scope_active(view: OrganizationView, settings: Settings) -> Iterator[tuple["AccountTypeDef", tuple[str, ...]]]:
-    """Each ACTIVE, in-scope, non-excluded member account with its path to the root (empty when the scope is the
-    whole organization: then parents decide nothing and are not looked up here). Never the management account nor
-    the central backup account (see the module docstring)."""
+    """Each ACTIVE, in-scope, non-excluded member account with the OUs between it and the in-scope OU that holds
+    it (its direct parent first; empty when the scope is the whole organization). Never the management account
+    nor the central backup account (see the module docstring).
+
+    A restricted scope is walked down from the in-scope OUs (ListOrganizationalUnitsForParent,
+    ListAccountsForParent): its cost grows with the number of OUs, not with the number of accounts in the
+    organization, as looking each account's parents up would."""
+    if settings.in_scope_ou_ids:
+        yield from _walk_down(view, settings)
+        return
+    for page in _pages(view, view.client.list_accounts):
+        for account in page.get("Accounts", []):
+            if _eligible(account, settings):
+                yield account, ()
+
+
+def _pages(view: OrganizationView, call: Any, **kwargs: Any) -> Iterator[Any]:
     token: str | None = None
     while True:
-        page = (
-            retry.call(view.client.list_accounts, MaxResults=PAGE_SIZE, NextToken=token, backoff=view.backoff)
-            if token
-            else retry.call(view.client.list_accounts, MaxResults=PAGE_SIZE, backoff=view.backoff)
-        )
-        for account in page.get("Accounts", []):
-            account_id = account["Id"]
-            if (
-                account_id in (settings.management_account_id, settings.central_backup_account_id)
-                or account_id in settings.excluded_account_ids
-                or account_state(account) != "ACTIVE"
-            ):
-                continue
-            path = view.path(account_id) if settings.in_scope_ou_ids else ()
-            if _scope_reason(path, settings) is None:
-                yield account, path
+        extra = {"NextToken": token} if token else {}
+        page = retry.call(call, MaxResults=PAGE_SIZE, **kwargs, **extra, backoff=view.backoff)
+        yield page
         token = page.get("NextToken")
         if not token:
             return
+
+
+def _walk_down(view: OrganizationView, settings: Settings) -> Iterator[tuple["AccountTypeDef", tuple[str, ...]]]:
+    seen: set[str] = set()
+    # (OU, the OUs from it up to the in-scope OU it was reached from); nested in-scope OUs are visited once.
+    frontier: list[tuple[str, tuple[str, ...]]] = [(ou_id, (ou_id,)) for ou_id in settings.in_scope_ou_ids]
+    visited: set[str] = set()
+    while frontier:
+        ou_id, chain = frontier.pop(0)
+        if ou_id in visited or len(chain) > MAX_DEPTH:
+            continue
+        visited.add(ou_id)
+        try:
+            for page in _pages(view, view.client.list_accounts_for_parent, ParentId=ou_id):
+                for account in page.get("Accounts", []):
+                    view.remember_parent(account["Id"], ou_id)
+                    if account["Id"] not in seen and _eligible(account, settings):
+                        seen.add(account["Id"])
+                        yield account, chain
+            for page in _pages(view, view.client.list_organizational_units_for_parent, ParentId=ou_id):
+                for child in page.get("OrganizationalUnits", []):
+                    view.remember_parent(child["Id"], ou_id)
+                    frontier.append((child["Id"], (child["Id"], *chain)))
+        except ClientError as error:
+            # An in-scope OU that no longer exists holds no account; the others still count.
+            if retry.error_code(error) not in {"ParentNotFoundException", "OrganizationalUnitNotFoundException"}:
+                raise
+            logger.warning("in-scope OU not found", extra={"ou_id": ou_id})
 
 
 def _ref(view: OrganizationView, account: "AccountTypeDef", path: tuple[str, ...]) -> AccountRef:

@@ -64,6 +64,13 @@ def current_accounts(states: Instances, regions: Iterable[str]) -> set[str]:
     }
 
 
+def deployed_accounts(states: Instances, regions: Iterable[str]) -> set[str]:
+    """Accounts with an instance in every backup Region, whatever its status: their stacks exist, even while an
+    operation updates them (OUTDATED) or after an update failed and rolled back."""
+    wanted = list(regions)
+    return {account for account, by_region in states.items() if all(region in by_region for region in wanted)}
+
+
 # DetailedStatus of an instance an operation is deploying now (API reference, StackInstanceComprehensiveStatus).
 IN_PROGRESS: Final = frozenset({"PENDING", "RUNNING"})
 

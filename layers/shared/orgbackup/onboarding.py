@@ -88,11 +88,17 @@ def inspect_baseline(state: State, settings: Settings, cfn: "CloudFormationClien
     return {**state, "baseline": {"onboarded": outcome.onboarded, "failed": outcome.failed}}
 
 
-def with_current_baseline(candidates: Collection[str], settings: Settings, cfn: "CloudFormationClient") -> list[str]:
-    """The ``candidates`` whose baseline is current in every backup Region, read from the StackSet now."""
+def with_current_baseline(
+    candidates: Collection[str], settings: Settings, cfn: "CloudFormationClient", kept: Collection[str] = ()
+) -> list[str]:
+    """The ``candidates`` whose baseline is current in every backup Region, read from the StackSet now, plus the
+    ``kept`` ones whose instances still exist in every Region. A StackSet-wide update leaves every instance
+    OUTDATED while it runs, and a failed update rolls back to the old stack: neither removes a vault, so neither
+    may remove an account from the central vault policy (its copies would start failing)."""
     states = baseline.instance_states(cfn, settings.member_stackset_name)
     current = baseline.current_accounts(states, settings.backup_regions)
-    return sorted(current.intersection(candidates))
+    still_deployed = baseline.deployed_accounts(states, settings.backup_regions).intersection(kept)
+    return sorted((current | still_deployed).intersection(candidates))
 
 
 def protected_accounts(settings: Settings, org: "OrganizationsClient", cfn: "CloudFormationClient") -> list[str]:
@@ -128,7 +134,11 @@ def refresh_vault_policy(
     )
     session = vault_policy.assume_central_role(sts, settings, _require(state, "execution"))
     candidates = in_scope_active_account_ids(org, settings)
-    accounts = with_current_baseline(candidates, settings, cfn)
+    # Accounts the policy in place already names stay while their instances exist (see with_current_baseline).
+    kept = vault_policy.allowed_accounts(
+        backup_client_factory(session, settings.primary_region), settings, settings.primary_region
+    )
+    accounts = with_current_baseline(candidates, settings, cfn, kept)
     written_regions: set[str] = set()
     for _ in range(MAX_REFRESH_ROUNDS):
         policies = {
@@ -146,7 +156,7 @@ def refresh_vault_policy(
             lambda region: backup_client_factory(session, region), settings, policies
         )
         written_regions.update(region for region, changed in written.items() if changed)
-        latest = with_current_baseline(candidates, settings, cfn)
+        latest = with_current_baseline(candidates, settings, cfn, kept)
         if latest == accounts:
             break
         accounts = latest

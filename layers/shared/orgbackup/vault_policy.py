@@ -447,6 +447,26 @@ def _current_policy(client: "BackupClient", settings: Settings, region: str, bac
     return response.get("Policy")
 
 
+def allowed_accounts(
+    client: "BackupClient", settings: Settings, region: str, *, backoff: Backoff | None = None
+) -> set[str]:
+    """The account IDs the central vault's policy in place lets copy in by name (none in the org-path and org
+    forms, which name no account)."""
+    current = _current_policy(client, settings, region, backoff)
+    if not current:
+        return set()
+    allowed: set[str] = set()
+    for statement in json.loads(current).get("Statement", []):
+        if statement.get("Sid") != SID_ALLOW_ACCOUNTS:
+            continue
+        principals = statement.get("Principal", {}).get("AWS", [])
+        for arn in [principals] if isinstance(principals, str) else principals:
+            account_id = str(arn).split(":")[4] if str(arn).startswith("arn:") else str(arn)
+            if re.fullmatch(config.ACCOUNT_ID, account_id):
+                allowed.add(account_id)
+    return allowed
+
+
 def apply_central_vault_policy(
     backup_client_for_region: Callable[[str], "BackupClient"],
     settings: Settings,
