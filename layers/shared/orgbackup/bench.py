@@ -206,9 +206,8 @@ def counting(world: Any, recorder: Recorder) -> Iterator[None]:
 
 
 def _integration_clients(build: Callable[..., Any], recorder: Recorder) -> Callable[..., Any]:
-    """The state machine's clients, counted and kept: the emulation builds a new boto3 session (reading every
-    service model from disk again) for each Task, which is a tenth of a second of CPU per step; a client per
-    Region, service and credentials is what Step Functions itself amounts to, and counts the same calls."""
+    """The state machine's clients, counted: the recorder attaches once to each client (one per Region, service
+    and credentials, as the emulation keeps them), so every call is counted exactly once."""
     cache: dict[tuple[str, ...], Any] = {}
 
     def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
