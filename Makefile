@@ -40,7 +40,7 @@ lint: setup ## ruff, mypy, cfn-lint, sam validate --lint, ASL checks, checkov
 	$(BIN)/mypy
 	$(BIN)/cfn-lint $(TEMPLATES)
 	$(BIN)/sam validate --lint --template template.yaml
-	$(BIN)/python -m orgbackup.asl_check statemachine/*.asl.json
+	$(BIN)/python -m orgbackup_tools.asl_check statemachine/*.asl.json
 	$(BIN)/checkov --quiet --compact --skip-download --framework cloudformation -f $(TEMPLATES)
 
 format: setup ## Apply ruff's formatting and fixes

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from conftest import read_event
 
-from orgbackup import simulation
+from orgbackup_tools import simulation
 
 MEMBER = "333333333333"
 

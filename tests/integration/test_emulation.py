@@ -1,4 +1,4 @@
-"""Each documented moto extension in orgbackup.emulation behaves as AWS documents."""
+"""Each documented moto extension in orgbackup_tools.emulation behaves as AWS documents."""
 
 import json
 from collections.abc import Iterator
@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from orgbackup import emulation
+from orgbackup_tools import emulation
 
 POLICY = json.dumps({"plans": {"p": {"regions": {"@@assign": ["us-east-1"]}}}})
 

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from conftest import read_event
 
-from orgbackup import custom_resource, emulation, simulation
+from orgbackup import custom_resource
+from orgbackup_tools import emulation, simulation
 
 
 @pytest.fixture(scope="module")

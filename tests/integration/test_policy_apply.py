@@ -1,4 +1,4 @@
-"""The backup-policy adapter against moto (with orgbackup.emulation): create, update in place, no-op,
+"""The backup-policy adapter against moto (with orgbackup_tools.emulation): create, update in place, no-op,
 attach idempotence, retry on concurrent modification, delete."""
 
 import json
@@ -10,9 +10,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from orgbackup import emulation
 from orgbackup.exceptions import RetryableConflictError
 from orgbackup.policies import apply
+from orgbackup_tools import emulation
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Refreshing the central vault access policy against moto (with orgbackup.emulation's vault access policies):
+"""Refreshing the central vault access policy against moto (with orgbackup_tools.emulation's vault access policies):
 the role is assumed into the central account, each Region is written only when its policy changed, refusals
 become CentralAccountAccessError, throttling is retried, and concurrent executions converge."""
 
@@ -13,10 +13,10 @@ import pytest
 from moto import mock_aws
 from moto.backup.models import backup_backends
 
-from orgbackup import emulation
 from orgbackup import vault_policy as vp
 from orgbackup.exceptions import CentralAccountAccessError, ConfigurationError
 from orgbackup.settings import Settings
+from orgbackup_tools import emulation
 
 MANAGEMENT = "123456789012"  # moto's default account: the credentials the functions run with
 CENTRAL = "222222222222"

@@ -15,9 +15,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from orgbackup.commands.alerts import AlertRule, alert_rules, evaluate_condition, matches
-from orgbackup.deployment import deployment_parameters, load_template
 from orgbackup.exceptions import ConfigurationError
+from orgbackup_tools.commands.alerts import AlertRule, alert_rules, evaluate_condition, matches
+from orgbackup_tools.deployment import deployment_parameters, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED: dict[str, str | None] = json.loads(

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from orgbackup import asl_check
-from orgbackup.deployment import PROJECT_ROOT
+from orgbackup_tools import asl_check
+from orgbackup_tools.deployment import PROJECT_ROOT
 
 ASL = PROJECT_ROOT / "statemachine" / "onboarding.asl.json"
 

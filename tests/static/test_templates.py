@@ -21,9 +21,9 @@ from typing import Any, get_origin, get_type_hints
 import pytest
 
 from orgbackup import config
-from orgbackup.deployment import deployment_parameters, load_template
 from orgbackup.policies.parameters import PolicyParameters
 from orgbackup.settings import Settings
+from orgbackup_tools.deployment import deployment_parameters, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"

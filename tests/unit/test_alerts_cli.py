@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from orgbackup import cli, deployment
+from orgbackup_tools import cli, deployment
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED: dict[str, str | None] = json.loads(

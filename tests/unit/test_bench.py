@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from orgbackup import bench, latency_model
 from orgbackup.baseline import OPERATION_PREFERENCES
-from orgbackup.cli import build_parser, main
-from orgbackup.deployment import PROJECT_ROOT, load_template
 from orgbackup.exceptions import ConfigurationError
-from orgbackup.latency_model import (
+from orgbackup_tools import bench, latency_model
+from orgbackup_tools.cli import build_parser, main
+from orgbackup_tools.deployment import PROJECT_ROOT, load_template
+from orgbackup_tools.latency_model import (
     API_CALL_SECONDS,
     LAMBDA_STEP_SECONDS,
     OPERATION_OVERHEAD_SECONDS,

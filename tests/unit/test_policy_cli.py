@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from orgbackup import cli, deployment
+from orgbackup_tools import cli, deployment
 
 EXAMPLES = Path(__file__).parent / "data" / "policy_examples"
 VALID = EXAMPLES / "policies" / "example1_parent.json"

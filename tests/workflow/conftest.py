@@ -1,5 +1,5 @@
 """Fixtures for tests/workflow: the real state machine definition, handlers, rule and templates executed end to
-end against an emulated organization (``orgbackup.simulation.World``).
+end against an emulated organization (``orgbackup_tools.simulation.World``).
 
 - ``make_world`` builds one small World for the test (the default organization of events/README.md, plus what
   the test adds) and tears it down afterwards: no test shares anything mutable with another.
@@ -7,7 +7,7 @@ end against an emulated organization (``orgbackup.simulation.World``).
   creates its clients there, the Backup clients on the central role's session included) and injects faults
   into them. A fault is answered at botocore's ``before-call`` event, as AWS would answer: a 4xx response that
   the caller sees as ``ClientError`` with the given code; moto never sees the call. The same mechanism as
-  ``orgbackup.emulation.inject_errors``, but for every client the functions create (each invocation creates its
+  ``orgbackup_tools.emulation.inject_errors``, but for every client the functions create (each invocation creates its
   own), with one count of the answers shared by all of them. ``aws_calls.on(service, operation, callback)`` runs a
   callback just before each such call, to make something else happen at that moment.
 - Backoff sleeps (``retry.DEFAULT_BACKOFF``) are recorded instead of slept, in every test here.
@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from orgbackup import aws
-from orgbackup.simulation import Account, OrgSpec, World
+from orgbackup_tools.simulation import Account, OrgSpec, World
 
 # ---------------------------------------------------------------------------------------------------------------
 # Fault injection and call counting for the functions' AWS clients

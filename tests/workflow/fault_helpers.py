@@ -25,7 +25,7 @@ from workflow_helpers import (
     stackset_operations,
 )
 
-from orgbackup.simulation import World
+from orgbackup_tools.simulation import World
 
 UNIT_CORPUS = Path(__file__).resolve().parents[1] / "unit" / "data" / "lifecycle_corpus.json"
 WORKFLOW_CORPUS = Path(__file__).resolve().parent / "data" / "workflow_corpus.json"

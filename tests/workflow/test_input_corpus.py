@@ -22,7 +22,7 @@ from fault_helpers import (
 from workflow_helpers import WORKLOADS, Notifications, execution_end, run_state, states_entered
 
 from orgbackup.lifecycle import MAX_RECORD_BYTES
-from orgbackup.simulation import Account
+from orgbackup_tools.simulation import Account
 
 RECORD_ROWS = [*load_unit_corpus(), *load_workflow_corpus()["records"]]
 INPUT_ROWS = load_workflow_corpus()["inputs"]

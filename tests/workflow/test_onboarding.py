@@ -25,7 +25,7 @@ from workflow_helpers import (
 )
 
 from orgbackup.accounts import CENTRAL_ACCOUNT_WHY
-from orgbackup.simulation import Account, build_report
+from orgbackup_tools.simulation import Account, build_report
 
 POLICIES = ["orgbackup-daily", "orgbackup-monthly"]
 CURRENT_EVERYWHERE = dict.fromkeys(REGIONS, "CURRENT")

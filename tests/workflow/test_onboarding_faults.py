@@ -21,7 +21,7 @@ from workflow_helpers import (
     states_entered,
 )
 
-from orgbackup.simulation import build_report
+from orgbackup_tools.simulation import build_report
 
 CURRENT_EVERYWHERE = dict.fromkeys(REGIONS, "CURRENT")
 POLICIES = ["orgbackup-daily", "orgbackup-monthly"]

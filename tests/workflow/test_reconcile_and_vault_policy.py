@@ -16,7 +16,7 @@ from workflow_helpers import (
 )
 
 from orgbackup import vault_policy
-from orgbackup.simulation import build_report
+from orgbackup_tools.simulation import build_report
 
 CURRENT_EVERYWHERE = dict.fromkeys(REGIONS, "CURRENT")
 

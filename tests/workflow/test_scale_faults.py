@@ -39,9 +39,10 @@ from workflow_helpers import (
     states_entered,
 )
 
-from orgbackup import emulation, onboarding, retry
+from orgbackup import onboarding, retry
 from orgbackup.accounts import BASELINE_CURRENT, BASELINE_IN_PROGRESS
-from orgbackup.simulation import Account, build_report
+from orgbackup_tools import emulation
+from orgbackup_tools.simulation import Account, build_report
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFINITION = json.loads((ROOT / "statemachine" / "onboarding.asl.json").read_text(encoding="utf-8"))

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from workflow_helpers import EVENTS, REGIONS, lifecycle_event
 
-from orgbackup import cli
+from orgbackup_tools import cli
 
 ACCOUNT_KEYS = {"outcome", "reason", "stack_instances", "vaults", "in_central_vault_policy", "backup_policies"}
 OUTCOMES = {"onboarded", "skipped", "failed", "invalid"}

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orgbackup import emulation
-from orgbackup.simulation import Account, Observer, World, final_state
+from orgbackup_tools import emulation
+from orgbackup_tools.simulation import Account, Observer, World, final_state
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 WORKLOADS = ("ou-ab12-11111111", "Workloads")

@@ -6,12 +6,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from orgbackup import config, deployment
+from orgbackup import config
 from orgbackup.exceptions import ConfigurationError
 from orgbackup.policies.parameters import PolicyParameters
 from orgbackup.policies.render import RenderedPolicy, render_policies
 from orgbackup.policies.validate import MAX_POLICY_CHARACTERS, PolicyIssue, validate_policy_text
 from orgbackup.settings import Settings
+from orgbackup_tools import deployment
 
 # template.yaml takes the management account from AWS::AccountId at deploy time, so it is no deployment parameter.
 # Backup policies never name it; offline rendering stands this in unless the deployer gives the real one.

@@ -3,7 +3,7 @@ a SAM ``DefinitionUri``): every ``${...}`` has a DefinitionSubstitution and ever
 substitution the definition is valid ASL (asl-validator, from npm); every ``Next`` names a state; every state is
 reachable; every Task has ``TimeoutSeconds``, ``Retry``, and a ``Catch`` (its own, or its enclosing Map's).
 
-`python -m orgbackup.asl_check statemachine/*.asl.json` exits 1 and names each problem. Development-only.
+`python -m orgbackup_tools.asl_check statemachine/*.asl.json` exits 1 and names each problem. Development-only.
 """
 
 import json
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orgbackup.deployment import PROJECT_ROOT, load_template
+from orgbackup_tools.deployment import PROJECT_ROOT, load_template
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 VALIDATOR = PROJECT_ROOT / "node_modules" / ".bin" / "asl-validator"

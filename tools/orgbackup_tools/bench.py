@@ -1,8 +1,8 @@
 """`orgbackup bench`: the onboarding workflow under bursts of new accounts, batched as deployed and one execution
-per event, measured in the emulated organization and priced with ``orgbackup.latency_model``; and the cold start
+per event, measured in the emulated organization and priced with ``orgbackup_tools.latency_model``; and the cold start
 of every function next to a bare ``import boto3``.
 
-Development-only: imports moto (through ``orgbackup.simulation``).
+Development-only: imports moto (through ``orgbackup_tools.simulation``).
 """
 
 import concurrent.futures
@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from orgbackup import aws, deployment, emulation, latency_model
+from orgbackup import aws
 from orgbackup.baseline import CURRENT
-from orgbackup.latency_model import ExecutionTrace, Operation, ProductTiming
+from orgbackup_tools import deployment, emulation, latency_model
+from orgbackup_tools.latency_model import ExecutionTrace, Operation, ProductTiming
 
 ROOT = deployment.PROJECT_ROOT
 DEFAULT_BURSTS = (1, 10, 50, 200)
@@ -338,8 +339,8 @@ def execute(world: Any, batch: list[dict[str, Any]], timeout: float = 600) -> tu
 def run_burst(accounts: int, batch_size: int | None, timing: ProductTiming) -> RunFigures:
     """``accounts`` new accounts enrolled at once; the workflow run in a fresh emulated organization with the
     Pipe's batch size (``None``: the template's)."""
-    from orgbackup import simulation  # noqa: PLC0415 - moto
-    from orgbackup.commands.simulate import DEFAULT_EVENT, burst_events, plan_world  # noqa: PLC0415
+    from orgbackup_tools import simulation  # noqa: PLC0415 - moto
+    from orgbackup_tools.commands.simulate import DEFAULT_EVENT, burst_events, plan_world  # noqa: PLC0415
 
     events = burst_events(accounts, json.loads(DEFAULT_EVENT.read_text(encoding="utf-8")))
     spec, _ = plan_world(events)
@@ -590,7 +591,7 @@ def aims(report: dict[str, Any], regions: int) -> list[str]:
 def render(report: dict[str, Any], timing: ProductTiming) -> list[str]:
     """The report as text: Markdown tables, so the README can quote them as printed."""
     from orgbackup.baseline import OPERATION_PREFERENCES  # noqa: PLC0415
-    from orgbackup.simulation import OrgSpec  # noqa: PLC0415
+    from orgbackup_tools.simulation import OrgSpec  # noqa: PLC0415
 
     regions = len(OrgSpec().regions)
     template = deployment.load_template()

@@ -42,7 +42,7 @@ def _bursts(text: str) -> tuple[int, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from orgbackup import bench  # noqa: PLC0415 - moto loads only when this command runs
+    from orgbackup_tools import bench  # noqa: PLC0415 - moto loads only when this command runs
 
     def progress(text: str) -> None:
         print(text, file=sys.stderr, flush=True)

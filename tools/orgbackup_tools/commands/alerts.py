@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, cast
 
-from orgbackup import deployment
 from orgbackup.alerts import format_alert, parse_job_event
 from orgbackup.exceptions import ConfigurationError, InvalidInputError
+from orgbackup_tools import deployment
 
 ALERT_FUNCTION: Final = "FormatBackupAlertFunction"
 # Offline there is no Organizations to ask; the function looks the name up when it runs.

@@ -97,7 +97,7 @@ class ProductTiming:
 
     @classmethod
     def load(cls, root: Path) -> "ProductTiming":
-        from orgbackup import deployment  # noqa: PLC0415 - PyYAML, development-only
+        from orgbackup_tools import deployment  # noqa: PLC0415 - PyYAML, development-only
 
         asl = json.loads((root / "statemachine" / "onboarding.asl.json").read_text(encoding="utf-8"))
         return cls.from_files(deployment.load_template(root / "template.yaml"), asl)
@@ -291,7 +291,7 @@ def describe(timing: ProductTiming, preferences: Mapping[str, Any], regions: int
     hundred = operation_seconds(100, regions, preferences)
     prefs = ", ".join(f"{key}={value}" for key, value in preferences.items())
     return [
-        "Latency and cost model (orgbackup/latency_model.py; the product's settings read from its files)",
+        "Latency and cost model (tools/orgbackup_tools/latency_model.py; the product's settings read from its files)",
         f"  Pipe: batches of {timing.pipe_batch_size}, window {timing.pipe_window_seconds} s (template.yaml); a full "
         "batch starts at once, a partial one when the window ends [EventBridge Pipes user guide, SQS source]",
         f"  StackSet operation = {OPERATION_OVERHEAD_SECONDS:.0f} s + waves x {STACK_INSTANCE_SECONDS:.0f} s per "

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from orgbackup.deployment import PROJECT_ROOT
+from orgbackup_tools.deployment import PROJECT_ROOT
 
 DEFAULT_EVENT = PROJECT_ROOT / "events" / "controltower" / "create-managed-account.json"
 ACCOUNT_RE = re.compile(r"[0-9]{12}")
@@ -54,7 +54,7 @@ def burst_events(count: int, template: dict[str, Any]) -> list[dict[str, Any]]:
 def plan_world(events: list[dict[str, Any]]) -> tuple[Any, list[str]]:
     """The organization to emulate: the default one, plus each valid account an event names that it lacks
     (created in an OU of the event's name and ID, put in scope). Invalid IDs are left for the workflow to reject."""
-    from orgbackup.simulation import Account, OrgSpec, OrgUnit  # noqa: PLC0415
+    from orgbackup_tools.simulation import Account, OrgSpec, OrgUnit  # noqa: PLC0415
 
     spec = OrgSpec()
     notes: list[str] = []
@@ -101,7 +101,7 @@ class Progress:
 
 
 def run(args: argparse.Namespace) -> int:
-    from orgbackup import simulation  # noqa: PLC0415 - moto loads only when this command runs
+    from orgbackup_tools import simulation  # noqa: PLC0415 - moto loads only when this command runs
 
     template = json.loads(DEFAULT_EVENT.read_text(encoding="utf-8"))
     if args.accounts is not None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from orgbackup.exceptions import ConfigurationError
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _yaml_loader() -> Any:

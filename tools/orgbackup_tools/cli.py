@@ -1,4 +1,4 @@
-"""The `orgbackup` command line: each subcommand lives in ``orgbackup.commands.<name>`` with a ``register``."""
+"""The `orgbackup` command line: each subcommand lives in ``orgbackup_tools.commands.<name>`` with a ``register``."""
 
 import argparse
 import importlib
@@ -14,7 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="orgbackup", description=__doc__.splitlines()[0] if __doc__ else None)
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
-        importlib.import_module(f"orgbackup.commands.{name}").register(subparsers)
+        importlib.import_module(f"orgbackup_tools.commands.{name}").register(subparsers)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""The whole product on one machine: an emulated organization (moto plus ``orgbackup.emulation``) deployed from
+"""The whole product on one machine: an emulated organization (moto plus ``orgbackup_tools.emulation``) deployed from
 the real `template.yaml`, StackSet templates, state machine definition and Lambda handlers.
 
 What is real here: the templates (StackSets deploy `stacksets/*.yaml` through moto's CloudFormation into each
@@ -25,9 +25,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from orgbackup import aws, config, deployment, emulation
+from orgbackup import aws, config
 from orgbackup.exceptions import ConfigurationError
 from orgbackup.settings import Settings
+from orgbackup_tools import deployment, emulation
 
 ROOT = deployment.PROJECT_ROOT
 HOME_REGION = "us-east-1"
