@@ -7,7 +7,6 @@ or the stack hangs: ``run`` turns every exception into a FAILED response with th
 
 import json
 import time
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -61,6 +60,8 @@ class Outcome:
 
 
 def _put(url: str, body: bytes) -> None:
+    import urllib.request  # noqa: PLC0415 - only the custom resource answers CloudFormation; keep others' cold start
+
     # The pre-signed URL is signed for an empty Content-Type.
     request = urllib.request.Request(url, data=body, method="PUT", headers={"Content-Type": ""})  # noqa: S310
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - https only, checked in parse
