@@ -18,6 +18,7 @@ RequestType = Literal["Create", "Update", "Delete"]
 REQUIRED = ("RequestType", "ResponseURL", "StackId", "RequestId", "LogicalResourceId")
 # CloudFormation shows at most 4 KiB of a response; longer reasons are cut with a marker.
 REASON_LIMIT = 3000
+TRUNCATED = " ...(truncated)"
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def respond(
     attempts: int = 3,
 ) -> dict[str, Any]:
     if len(reason) > REASON_LIMIT:
-        reason = reason[: REASON_LIMIT - 14] + " ...(truncated)"
+        reason = reason[: REASON_LIMIT - len(TRUNCATED)] + TRUNCATED
     body = {
         "Status": status,
         "Reason": reason or status,
