@@ -1,16 +1,12 @@
 """Shared fixtures. Every test runs with fake credentials and with outbound network connections refused:
 moto stands in for AWS, and nothing may reach the internet."""
 
-import json
 import socket
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-EVENTS = ROOT / "events"
+from sample_events import read_event
 
 
 @pytest.fixture(autouse=True)
@@ -40,10 +36,6 @@ def _network_off(monkeypatch: pytest.MonkeyPatch) -> None:
         return original(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
-
-
-def read_event(relative: str) -> Any:
-    return json.loads((EVENTS / relative).read_text(encoding="utf-8"))
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from conftest import read_event
+from sample_events import read_event
 
 from orgbackup_tools import simulation
 

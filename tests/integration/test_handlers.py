@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import read_event
+from sample_events import read_event
 
 from orgbackup import custom_resource
 from orgbackup_tools import emulation, simulation

@@ -4,7 +4,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import read_event
+from sample_events import read_event
 
 from orgbackup import custom_resource
 from orgbackup.custom_resource import CustomResourceRequest, Outcome

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sample_events import corpus_event
 
 from orgbackup.exceptions import InvalidInputError
 from orgbackup.lifecycle import (
@@ -44,27 +45,11 @@ def sqs_record(body: str, message_id: str = "5a1f0c2e-7b3d-4e8a-9c01-2f3e4d5a6b7
     }
 
 
-def _walk(document: dict[str, Any], dotted: str) -> tuple[dict[str, Any], str]:
-    *parents, last = dotted.split(".")
-    node = document
-    for key in parents:
-        node = node[key]
-    return node, last
-
-
 def build_record(row: dict[str, Any], load_event: LoadEvent) -> Any:
     """Apply a corpus row's edits ('set', 'delete', 'pad_bytes', 'body', ...) to a sample from events/."""
     if "record" in row:
         return row["record"]
-    event = copy.deepcopy(load_event(row.get("event", DEFAULT_EVENT)))
-    for dotted, value in row.get("set", {}).items():
-        node, key = _walk(event, dotted)
-        node[key] = value
-    for dotted in row.get("delete", []):
-        node, key = _walk(event, dotted)
-        del node[key]
-    if "pad_bytes" in row:
-        event["detail"]["padding"] = "x" * row["pad_bytes"]
+    event = corpus_event(row)
     if "body" in row:
         body = row["body"]
     elif "body_repeat" in row:

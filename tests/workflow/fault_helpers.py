@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+from sample_events import corpus_event
 from workflow_helpers import (
     REGIONS,
     allowed_accounts,
@@ -209,14 +210,6 @@ def load_workflow_corpus() -> dict[str, list[dict[str, Any]]]:
     return corpus
 
 
-def _walk(document: dict[str, Any], dotted: str) -> tuple[dict[str, Any], str]:
-    *parents, last = dotted.split(".")
-    node = document
-    for key in parents:
-        node = node[key]
-    return node, last
-
-
 def raw_sqs_record(body: str, message_id: str) -> dict[str, Any]:
     """A copy of the first record of events/workflow/pipe-batch.json with this body and message ID."""
     record: dict[str, Any] = copy.deepcopy(read_event("workflow/pipe-batch.json")[0])
@@ -226,19 +219,6 @@ def raw_sqs_record(body: str, message_id: str) -> dict[str, Any]:
         md5OfBody=hashlib.md5(body.encode("utf-8", errors="surrogatepass")).hexdigest(),  # SQS digest, not security
     )
     return record
-
-
-def corpus_event(row: dict[str, Any]) -> dict[str, Any]:
-    event: dict[str, Any] = copy.deepcopy(read_event(row.get("event", DEFAULT_EVENT)))
-    for dotted, value in row.get("set", {}).items():
-        node, key = _walk(event, dotted)
-        node[key] = value
-    for dotted in row.get("delete", []):
-        node, key = _walk(event, dotted)
-        del node[key]
-    if "pad_bytes" in row:
-        event["detail"]["padding"] = "x" * row["pad_bytes"]
-    return event
 
 
 def corpus_record(row: dict[str, Any]) -> Any:

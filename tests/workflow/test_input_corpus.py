@@ -11,7 +11,6 @@ that are malformed as a whole ("inputs") are separate executions in one organiza
 import json
 
 from fault_helpers import (
-    corpus_event,
     corpus_record,
     load_unit_corpus,
     load_workflow_corpus,
@@ -19,6 +18,7 @@ from fault_helpers import (
     snapshot,
     wait_all,
 )
+from sample_events import corpus_event
 from workflow_helpers import WORKLOADS, Notifications, execution_end, run_state, states_entered
 
 from orgbackup.lifecycle import MAX_RECORD_BYTES

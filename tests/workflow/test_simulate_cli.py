@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from workflow_helpers import EVENTS, REGIONS, lifecycle_event
+from sample_events import EVENTS
+from workflow_helpers import REGIONS, lifecycle_event
 
 from orgbackup_tools import cli
 

@@ -5,23 +5,19 @@ import copy
 import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+
+from sample_events import read_event
 
 from orgbackup_tools import emulation
 from orgbackup_tools.simulation import Account, Observer, World, final_state
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
 WORKLOADS = ("ou-ab12-11111111", "Workloads")
 SANDBOX = ("ou-ab12-22222222", "Sandbox")
 PROD = ("ou-ab12-33333333", "Prod")
 SECURITY = ("ou-ab12-44444444", "Security")
 REGIONS = ("us-east-1", "eu-west-1")
 STATUS_KEYS = ("createManagedAccountStatus", "updateManagedAccountStatus")
-
-
-def read_event(relative: str) -> Any:
-    return json.loads((EVENTS / relative).read_text(encoding="utf-8"))
 
 
 def _status(event: dict[str, Any]) -> dict[str, Any]:
