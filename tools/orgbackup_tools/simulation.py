@@ -517,15 +517,8 @@ class World:
         """AWS Backup in ``account_id`` and ``region`` emits ``event`` on that account's default bus."""
         import boto3  # noqa: PLC0415
 
-        credentials = self.client("sts").assume_role(
-            RoleArn=f"arn:aws:iam::{account_id}:role/AWSServiceRoleForBackup", RoleSessionName="aws-backup"
-        )["Credentials"]
-        session = boto3.session.Session(
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-            region_name=region,
-        )
+        credentials = _assume_role(self.client("sts"), account_id, "AWSServiceRoleForBackup", "aws-backup")
+        session = boto3.session.Session(**_session_arguments(credentials), region_name=region)
         session.client("events").put_events(
             Entries=[
                 {
@@ -740,6 +733,22 @@ def _patched_environ(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def _assume_role(sts: Any, account_id: str, role_name: str, session_name: str) -> dict[str, Any]:
+    """Credentials of a role in ``account_id``: moto maps them to that account (see ``_signed_in_as``)."""
+    credentials: dict[str, Any] = sts.assume_role(
+        RoleArn=f"arn:aws:iam::{account_id}:role/{role_name}", RoleSessionName=session_name
+    )["Credentials"]
+    return credentials
+
+
+def _session_arguments(credentials: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "aws_access_key_id": credentials["AccessKeyId"],
+        "aws_secret_access_key": credentials["SecretAccessKey"],
+        "aws_session_token": credentials["SessionToken"],
+    }
+
+
 @contextlib.contextmanager
 def _signed_in_as(account_id: str) -> Iterator[dict[str, str]]:
     """Credentials of a role in ``account_id`` for everything that follows, as a deployment has them.
@@ -749,14 +758,10 @@ def _signed_in_as(account_id: str) -> Iterator[dict[str, str]]:
     """
     import boto3  # noqa: PLC0415
 
-    credentials = boto3.client("sts", region_name=HOME_REGION).assume_role(
-        RoleArn=f"arn:aws:iam::{account_id}:role/OrgBackupDeployer", RoleSessionName="orgbackup-simulation"
-    )["Credentials"]
-    variables = {
-        "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
-        "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
-        "AWS_SESSION_TOKEN": credentials["SessionToken"],
-    }
+    credentials = _assume_role(
+        boto3.client("sts", region_name=HOME_REGION), account_id, "OrgBackupDeployer", "orgbackup-simulation"
+    )
+    variables = {key.upper(): value for key, value in _session_arguments(credentials).items()}
     with _patched_environ(variables):
         yield variables
 
