@@ -224,3 +224,48 @@ def test_unusable_arguments_exit_2_and_read_nothing(
     captured = capsys.readouterr()
     assert message in captured.err
     assert captured.out == ""
+
+
+@pytest.mark.parametrize(
+    ("change", "result", "found"),
+    [
+        ("no-account-record", doctor.CANNOT_TELL, "lists no baseline for the account itself"),
+        ("account-failed", doctor.WRONG, "its Control Tower baseline is FAILED"),
+    ],
+)
+def test_central_enrolment_the_landing_zone_does_not_confirm(change: str, result: str, found: str) -> None:
+    from orgbackup_tools import emulation
+
+    with world() as running:
+        # Given the central account's OU registered, but its own baseline record absent or failed
+        records = emulation.DOCTOR_STATE.enabled_baselines
+        own = next(item for item in records if item["targetIdentifier"].endswith(f"/{CENTRAL_ACCOUNT}"))
+        if change == "no-account-record":
+            records.remove(own)
+        else:
+            own["statusSummary"]["status"] = "FAILED"
+        report = run_doctor(running)
+    enrolled = check(report, "central-account-enrolled")
+    assert (enrolled.result, not_ok(report)) == (result, {"central-account-enrolled": result})
+    assert found in enrolled.found
+    assert "Control Tower console" in enrolled.fix
+
+
+def test_outside_an_organization_the_doctor_says_so_and_reads_no_further() -> None:
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        session = boto3.session.Session(region_name="us-east-1")
+        report = doctor.Doctor(
+            session, deployment.deployment_parameters(), stack_name="orgbackup", region="us-east-1"
+        ).run()
+    assert check(report, "organization").result == doctor.MISSING
+    assert "Control Tower" in check(report, "organization").fix
+    assert {item.name for item in report.checks} == {
+        "organization",
+        "parameter-names",
+        "backup-policy-parameters",
+        "vault-lock",
+    }
+    assert not report.ok

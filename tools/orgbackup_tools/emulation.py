@@ -868,6 +868,7 @@ def rename_account(current_id: str, new_id: str, state: str = "ACTIVE") -> None:
 # ---------------------------------------------------------------------------------------------------------------
 # Read APIs `orgbackup doctor` needs and moto 5.2 lacks (issue 15). Each behaves as its API reference documents;
 # the state they read is set with the functions below (what an administrator would have done in the console).
+# Their tests: tests/integration/test_emulation_doctor.py. ``aws_extensions()`` applies them with the others.
 #
 # AWS Backup (API reference: DescribeGlobalSettings, UpdateGlobalSettings)
 # - ``backup_global_settings``: moto answers "Not yet implemented". AWS keeps the flags isCrossAccountBackupEnabled,
