@@ -269,3 +269,24 @@ def test_outside_an_organization_the_doctor_says_so_and_reads_no_further() -> No
         "vault-lock",
     }
     assert not report.ok
+
+
+def test_the_readme_example_is_what_the_doctor_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    # Given the README's example: the emulated organization without cross-account backup
+    readme = (deployment.PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Before you deploy") :]
+    start = section.index("```\norgbackup doctor - ") + len("```\n")
+    example = section[start : section.index("\n```", start)]
+    with world(prerequisites=Prerequisites(cross_account_backup=False)):
+        code = cli.main(
+            [
+                "doctor",
+                "--parameter-overrides",
+                "OrganizationId=o-ab12cd34ef CentralBackupAccountId=222222222222",
+                "BackupRegions=us-east-1,eu-west-1",
+                "InScopeOuIds=ou-ab12-11111111",
+            ]
+        )
+    # Then the doctor prints exactly that, and exits 1
+    assert capsys.readouterr().out.rstrip("\n") == example
+    assert code == 1
