@@ -290,3 +290,28 @@ def test_the_readme_example_is_what_the_doctor_prints(capsys: pytest.CaptureFixt
     # Then the doctor prints exactly that, and exits 1
     assert capsys.readouterr().out.rstrip("\n") == example
     assert code == 1
+
+
+def test_parameter_overrides_in_both_of_sam_deploys_forms() -> None:
+    from orgbackup_tools.commands.doctor import parse_overrides
+
+    assert parse_overrides(['OrganizationId=o-ab12cd34ef InScopeOuIds="ou-ab12-11111111,ou-ab12-22222222"']) == {
+        "OrganizationId": "o-ab12cd34ef",
+        "InScopeOuIds": "ou-ab12-11111111,ou-ab12-22222222",
+    }
+    assert parse_overrides(["ParameterKey=BackupRegions,ParameterValue=us-east-1,eu-west-1"]) == {
+        "BackupRegions": "us-east-1,eu-west-1"
+    }
+
+
+def test_without_overrides_the_command_reads_samconfig_toml(capsys: pytest.CaptureFixture[str]) -> None:
+    # samconfig.toml's default environment names the example organization o-a1b2c3d4e5, not the emulated one
+    with world():
+        code = cli.main(["doctor", "--json"])
+    printed = json.loads(capsys.readouterr().out)
+    organization_id = next(item for item in printed["checks"] if item["name"] == "organization-id")
+    assert code == 1
+    assert organization_id["result"] == "wrong"
+    assert "OrganizationId='o-a1b2c3d4e5'" in organization_id["found"]
+    assert printed["stack_name"] == "orgbackup"
+    assert printed["region"] == "us-east-1"

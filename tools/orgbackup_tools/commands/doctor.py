@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import re
 import shlex
 import sys
 import tomllib
@@ -34,15 +35,24 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.set_defaults(handler=run)
 
 
+# sam deploy's long form of one override.
+LONG_FORM = re.compile(r"ParameterKey=([^,]+),ParameterValue=(.*)")
+
+
 def parse_overrides(items: list[str]) -> dict[str, str]:
-    """sam deploy's --parameter-overrides forms: Key=Value tokens (quoted values allowed), several per argument."""
+    """sam deploy's --parameter-overrides forms: Key=Value tokens (quoted values allowed), several per argument, or
+    ParameterKey=Key,ParameterValue=Value."""
     overrides: dict[str, str] = {}
     for item in items:
         for token in shlex.split(item):
+            long_form = LONG_FORM.fullmatch(token)
+            if long_form:
+                overrides[long_form.group(1)] = long_form.group(2)
+                continue
             key, sep, value = token.partition("=")
             if not sep or not key:
                 raise ConfigurationError(f"--parameter-overrides: {token!r} is not Key=Value")
-            overrides[key.removeprefix("ParameterKey=")] = value
+            overrides[key] = value
     return overrides
 
 
