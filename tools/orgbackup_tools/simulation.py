@@ -54,7 +54,9 @@ class Account:
 @dataclass(frozen=True)
 class Prerequisites:
     """What an administrator sets up before the first deploy (README "Prerequisites"); each can be left out, to see
-    what `orgbackup doctor` says about an organization without it. The defaults: everything in place."""
+    what `orgbackup doctor` says about an organization without it. The defaults: everything in place. A deploy into
+    an organization without one (``World.emulate(deploy=True)``) fails where AWS would, or not at all where moto does
+    not enforce the prerequisite (the doctor's tests build the organization only)."""
 
     backup_trusted_access: bool = True  # organizations enable-aws-service-access backup.amazonaws.com
     backup_policy_type: bool = True  # BACKUP_POLICY enabled on the root
