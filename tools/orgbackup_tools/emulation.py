@@ -863,3 +863,231 @@ def rename_account(current_id: str, new_id: str, state: str = "ACTIVE") -> None:
     account.status = "SUSPENDED" if state in ("SUSPENDED", "PENDING_CLOSURE", "CLOSED") else "ACTIVE"
     if current_id in organizations_backends.master_accounts:
         organizations_backends.master_accounts[new_id] = organizations_backends.master_accounts.pop(current_id)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Read APIs `orgbackup doctor` needs and moto 5.2 lacks (issue 15). Each behaves as its API reference documents;
+# the state they read is set with the functions below (what an administrator would have done in the console).
+# Their tests: tests/integration/test_emulation_doctor.py. ``aws_extensions()`` applies them with the others.
+#
+# AWS Backup (API reference: DescribeGlobalSettings, UpdateGlobalSettings)
+# - ``backup_global_settings``: moto answers "Not yet implemented". AWS keeps the flags isCrossAccountBackupEnabled,
+#   isMpaEnabled and isDelegatedAdministratorEnabled (strings "true"/"false"), off until the management account turns
+#   them on; Describe "returns an error if the account is not a member of an Organizations organization" and Update
+#   "returns an error if the account is not an Organizations management account" (InvalidRequestException, the error
+#   both operations list; the reference does not name the code for these two cases).
+#   https://docs.aws.amazon.com/aws-backup/latest/devguide/API_DescribeGlobalSettings.html
+# AWS Account Management (API reference: GetRegionOptStatus; user guide: "Enable or disable AWS Regions")
+# - ``account_region_opt_status``: moto has no Region opt-in API. Regions launched before March 20, 2019 are
+#   ENABLED_BY_DEFAULT; the later, opt-in Regions are DISABLED until enabled per account. With ``AccountId`` the
+#   caller must be the management account, the account a member of the same organization, and the organization must
+#   have trusted access for account.amazonaws.com (AccessDeniedException otherwise); the management account cannot
+#   name itself (ValidationException here: the reference does not name the code).
+#   https://docs.aws.amazon.com/accounts/latest/reference/API_GetRegionOptStatus.html
+#   https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-regions.html
+# AWS Control Tower (API reference: ListEnabledBaselines, EnabledBaselineFilter; user guide: "Types of baselines")
+# - ``control_tower_baselines``: moto has no Control Tower. AWS lists EnabledBaseline summaries (arn,
+#   baselineIdentifier, baselineVersion, targetIdentifier, parentIdentifier, statusSummary.status SUCCEEDED | FAILED |
+#   UNDER_CHANGE), filtered by ``targetIdentifiers`` (ARNs, 1-5 items); child enabled baselines (the accounts of a
+#   registered OU, whose parentIdentifier is the OU's enabled baseline) only with ``includeChildren``. Registering an
+#   OU enables AWSControlTowerBaseline on it. https://docs.aws.amazon.com/controltower/latest/APIReference/API_ListEnabledBaselines.html
+
+# Opt-in Regions (launched after March 20, 2019), from the AWS Regions table of the Regions and Availability Zones
+# guide (https://docs.aws.amazon.com/global-infrastructure/latest/regions/aws-regions.html).
+OPT_IN_REGIONS = frozenset(
+    {
+        "af-south-1",
+        "ap-east-1",
+        "ap-east-2",
+        "ap-south-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ap-southeast-5",
+        "ap-southeast-6",
+        "ap-southeast-7",
+        "ca-west-1",
+        "eu-central-2",
+        "eu-south-1",
+        "eu-south-2",
+        "il-central-1",
+        "me-central-1",
+        "me-south-1",
+        "mx-central-1",
+    }
+)
+BACKUP_GLOBAL_SETTING_NAMES = ("isCrossAccountBackupEnabled", "isMpaEnabled", "isDelegatedAdministratorEnabled")
+CONTROL_TOWER_BASELINE = "arn:aws:controltower:us-east-1::baseline/17BSJV3IGJ2QSGA2"  # AWSControlTowerBaseline
+
+
+class _DoctorState:
+    """What the administrator set: Backup global settings and Region opt-ins per account, enabled baselines."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.backup_settings: dict[str, dict[str, str]] = {}
+        self.region_status: dict[tuple[str, str], str] = {}
+        self.enabled_baselines: list[dict[str, Any]] = []
+
+
+DOCTOR_STATE = _DoctorState()
+
+
+def set_backup_global_setting(account_id: str, name: str, value: bool) -> None:
+    DOCTOR_STATE.backup_settings.setdefault(account_id, {})[name] = "true" if value else "false"
+
+
+def set_region_opt_status(account_id: str, region: str, status: str) -> None:
+    """ENABLED | ENABLING | DISABLING | DISABLED for an opt-in Region of one account."""
+    DOCTOR_STATE.region_status[(account_id, region)] = status
+
+
+def enable_baseline(target_arn: str, parent_arn: str | None = None, status: str = "SUCCEEDED") -> str:
+    """Record an enabled AWSControlTowerBaseline on an OU (``parent_arn`` None) or, as its child, on an account."""
+    import uuid  # noqa: PLC0415
+
+    arn = f"arn:aws:controltower:us-east-1:{_organization_backend().org.master_account_id}:enabledbaseline/"
+    arn += uuid.uuid4().hex[:17].upper()
+    summary: dict[str, Any] = {
+        "arn": arn,
+        "baselineIdentifier": CONTROL_TOWER_BASELINE,
+        "baselineVersion": "4.0",
+        "targetIdentifier": target_arn,
+        "statusSummary": {"status": status},
+    }
+    if parent_arn:
+        summary["parentIdentifier"] = parent_arn
+    DOCTOR_STATE.enabled_baselines.append(summary)
+    return arn
+
+
+def _organization_or_none() -> Any:
+    try:
+        return _organization_backend()
+    except RuntimeError:
+        return None
+
+
+@contextmanager
+def backup_global_settings() -> Iterator[None]:
+    from moto.backup import urls  # noqa: PLC0415
+    from moto.backup.exceptions import InvalidRequestException  # noqa: PLC0415
+    from moto.backup.responses import BackupResponse  # noqa: PLC0415
+
+    def describe(response: Any) -> str:
+        backend = _organization_or_none()
+        members = {account.id for account in backend.accounts} if backend else set()
+        if response.current_account not in members:
+            raise InvalidRequestException(f"Account {response.current_account} is not a member of an organization")
+        stored = DOCTOR_STATE.backup_settings.get(response.current_account, {})
+        settings = {name: stored.get(name, "false") for name in BACKUP_GLOBAL_SETTING_NAMES}
+        return json.dumps({"GlobalSettings": settings})
+
+    def update(response: Any) -> str:
+        backend = _organization_or_none()
+        if backend is None or backend.org.master_account_id != response.current_account:
+            raise InvalidRequestException(
+                f"Account {response.current_account} is not an Organizations management account"
+            )
+        for name, value in (json.loads(response.body or "{}").get("GlobalSettings") or {}).items():
+            set_backup_global_setting(response.current_account, name, str(value).lower() == "true")
+        return "{}"
+
+    with (
+        mock.patch.dict(urls.url_paths, {"{0}/global-settings$": urls.response.dispatch}),
+        mock.patch.object(BackupResponse, "describe_global_settings", describe, create=True),
+        mock.patch.object(BackupResponse, "update_global_settings", update, create=True),
+    ):
+        yield
+
+
+def _account_error(code: str, message: str) -> Exception:
+    from moto.core.exceptions import JsonRESTError  # noqa: PLC0415
+
+    return JsonRESTError(code, message)
+
+
+def _region_opt_status(caller: str, body: dict[str, Any]) -> str:
+    region = body.get("RegionName", "")
+    account = body.get("AccountId")
+    if account:
+        backend = _organization_or_none()
+        if backend is None or backend.org.master_account_id != caller:
+            raise _account_error("AccessDeniedException", "AccountId may be given only by the management account")
+        if account == caller:
+            raise _account_error("ValidationException", "The management account can't specify its own AccountId")
+        if account not in {item.id for item in backend.accounts}:
+            raise _account_error("AccessDeniedException", f"Account {account} is not a member of the organization")
+        if not any(item["ServicePrincipal"] == "account.amazonaws.com" for item in backend.services):
+            raise _account_error(
+                "AccessDeniedException", "Trusted access for AWS Account Management is not enabled in the organization"
+            )
+    import boto3  # noqa: PLC0415
+
+    if region not in boto3.session.Session().get_available_regions("ec2"):
+        raise _account_error("ValidationException", f"{region!r} is not a Region name")
+    if region not in OPT_IN_REGIONS:
+        return "ENABLED_BY_DEFAULT"
+    return DOCTOR_STATE.region_status.get((account or caller, region), "DISABLED")
+
+
+@contextmanager
+def account_region_opt_status() -> Iterator[None]:
+    from moto.account import urls  # noqa: PLC0415
+    from moto.account.responses import AccountResponse  # noqa: PLC0415
+
+    def get_region_opt_status(response: Any) -> str:
+        body = json.loads(response.body or "{}")
+        status = _region_opt_status(response.current_account, body)
+        return json.dumps({"RegionName": body.get("RegionName"), "RegionOptStatus": status})
+
+    with (
+        mock.patch.dict(urls.url_paths, {"{0}/getRegionOptStatus$": AccountResponse.dispatch}),
+        mock.patch.object(AccountResponse, "get_region_opt_status", get_region_opt_status, create=True),
+    ):
+        yield
+
+
+def _list_enabled_baselines(body: dict[str, Any]) -> tuple[int, dict[str, str], str]:
+    targets = (body.get("filter") or {}).get("targetIdentifiers")
+    if targets is not None and not 1 <= len(targets) <= 5:
+        message = "filter.targetIdentifiers must hold 1 to 5 items"
+        return 400, {"x-amzn-errortype": "ValidationException"}, json.dumps({"message": message})
+    found = [
+        summary
+        for summary in DOCTOR_STATE.enabled_baselines
+        if (targets is None or summary["targetIdentifier"] in targets)
+        and (body.get("includeChildren") or "parentIdentifier" not in summary)
+    ]
+    return 200, {"content-type": "application/json"}, json.dumps({"enabledBaselines": copy.deepcopy(found)})
+
+
+@contextmanager
+def control_tower_baselines() -> Iterator[None]:
+    import re  # noqa: PLC0415
+
+    from moto.core.botocore_stubber import BotocoreStubber  # noqa: PLC0415
+
+    original = BotocoreStubber.process_request
+    route = re.compile(r"https?://controltower\.[a-z0-9-]+\.amazonaws\.com/list-enabled-baselines$")
+
+    def process_request(self: Any, request: Any) -> Any:
+        if route.match(request.url.split("?")[0]):
+            body = request.body.decode() if isinstance(request.body, bytes) else (request.body or "{}")
+            return _list_enabled_baselines(json.loads(body or "{}"))
+        return original(self, request)
+
+    with mock.patch.object(BotocoreStubber, "process_request", process_request):
+        yield
+
+
+@contextmanager
+def doctor_reads() -> Iterator[_DoctorState]:
+    """The three extensions above, on a fresh state (what ``World`` and the doctor tests use)."""
+    DOCTOR_STATE.reset()
+    with backup_global_settings(), account_region_opt_status(), control_tower_baselines():
+        yield DOCTOR_STATE
+
+
+EXTENSIONS = (*EXTENSIONS, doctor_reads)

@@ -51,6 +51,22 @@ class Account:
     state: str = "ACTIVE"
 
 
+@dataclass(frozen=True)
+class Prerequisites:
+    """What an administrator sets up before the first deploy (README "Prerequisites"); each can be left out, to see
+    what `orgbackup doctor` says about an organization without it. The defaults: everything in place. A deploy into
+    an organization without one (``World.emulate(deploy=True)``) fails where AWS would, or not at all where moto does
+    not enforce the prerequisite (the doctor's tests build the organization only)."""
+
+    backup_trusted_access: bool = True  # organizations enable-aws-service-access backup.amazonaws.com
+    backup_policy_type: bool = True  # BACKUP_POLICY enabled on the root
+    cross_account_backup: bool = True  # AWS Backup global setting isCrossAccountBackupEnabled
+    stackset_administration_role: bool = True  # Control Tower's service-role/AWSControlTowerStackSetRole
+    central_account_enrolled: bool = True  # the central backup account's OU registered with Control Tower
+    opt_in_regions_enabled: bool = True  # every opt-in backup Region enabled in every account
+    account_management_trusted_access: bool = True  # lets the management account read member accounts' Regions
+
+
 @dataclass
 class OrgSpec:
     """The emulated organization; the default matches the IDs used throughout events/ (events/README.md)."""
@@ -76,6 +92,7 @@ class OrgSpec:
     )
     in_scope_ou_ids: tuple[str, ...] = ("ou-ab12-11111111",)
     regions: tuple[str, ...] = ("us-east-1", "eu-west-1")
+    prerequisites: Prerequisites = field(default_factory=Prerequisites)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -311,7 +328,10 @@ class World:
     # -- construction ---------------------------------------------------------------------------------------
     @classmethod
     @contextlib.contextmanager
-    def emulate(cls, spec: OrgSpec | None = None, overrides: Mapping[str, str] | None = None) -> Iterator["World"]:
+    def emulate(
+        cls, spec: OrgSpec | None = None, overrides: Mapping[str, str] | None = None, *, deploy: bool = True
+    ) -> Iterator["World"]:
+        """``deploy=False``: the organization only (with its prerequisites), as before the first `sam deploy`."""
         import boto3  # noqa: PLC0415
         from moto import mock_aws  # noqa: PLC0415
 
@@ -340,17 +360,19 @@ class World:
             stack.callback(aws.session.cache_clear)
             world.session = boto3.session.Session(region_name=HOME_REGION)
             stack.enter_context(_log_level(environment["POWERTOOLS_LOG_LEVEL"]))
-            world.build()
+            world.build(deploy=deploy)
             yield world
 
     def client(self, service: str, region: str = HOME_REGION) -> Any:
         return self.session.client(service, region_name=region)
 
-    def build(self) -> None:
+    def build(self, deploy: bool = True) -> None:
         self.build_organization()
         self.intrinsics = self.make_intrinsics()
         self.register_roles()
         self.settings = config.load(Settings, self.function_environment(), naming="env")
+        if not deploy:
+            return
         self.deploy_topic()
         self.deploy_alerts_bus()
         self.deploy_stacksets()
@@ -359,6 +381,7 @@ class World:
         self.deploy_state_machine()
         self.deploy_lifecycle_rule()
         self.deploy_event_rules()
+        self.record_stack()
 
     def register_roles(self) -> None:
         """The template's IAM roles by ARN (moto does not enforce their policies; the static tests check them)."""
@@ -379,11 +402,11 @@ class World:
         org = self.client("organizations")
         org.create_organization(FeatureSet="ALL")
         emulation.set_organization_ids(self.spec.organization_id, self.spec.root_id)
-        org.enable_policy_type(RootId=self.spec.root_id, PolicyType="BACKUP_POLICY")
         for ou in self.spec.ous:
             self.add_ou(ou)
         for account in self.spec.accounts:
             self.add_account(account)
+        self.set_up_prerequisites()
 
     def add_ou(self, ou: OrgUnit) -> None:
         created = self.client("organizations").create_organizational_unit(ParentId=ou.parent_id, Name=ou.name)
@@ -396,6 +419,56 @@ class World:
         org.move_account(
             AccountId=account.account_id, SourceParentId=self.spec.root_id, DestinationParentId=account.parent_id
         )
+
+    def set_up_prerequisites(self) -> None:
+        """The landing zone and the README's one-time steps, less what ``spec.prerequisites`` leaves out."""
+        needs = self.spec.prerequisites
+        org = self.client("organizations")
+        if needs.backup_policy_type:
+            org.enable_policy_type(RootId=self.spec.root_id, PolicyType="BACKUP_POLICY")
+        if needs.backup_trusted_access:
+            org.enable_aws_service_access(ServicePrincipal="backup.amazonaws.com")
+        if needs.account_management_trusted_access:
+            org.enable_aws_service_access(ServicePrincipal="account.amazonaws.com")
+        if needs.cross_account_backup:
+            self.client("backup").update_global_settings(GlobalSettings={"isCrossAccountBackupEnabled": "true"})
+        if needs.stackset_administration_role:
+            trust = {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "cloudformation.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+            self.client("iam").create_role(
+                Path="/service-role/",
+                RoleName="AWSControlTowerStackSetRole",
+                AssumeRolePolicyDocument=json.dumps(trust),
+            )
+        self.register_ous_with_control_tower(enrol_central=needs.central_account_enrolled)
+        if needs.opt_in_regions_enabled:
+            for region in self.spec.regions:
+                if region in emulation.OPT_IN_REGIONS:
+                    for account_id in [MANAGEMENT_ACCOUNT, *(account.account_id for account in self.spec.accounts)]:
+                        emulation.set_region_opt_status(account_id, region, "ENABLED")
+
+    def register_ous_with_control_tower(self, *, enrol_central: bool) -> None:
+        """Every OU registered (AWSControlTowerBaseline) and its accounts enrolled; without ``enrol_central``, the
+        central backup account's OU is not registered, so that account is not enrolled."""
+        org = self.client("organizations")
+        central_parent = next((a.parent_id for a in self.spec.accounts if a.account_id == CENTRAL_ACCOUNT), None)
+        for ou in self.spec.ous:
+            if ou.ou_id == central_parent and not enrol_central:
+                continue
+            ou_arn = org.describe_organizational_unit(OrganizationalUnitId=ou.ou_id)["OrganizationalUnit"]["Arn"]
+            parent = emulation.enable_baseline(ou_arn)
+            for account in self.spec.accounts:
+                if account.parent_id == ou.ou_id:
+                    account_arn = org.describe_account(AccountId=account.account_id)["Account"]["Arn"]
+                    emulation.enable_baseline(account_arn, parent_arn=parent)
 
     def function_environment(self, logical_id: str | None = None) -> dict[str, str]:
         intrinsics = getattr(self, "intrinsics", None) or self.make_intrinsics()
@@ -579,6 +652,30 @@ class World:
         events.put_targets(Rule="controltower-lifecycle", Targets=[target])
         pipe = self.template["Resources"]["OnboardingPipe"]["Properties"]
         self.batch_size = int(pipe["SourceParameters"]["SqsQueueParameters"]["BatchSize"])
+
+    def record_stack(self) -> None:
+        """The stack `sam deploy` leaves behind, as `orgbackup doctor` reads it: named as AWS::StackName, with the
+        template's Outputs. moto has no SAM transform (the resources above stand in for the stack's), so the recorded
+        stack holds one placeholder resource; an output the simulation cannot compute says so in its value."""
+        cfn = self.client("cloudformation")
+        for logical_id in ("MemberStackSet", "CentralStackSet"):
+            name = self.resources[logical_id]["Ref"]
+            self.resources[logical_id]["StackSetId"] = cfn.describe_stack_set(StackSetName=name)["StackSet"][
+                "StackSetId"
+            ]
+        self.resources.setdefault(
+            "SharedLayer", {"Ref": f"arn:aws:lambda:{HOME_REGION}:{MANAGEMENT_ACCOUNT}:layer:SharedLayer:1"}
+        )
+        self.resources["OnboardingStateMachine"] = {"Ref": self.state_machine_arn}
+        outputs: dict[str, Any] = {}
+        for name, output in self.template.get("Outputs", {}).items():
+            try:
+                value = str(self.intrinsics.resolve(output["Value"]))
+            except ConfigurationError:
+                value = f"(not modelled by the simulation: {name})"
+            outputs[name] = {"Value": value, "Description": output.get("Description", "")}
+        body = {"Resources": {"Placeholder": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}, "Outputs": outputs}
+        cfn.create_stack(StackName=self.intrinsics.pseudo["AWS::StackName"], TemplateBody=json.dumps(body))
 
     # -- running --------------------------------------------------------------------------------------------
     def put_lifecycle_events(self, events_to_send: list[dict[str, Any]]) -> int:
