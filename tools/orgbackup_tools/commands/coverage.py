@@ -55,9 +55,7 @@ def _from_aws(now: datetime) -> tuple[dict[str, Any], str]:
     values.setdefault("Partition", "aws")
     settings = config.load(Settings, values, naming="cfn")
     clients = {region: aws.client("backup", region) for region in settings.backup_regions}
-    inputs = coverage_report.gather(
-        settings, aws.client("organizations"), aws.client("cloudformation"), clients, now
-    )
+    inputs = coverage_report.gather(settings, aws.client("organizations"), aws.client("cloudformation"), clients, now)
     return coverage_report.produce(settings, inputs)
 
 
@@ -67,7 +65,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"orgbackup coverage: cannot write {args.html}: {args.html.parent} is not a directory", file=sys.stderr)
         return 2
     if args.aws:
-        document, page = _from_aws(now)
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+        try:
+            document, page = _from_aws(now)
+        except (BotoCoreError, ClientError) as error:
+            print(f"orgbackup coverage: cannot read the organization from AWS: {error}", file=sys.stderr)
+            return 2
     else:
         from orgbackup_tools.coverage_demo import emulated_coverage  # noqa: PLC0415
 
