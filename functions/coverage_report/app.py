@@ -28,7 +28,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         sns=aws.client("sns"),
         now=coverage.now_utc(),
     )
-    for state, name in (("protected", "CellsProtected"), ("at_risk", "CellsAtRisk"), ("silent", "CellsSilent")):
+    for state, name in coverage_report.METRIC_NAMES.items():
         metrics.add_metric(name=name, unit="Count", value=result["totals"][state])
-    metrics.add_metric(name="CellsWorsened", unit="Count", value=len(result["worsened"]))
+    metrics.add_metric(name=coverage_report.WORSENED_METRIC, unit="Count", value=len(result["worsened"]))
     return result

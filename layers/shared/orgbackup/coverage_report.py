@@ -26,6 +26,11 @@ if TYPE_CHECKING:
     from mypy_boto3_organizations import OrganizationsClient
     from mypy_boto3_sns import SNSClient
 
+# The CloudWatch metrics the function emits (namespace OrgBackup, dimension service=orgbackup); the dashboard in
+# template.yaml charts them by these names.
+METRIC_NAMES: Final = {"protected": "CellsProtected", "at_risk": "CellsAtRisk", "silent": "CellsSilent"}
+WORSENED_METRIC: Final = "CellsWorsened"
+
 # S3 bucket names: 3-63 lowercase letters, digits, dots and hyphens (Amazon S3 User Guide, bucket naming rules).
 BUCKET_NAME: Final = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
 
