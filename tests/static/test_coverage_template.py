@@ -5,6 +5,7 @@ import re
 from typing import Any
 
 from orgbackup import coverage_report
+from orgbackup_tools.deployment import PROJECT_ROOT as ROOT
 from orgbackup_tools.deployment import load_template
 
 TEMPLATE = load_template()
@@ -89,3 +90,92 @@ def test_dashboard_charts_the_metrics_the_function_emits_onboarding_runs_and_ale
     assert props("CoverageDashboard")["DashboardBody"]["Fn::Sub"][1]["AlertsBus"] == {
         "Fn::GetAtt": "AlertsEventBus.Name"
     }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Restore testing and audit controls in the baselines
+
+
+MEMBER = load_template(ROOT / "stacksets" / "member-account.yaml")
+CENTRAL = load_template(ROOT / "stacksets" / "central-backup-account.yaml")
+
+
+def of_type(document: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {name: spec for name, spec in document["Resources"].items() if spec["Type"] == resource_type}
+
+
+def test_member_restore_tests_are_on_by_default_opt_out_and_opt_in_by_tag() -> None:
+    (plan,) = of_type(MEMBER, "AWS::Backup::RestoreTestingPlan").values()
+    selections = of_type(MEMBER, "AWS::Backup::RestoreTestingSelection")
+    assert MEMBER["Parameters"]["RestoreTesting"]["Default"] == "ENABLED"
+    assert MEMBER["Conditions"]["RestoreTestingOn"] == {"Fn::Equals": [{"Ref": "RestoreTesting"}, "ENABLED"]}
+    assert plan["Condition"] == "RestoreTestingOn"
+    selection = plan["Properties"]["RecoveryPointSelection"]
+    assert selection["IncludeVaults"] == [{"Fn::GetAtt": "MemberVault.BackupVaultArn"}]
+    assert selection["Algorithm"] == "LATEST_WITHIN_WINDOW"
+    assert {spec["Properties"]["ProtectedResourceType"] for spec in selections.values()} == {"EBS", "DynamoDB"}
+    for spec in selections.values():
+        properties = spec["Properties"]
+        assert spec["Condition"] == "RestoreTestingOn"
+        assert properties["ProtectedResourceArns"] == ["*"]
+        assert properties["ProtectedResourceConditions"]["StringEquals"] == [
+            {"Key": {"Fn::Sub": "aws:ResourceTag/${RestoreTestTagKey}"}, "Value": "true"}
+        ]
+        assert properties["IamRoleArn"] == {
+            "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${BackupRoleName}"
+        }
+        assert properties["ValidationWindowHours"] == {"Ref": "RestoreTestValidationHours"}
+
+
+def controls(framework: dict[str, Any]) -> dict[str, Any]:
+    return {control["ControlName"]: control for control in framework["Properties"]["FrameworkControls"]}
+
+
+def test_member_framework_checks_the_products_promises() -> None:
+    (framework,) = of_type(MEMBER, "AWS::Backup::Framework").values()
+    assert framework["Condition"] == "AuditControlsOn"
+    assert set(controls(framework)) == {
+        "BACKUP_RESOURCES_PROTECTED_BY_BACKUP_PLAN",
+        "BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK",
+        "BACKUP_RECOVERY_POINT_MINIMUM_RETENTION_CHECK",
+        "BACKUP_RECOVERY_POINT_ENCRYPTED",
+        "BACKUP_RESOURCES_PROTECTED_BY_CROSS_ACCOUNT",
+        "BACKUP_RECOVERY_POINT_MANUAL_DELETION_DISABLED",
+    }
+    retention = controls(framework)["BACKUP_RECOVERY_POINT_MINIMUM_RETENTION_CHECK"]["ControlInputParameters"]
+    assert retention == [{"ParameterName": "requiredRetentionDays", "ParameterValue": {"Ref": "DailyRetentionDays"}}]
+
+
+def test_central_vault_lock_controls_exist_only_with_a_lock() -> None:
+    (framework,) = of_type(CENTRAL, "AWS::Backup::Framework").values()
+    assert framework["Condition"] == "LockAuditOn"
+    # (the project's YAML loader reads the short form !Condition as Fn::Condition)
+    condition_refs = [next(iter(item.values())) for item in CENTRAL["Conditions"]["LockAuditOn"]["Fn::And"]]
+    assert "UseVaultLock" in condition_refs
+    assert "BACKUP_RESOURCES_PROTECTED_BY_BACKUP_VAULT_LOCK" in controls(framework)
+
+
+def test_stacksets_pass_the_opt_out_switches() -> None:
+    member = {item["ParameterKey"]: item["ParameterValue"] for item in props("MemberStackSet")["Parameters"]}
+    central = {item["ParameterKey"]: item["ParameterValue"] for item in props("CentralStackSet")["Parameters"]}
+    assert member["RestoreTesting"] == {"Ref": "RestoreTesting"}
+    assert member["AuditControls"] == central["AuditControls"] == {"Ref": "AuditControls"}
+
+
+def test_organization_wide_job_report_plans_deliver_to_the_report_bucket() -> None:
+    plans = {
+        spec["Properties"]["ReportSetting"]["ReportTemplate"]: spec
+        for spec in of_type(TEMPLATE, "AWS::Backup::ReportPlan").values()
+    }
+    assert set(plans) == {"BACKUP_JOB_REPORT", "COPY_JOB_REPORT", "RESTORE_JOB_REPORT"}
+    for spec in plans.values():
+        assert spec["Condition"] == "AuditControlsOn"
+        assert spec["Properties"]["ReportSetting"]["Accounts"] == ["ROOT"]
+        channel = spec["Properties"]["ReportDeliveryChannel"]
+        assert channel["S3BucketName"] == {"Ref": "CoverageReportBucket"}
+        assert channel["S3KeyPrefix"] == "audit"
+    # The bucket lets Backup Audit Manager's role write there, and only there
+    statements = props("CoverageReportBucketPolicy")["PolicyDocument"]["Statement"]
+    allow = next(s for s in statements if s["Sid"] == "AllowBackupAuditManagerReports")
+    assert allow["Resource"] == {"Fn::Sub": "${CoverageReportBucket.Arn}/audit/*"}
+    assert "AWSServiceRoleForBackupReports" in allow["Condition"]["ArnEquals"]["aws:PrincipalArn"]["Fn::Sub"]
