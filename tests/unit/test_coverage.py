@@ -306,3 +306,13 @@ def test_the_page_is_self_contained_and_escapes_every_value() -> None:
     # Each state is shown in words and a symbol, not only in colour
     for words in ("\u2714 Protected", "\u2716 Silent"):
         assert words in page
+
+
+def test_the_member_vault_counts_as_present_when_a_completed_backup_wrote_to_it() -> None:
+    written = job("backup", "COMPLETED", 2, vault_name="orgbackup-member")
+    elsewhere = job("backup", "COMPLETED", 1, vault_name="another-vault")
+    failed = job("backup", "FAILED", 0.5, vault_name="orgbackup-member")
+    result = cell([written, elsewhere, failed, central_copy("COMPLETED", 1)])
+    assert result.member_vault_written == NOW - timedelta(hours=2)
+    assert result.to_dict()["member_vault_written"] == "2026-03-10T10:00:00Z"
+    assert cell([elsewhere]).member_vault_written is None

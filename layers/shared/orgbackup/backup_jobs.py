@@ -51,6 +51,7 @@ def job_from_listing(kind: JobKind, region: str, item: Mapping[str, Any]) -> Job
         resource_arn=_text(item, "ResourceArn") or _text(item, "SourceResourceArn"),
         destination_vault_arn=_text(item, "DestinationBackupVaultArn"),
         restore_testing_plan_arn=_text(item.get("CreatedBy") or {}, "RestoreTestingPlanArn"),
+        vault_name=_text(item, "BackupVaultName"),
     )
 
 

@@ -63,6 +63,8 @@ class Job:
     resource_arn: str | None = None
     destination_vault_arn: str | None = None
     restore_testing_plan_arn: str | None = None
+    # The vault a backup job writes to (BackupVaultName of ListBackupJobs).
+    vault_name: str | None = None
 
     @property
     def outcome(self) -> Outcome:
@@ -100,6 +102,7 @@ class Scope:
     central_backup_account_id: str
     central_vault_name: str
     regions: tuple[str, ...]
+    member_vault_name: str = "orgbackup-member"
     partition: str = "aws"
 
 
@@ -204,6 +207,10 @@ class Cell:
     last_central_copy: datetime | None
     last_restore_test: datetime | None
     console_url: str | None
+    # The last time a completed backup wrote to the member vault: the management account cannot list a member
+    # account's vaults (that would take a role in every account), so the baseline instance says the vault was
+    # created and the jobs say it is still there.
+    member_vault_written: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -226,6 +233,7 @@ class Cell:
             "last_backup_completed": _iso(self.last_backup),
             "last_central_copy_completed": _iso(self.last_central_copy),
             "last_restore_test_succeeded": _iso(self.last_restore_test),
+            "member_vault_written": _iso(self.member_vault_written),
             "console_url": self.console_url,
         }
 
@@ -338,6 +346,7 @@ def assess_cell(account: Account, region: str, inputs: Inputs, scope: Scope) -> 
         last_central_copy=_latest(central_copies),
         last_restore_test=last_restore_ok,
         console_url=url,
+        member_vault_written=_latest(job for job in backups_ok if job.vault_name == scope.member_vault_name),
     )
 
 

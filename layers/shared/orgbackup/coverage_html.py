@@ -88,7 +88,12 @@ def _facts(cell: Mapping[str, Any]) -> str:
         f"last restore test passed: {cell['last_restore_test_succeeded'] or 'none'}",
     ]
     baseline = cell["baseline"]
-    parts.append(f"baseline: {baseline['status'] if baseline else 'none'}")
+    vault = (
+        f"member vault written {cell['member_vault_written']}"
+        if cell["member_vault_written"]
+        else "member vault not written in 7 days"
+    )
+    parts.append(f"baseline: {baseline['status'] if baseline else 'none'}; {vault}")
     policy = cell["policy"]
     parts.append(f"plans: {', '.join(policy['plans']) if policy else 'none'}")
     return "<br>".join(escape(part) for part in parts)

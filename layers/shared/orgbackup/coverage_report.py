@@ -56,6 +56,7 @@ def scope_of(settings: Settings) -> coverage.Scope:
         central_vault_name=settings.central_vault_name,
         regions=settings.backup_regions,
         partition=settings.partition,
+        member_vault_name=settings.member_vault_name,
     )
 
 
