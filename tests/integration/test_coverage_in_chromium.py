@@ -31,7 +31,7 @@ CHROMIUM_FLAGS = [
     "--hide-scrollbars",
     "--enable-logging=stderr",
     "--v=0",
-    "--window-size=1200,900",
+    "--window-size=1200,1100",
 ]
 EXPECTED_CELLS = {
     ("333333333333", "us-east-1"): "protected",
