@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 METRIC_NAMES: Final = {"protected": "CellsProtected", "at_risk": "CellsAtRisk", "silent": "CellsSilent"}
 WORSENED_METRIC: Final = "CellsWorsened"
 
-# S3 bucket names: 3-63 lowercase letters, digits, dots and hyphens (Amazon S3 User Guide, bucket naming rules).
+# S3 bucket names: 3-63 lowercase letters, digits, dots and hyphens
+# (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html).
 BUCKET_NAME: Final = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
 
 
