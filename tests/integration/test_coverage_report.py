@@ -11,6 +11,7 @@ import pytest
 from sample_events import read_event
 
 from orgbackup.exceptions import InvalidInputError
+from orgbackup.observability import metrics
 from orgbackup_tools import coverage_demo, emulation, simulation
 
 EXPECTED = {
@@ -106,3 +107,23 @@ def test_an_unreadable_previous_report_fails_the_run_and_writes_nothing(world: s
         run_report(world)
     assert stored(world, "coverage/latest.json") == b'{"accounts": 3}'
     assert new_notifications(world) == []
+
+
+def test_the_counts_are_emitted_as_cloudwatch_metrics(
+    world: simulation.World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given metrics switched on (the emulation switches them off to keep its output readable)
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    # (runs with metrics switched off leave their values in the process-wide buffer: start from an empty one)
+    metrics.clear_metrics()
+    capsys.readouterr()
+    # When the report runs
+    run_report(world)
+    # Then one embedded-metric-format record carries the counts the dashboard charts, in the OrgBackup namespace
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    (record,) = [r for r in records if "CellsSilent" in r]
+    assert record["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "OrgBackup"
+    assert record["service"] == "orgbackup"
+    # (Powertools writes each metric's values as a list: one value each here)
+    assert (record["CellsProtected"], record["CellsAtRisk"], record["CellsSilent"]) == ([3.0], [1.0], [2.0])
+    assert record["CellsWorsened"] == [3.0]
