@@ -167,3 +167,8 @@ def test_operators_the_emulation_does_not_model_fail_loudly(org: dict[str, Any])
     attach(org, org["root"], {"plans": {"daily": {"regions": {"@@append": ["us-east-1"]}}}}, "append")
     with pytest.raises(NotImplementedError, match="@@append"):
         effective(org)
+
+
+def test_other_policy_types_are_not_emulated(org: dict[str, Any]) -> None:
+    with pytest.raises(NotImplementedError, match="TAG_POLICY"):
+        org["client"].describe_effective_policy(PolicyType="TAG_POLICY", TargetId=org["member"])
