@@ -31,6 +31,16 @@ $(STAMP): requirements-dev.txt pyproject.toml package-lock.json
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
+# The coverage report's page is tested in headless Chromium (Debian's chromium package): installed here when missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+.PHONY: browser
+setup: browser
+browser: ## Install Debian's chromium (the coverage page's browser test) when it is missing
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  echo "installing chromium with apt-get (the coverage report's browser test needs it)"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core; }
+
 test: setup ## Run the whole test suite (unit, integration, workflow, static)
 	$(BIN)/pytest
 

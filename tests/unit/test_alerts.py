@@ -771,3 +771,19 @@ def test_retries_that_run_out_raise_a_retryable_error(no_sleep: list[float]) -> 
         with pytest.raises(RetryableConflictError):
             alerts.send_alert(copy.deepcopy(sample("backup-job-failed.json")), names, sns, TOPIC_ARN)
     assert len(no_sleep) == 5
+
+
+def test_a_restore_test_failure_is_named_as_a_restore_test() -> None:
+    # Given a failed restore job started by a restore testing plan
+    event = sample("restore-test-job-failed.json")
+    # When it is formatted
+    alert = format_alert(event, names)
+    # Then subject and message say "restore test", name the plan and give the restore-test next step
+    assert alert.subject == "AWS Backup: restore test job FAILED in workload-a (333333333333) us-west-2"
+    assert alert.message.startswith("AWS Backup: restore test job FAILED in workload-a (333333333333), us-west-2.")
+    assert field_line(alert.message, "Restore testing plan").endswith(
+        ":restore-testing-plan:orgbackup_restore_tests-1a2b3c4d"
+    )
+    assert "scheduled restore test could not restore this recovery point" in alert.message
+    # And a restore a person started still reads as a restore job
+    assert format_alert(sample("restore-job-failed.json"), names).subject.startswith("AWS Backup: restore job FAILED")

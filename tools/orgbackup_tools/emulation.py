@@ -1091,3 +1091,214 @@ def doctor_reads() -> Iterator[_DoctorState]:
 
 
 EXTENSIONS = (*EXTENSIONS, doctor_reads)
+# Coverage report (issue 13): AWS Backup's cross-account job monitoring and Organizations' effective backup policy.
+#
+# AWS Backup (API reference: ListBackupJobs, ListCopyJobs, ListRestoreJobs; Developer Guide, *Managing AWS Backup
+# resources across multiple AWS accounts*)
+# - ``backup_job_monitoring``: moto keeps no jobs and has none of the three listings. ``BACKUP_JOBS.record(...)``
+#   adds a job as AWS Backup would have run it in an account and Region; the listings answer as AWS documents:
+#   jobs of the last 30 days ("for the last 30 days"), of the caller's own account, or, for the organization's
+#   management account (cross-account monitoring, trusted access for AWS Backup), of the account named by
+#   ``ByAccountId``; filtered by ``ByCreatedAfter``/``ByCreatedBefore``, ``ByState`` (restore jobs: ``ByStatus``)
+#   and ``ByRestoreTestingPlanArn``; dates as epoch seconds (the REST-JSON protocol's default). A member account
+#   that names another account gets nothing (the guide grants the cross-account view to the management account;
+#   the safe reading). Results come in one page.
+#
+# Organizations (API reference: DescribeEffectivePolicy; User Guide, *Understanding management policy inheritance*)
+# - ``effective_backup_policy``: moto has no DescribeEffectivePolicy. For an account (a root or OU as TargetId is
+#   "not supported": InvalidInputException) the backup policies attached to the root, each OU on the way down and
+#   the account are merged, parent first: objects merge key by key, ``@@assign`` replaces the inherited value,
+#   ``@@operators_allowed_for_child_policies`` is dropped, and the result carries no operators. ``@@append`` and
+#   ``@@remove`` are not modelled (this product's policies use ``@@assign`` only): such a policy raises
+#   NotImplementedError rather than a wrong merge. No backup policy on the path: EffectivePolicyNotFoundException;
+#   an unknown account: TargetNotFoundException. Other policy types: NotImplementedError.
+
+JOB_LISTING_DAYS = 30
+
+
+class BackupJobLedger:
+    """The jobs AWS Backup ran, by account and Region (what its job listings read)."""
+
+    def __init__(self) -> None:
+        self.jobs: list[dict[str, Any]] = []
+
+    def reset(self) -> None:
+        self.jobs.clear()
+
+    def record(self, kind: str, account_id: str, region: str, state: str, **fields: Any) -> dict[str, Any]:
+        """Add one job (``kind`` backup, copy or restore). ``fields`` are the listing's own member names
+        (``CreationDate``, ``CompletionDate`` as datetimes, ``StatusMessage``, ``ResourceArn``,
+        ``DestinationBackupVaultArn``, ``CreatedBy``, ...)."""
+        import uuid  # noqa: PLC0415
+        from datetime import UTC, datetime  # noqa: PLC0415
+
+        if kind not in ("backup", "copy", "restore"):
+            raise ValueError(f"kind {kind!r}: must be backup, copy or restore")
+        id_key, state_key = {"backup": ("BackupJobId", "State"), "copy": ("CopyJobId", "State")}.get(
+            kind, ("RestoreJobId", "Status")
+        )
+        job = {
+            "kind": kind,
+            "Region": region,
+            "AccountId": account_id,
+            id_key: fields.pop(id_key, str(uuid.uuid4()).upper()),
+            state_key: state,
+            "CreationDate": fields.pop("CreationDate", datetime.now(UTC)),
+            **fields,
+        }
+        self.jobs.append(job)
+        return job
+
+
+BACKUP_JOBS = BackupJobLedger()
+
+
+def _query_time(values: Any) -> Any:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    if not values:
+        return None
+    text = values[0] if isinstance(values, list) else values
+    try:
+        return datetime.fromtimestamp(float(text), UTC)
+    except ValueError:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _manages(caller: str, account_id: str) -> bool:
+    """Whether ``caller`` is the management account of ``account_id``'s organization."""
+    from moto.organizations.models import organizations_backends  # noqa: PLC0415
+
+    return bool(organizations_backends.master_accounts.get(account_id, ("",))[0] == caller)
+
+
+@contextmanager
+def backup_job_monitoring() -> Iterator[BackupJobLedger]:
+    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
+
+    from moto.backup import urls  # noqa: PLC0415
+    from moto.backup.responses import BackupResponse  # noqa: PLC0415
+
+    def listing(kind: str, key: str, state_param: str, state_key: str) -> Callable[[Any], str]:
+        def answer(response: Any) -> str:
+            query = response.querystring
+            caller = response.current_account
+            named = (query.get("accountId") or [None])[0]
+            if named is None:
+                account = caller
+            elif named == caller or _manages(caller, named):
+                account = named
+            else:
+                account = None
+            after, before = _query_time(query.get("createdAfter")), _query_time(query.get("createdBefore"))
+            state = (query.get(state_param) or [None])[0]
+            plan = (query.get("restoreTestingPlanArn") or [None])[0]
+            oldest = datetime.now(UTC) - timedelta(days=JOB_LISTING_DAYS)
+            found = []
+            for job in BACKUP_JOBS.jobs:
+                created = job["CreationDate"]
+                if (
+                    job["kind"] != kind
+                    or job["AccountId"] != account
+                    or job["Region"] != response.region
+                    or created < oldest
+                    or (after and created < after)
+                    or (before and created > before)
+                    or (state and job[state_key] != state)
+                    or (plan and (job.get("CreatedBy") or {}).get("RestoreTestingPlanArn") != plan)
+                ):
+                    continue
+                member = {k: v for k, v in job.items() if k not in ("kind", "Region")}
+                found.append({k: v.timestamp() if isinstance(v, datetime) else v for k, v in member.items()})
+            return json.dumps({key: found})
+
+        return answer
+
+    routes = {
+        "{0}/backup-jobs/?$": urls.response.dispatch,
+        "{0}/copy-jobs/?$": urls.response.dispatch,
+        "{0}/restore-jobs/?$": urls.response.dispatch,
+    }
+    with (
+        mock.patch.dict(urls.url_paths, routes),
+        mock.patch.object(
+            BackupResponse, "list_backup_jobs", listing("backup", "BackupJobs", "state", "State"), create=True
+        ),
+        mock.patch.object(BackupResponse, "list_copy_jobs", listing("copy", "CopyJobs", "state", "State"), create=True),
+        mock.patch.object(
+            BackupResponse, "list_restore_jobs", listing("restore", "RestoreJobs", "status", "Status"), create=True
+        ),
+    ):
+        # The ledger lives as long as the emulation: a new one starts empty.
+        BACKUP_JOBS.reset()
+        try:
+            yield BACKUP_JOBS
+        finally:
+            BACKUP_JOBS.reset()
+
+
+def _merge_backup_policy(inherited: Any, child: Any, path: str) -> Any:
+    if isinstance(child, dict):
+        for operator in ("@@append", "@@remove"):
+            if operator in child:
+                raise NotImplementedError(f"{path}: {operator} is not modelled by the emulation")
+        if "@@assign" in child:
+            return copy.deepcopy(child["@@assign"])
+        merged = dict(inherited) if isinstance(inherited, dict) else {}
+        for key, value in child.items():
+            if key == "@@operators_allowed_for_child_policies":
+                continue
+            merged[key] = _merge_backup_policy(merged.get(key), value, f"{path}.{key}")
+        return merged
+    return copy.deepcopy(child)
+
+
+@contextmanager
+def effective_backup_policy() -> Iterator[None]:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from moto.organizations.responses import OrganizationsResponse  # noqa: PLC0415
+
+    def describe_effective_policy(response: Any) -> str:
+        body = json.loads(response.body or "{}")
+        policy_type, target_id = body.get("PolicyType"), str(body.get("TargetId", ""))
+        if policy_type != BACKUP_POLICY:
+            raise NotImplementedError(f"DescribeEffectivePolicy for {policy_type} is not emulated")
+        if not target_id.isdigit():
+            raise _org_error("InvalidInputException", "You specified an invalid value: TargetId must be an account")
+        backend = _organization_backend()
+        account = next((item for item in backend.accounts if item.id == target_id), None)
+        if account is None:
+            raise _org_error("TargetNotFoundException", "You specified a target that doesn't exist.")
+        chain: list[Any] = [account]
+        parent_id = account.parent_id
+        while parent_id:
+            node = next((ou for ou in backend.ou if ou.id == parent_id), None)
+            if node is None:
+                break
+            chain.append(node)
+            parent_id = getattr(node, "parent_id", None) if node.id != backend.org.root_id else None
+        effective: Any = None
+        for target in reversed(chain):
+            for policy in target.attached_policies:
+                if policy.type == BACKUP_POLICY:
+                    effective = _merge_backup_policy(effective, json.loads(policy.content), policy.id)
+        if effective is None:
+            raise _org_error("EffectivePolicyNotFoundException", "We can't find an effective policy of that type.")
+        return json.dumps(
+            {
+                "EffectivePolicy": {
+                    "PolicyContent": json.dumps(effective, separators=(",", ":")),
+                    "LastUpdatedTimestamp": datetime.now(UTC).timestamp(),
+                    "TargetId": target_id,
+                    "PolicyType": BACKUP_POLICY,
+                }
+            }
+        )
+
+    with mock.patch.object(OrganizationsResponse, "describe_effective_policy", describe_effective_policy, create=True):
+        yield
+
+
+EXTENSIONS = (*EXTENSIONS, backup_job_monitoring, effective_backup_policy)

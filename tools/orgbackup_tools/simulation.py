@@ -376,6 +376,7 @@ class World:
         self.deploy_topic()
         self.deploy_alerts_bus()
         self.deploy_stacksets()
+        self.deploy_report_bucket()
         self.deploy_functions()
         self.deploy_backup_policies()
         self.deploy_state_machine()
@@ -489,6 +490,14 @@ class World:
             TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "false"}
         )
         self.inbox_url = queue_url
+
+    def deploy_report_bucket(self) -> None:
+        """The coverage report bucket (its encryption, TLS-only policy and lifecycle are checked statically)."""
+        if "CoverageReportBucket" not in self.template["Resources"]:
+            return
+        name = f"orgbackup-reports-{MANAGEMENT_ACCOUNT}"
+        self.client("s3").create_bucket(Bucket=name)
+        self.resources["CoverageReportBucket"] = {"Ref": name, "Arn": f"arn:aws:s3:::{name}"}
 
     def stackset_parameters(self, logical_id: str) -> list[dict[str, str]]:
         properties = self.template["Resources"][logical_id]["Properties"]

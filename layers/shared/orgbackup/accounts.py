@@ -290,6 +290,24 @@ class OrganizationView:
                 self._ou_exists[ou_id] = False
         return self._ou_exists[ou_id]
 
+    def effective_backup_policy(self, account_id: str) -> str | None:
+        """The account's effective backup policy document (inherited and attached policies merged, operators
+        resolved), or None when no backup policy applies to it. DescribeEffectivePolicy takes an account as
+        TargetId from the management account and answers EffectivePolicyNotFoundException when no policy of the
+        type applies (Organizations API reference, DescribeEffectivePolicy)."""
+        try:
+            response = retry.call(
+                self.client.describe_effective_policy,
+                PolicyType="BACKUP_POLICY",
+                TargetId=account_id,
+                backoff=self.backoff,
+            )
+        except ClientError as error:
+            if retry.error_code(error) == "EffectivePolicyNotFoundException":
+                return None
+            raise
+        return response["EffectivePolicy"].get("PolicyContent")
+
 
 def account_state(account: "AccountTypeDef") -> str:
     """Organizations' newer ``State`` (ACTIVE, SUSPENDED, PENDING_CLOSURE, CLOSED, PENDING_ACTIVATION) when

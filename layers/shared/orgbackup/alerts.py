@@ -601,7 +601,27 @@ NEXT_STEPS: Final[Mapping[tuple[JobKind, str], str]] = {
 }
 
 
+# A restore job started by a restore testing plan carries detail.restoreTestingPlanArn (AWS Backup Developer Guide,
+# *Restore testing validation*, https://docs.aws.amazon.com/aws-backup/latest/devguide/restore-testing-validation.html):
+# its failure says the recovery point may not restore, not that someone's restore went wrong.
+RESTORE_TEST_FAILED: Final = (
+    "A scheduled restore test could not restore this recovery point: treat the recovery point as unproven until a "
+    "restore of it succeeds. Read the status message (often the restore metadata the test inferred, or the backup "
+    "role's restore permissions), fix it, and start the restore test again or wait for the plan's next run; the "
+    "test deletes what it restored by itself."
+)
+
+
+def job_name(job: JobEvent) -> str:
+    """ "backup job", "copy job", "restore job", or "restore test job" for a restore testing plan's restore."""
+    if isinstance(job, RestoreJobEvent) and job.restore_testing_plan_arn:
+        return "restore test job"
+    return f"{job.kind} job"
+
+
 def next_step(job: JobEvent) -> str:
+    if job_name(job) == "restore test job" and job.state == "FAILED":
+        return RESTORE_TEST_FAILED
     return NEXT_STEPS.get(
         (job.kind, status_label(job)),
         f"{job.state_field} {job.state} is not a failure: nothing to do (orgbackup alerts on failures).",
@@ -614,7 +634,7 @@ def _subject(job: JobEvent, account_name: str) -> str:
     def ascii_only(text: str) -> str:
         return "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text)
 
-    head = ascii_only(f"AWS Backup: {job.kind} job {status_label(job)} in ")
+    head = ascii_only(f"AWS Backup: {job_name(job)} {status_label(job)} in ")
     tail = ascii_only(f" ({job.account_id}) {job.region}")
     name = ascii_only(" ".join(account_name.split()))
     room = SUBJECT_MAX - len(head) - len(tail)
@@ -692,7 +712,7 @@ def format_alert(event: AnyJobEvent | Mapping[str, Any], account_name_lookup: Ca
     fields: list[tuple[str, str]] = [
         ("Account", f"{account_name} ({job.account_id})"),
         ("Region", job.region),
-        ("Job", f"{job.kind} job {job.job_id or '(ID not in the event)'}"),
+        ("Job", f"{job_name(job)} {job.job_id or '(ID not in the event)'}"),
         (job.state_field.capitalize(), label if label == job.state else f"{label} ({job.state_field} {job.state})"),
         *_resource_lines(job),
         ("Started", iso(job.creation_date) if job.creation_date else NOT_IN_EVENT),
@@ -703,7 +723,7 @@ def format_alert(event: AnyJobEvent | Mapping[str, Any], account_name_lookup: Ca
     message = job.status_message
     status = NOT_IN_EVENT if message is None else clean_status_message(message) or "(empty)"
     lines = [
-        f"AWS Backup: {job.kind} job {label} in {account_name} ({job.account_id}), {job.region}.",
+        f"AWS Backup: {job_name(job)} {label} in {account_name} ({job.account_id}), {job.region}.",
         "",
         *(f"{name + ':':<{width}}{value}" for name, value in fields),
         "",
