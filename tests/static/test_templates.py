@@ -42,6 +42,8 @@ POLICY_AFFECTING_SETTINGS = (
     "central_vault_name",
     "backup_role_name",
     "policy_target_ids",
+    "disaster_recovery_region",
+    "extra_regions",
 )
 PRIMARY_REGION_CONDITION = {"Fn::Equals": [{"Ref": "PrimaryRegion"}, {"Ref": "AWS::Region"}]}
 

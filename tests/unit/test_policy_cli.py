@@ -138,6 +138,23 @@ def test_validate_standalone_requires_complete_plans(capsys: pytest.CaptureFixtu
     assert "$.plans.PII_Backup_Plan.selections: selections is missing" in out
 
 
+def test_validate_refuses_an_unknown_region_unless_allowed(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # Given a documented example whose Region is changed to one botocore does not know
+    policy = json.loads(VALID.read_text(encoding="utf-8"))
+    text = json.dumps(policy).replace("ap-northeast-2", "ap-nrotheast-2")
+    assert text != json.dumps(policy)
+    path = tmp_path / "typo.json"
+    path.write_text(text, encoding="utf-8")
+    # When validating it, then validating it with the Region allowed
+    refused = run(capsys, "policy", "validate", path)
+    allowed = run(capsys, "policy", "validate", "--extra-regions", "ap-nrotheast-2", path)
+    # Then the typo is refused with the Region named, and accepted when allowed
+    assert refused[0] == 1
+    assert "'ap-nrotheast-2'" in refused[1] or '"ap-nrotheast-2"' in refused[1]
+    assert "not a Region AWS publishes" in refused[1]
+    assert allowed[0] == 0
+
+
 def test_validate_needs_at_least_one_file(capsys: pytest.CaptureFixture[str]) -> None:
     # Given no file argument
     # When parsing the command line

@@ -883,7 +883,7 @@ class Observer:
 
         return {
             region: self.settings.member_vault_name
-            for region in self.settings.backup_regions
+            for region in self.settings.baseline_regions
             if self.settings.member_vault_name in backup_backends[account_id][region].vaults
         }
 

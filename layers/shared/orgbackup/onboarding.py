@@ -47,7 +47,7 @@ def resolve(
     """Parse the input, look the accounts up and classify them; decide which steps the run needs."""
     workflow_input = parse_workflow_input(raw_input)
     states = baseline.instance_states(cfn, settings.member_stackset_name)
-    current = baseline.current_accounts(states, settings.backup_regions)
+    current = baseline.current_accounts(states, settings.baseline_regions)
     # An account an operation is deploying now is left to the run that started it: another operation would queue
     # behind it and deploy the same instances again.
     in_progress = baseline.in_progress_accounts(states)
@@ -70,9 +70,9 @@ def resolve(
 def start_baseline(state: State, settings: Settings, cfn: "CloudFormationClient") -> State:
     accounts = resolution_of(state).account_ids
     states = baseline.instance_states(cfn, settings.member_stackset_name)
-    plan = baseline.plan_baseline(accounts, states, settings.backup_regions)
+    plan = baseline.plan_baseline(accounts, states, settings.baseline_regions)
     operations = baseline.start_operations(
-        cfn, settings.member_stackset_name, plan, settings.backup_regions, _require(state, "execution")
+        cfn, settings.member_stackset_name, plan, settings.baseline_regions, _require(state, "execution")
     )
     logger.info("baseline operations started", extra={"operations": operations, "accounts": len(accounts)})
     return {**state, "operations": operations}
@@ -82,7 +82,7 @@ def inspect_baseline(state: State, settings: Settings, cfn: "CloudFormationClien
     accounts = resolution_of(state).account_ids
     results = baseline.operation_results(cfn, settings.member_stackset_name, state.get("operations", []))
     states = baseline.instance_states(cfn, settings.member_stackset_name)
-    outcome = baseline.assess(accounts, settings.backup_regions, states, results)
+    outcome = baseline.assess(accounts, settings.baseline_regions, states, results)
     if outcome.failed:
         logger.warning("baseline failed for some accounts", extra={"failed": outcome.failed})
     return {**state, "baseline": {"onboarded": outcome.onboarded, "failed": outcome.failed}}
@@ -96,8 +96,8 @@ def with_current_baseline(
     OUTDATED while it runs, and a failed update rolls back to the old stack: neither removes a vault, so neither
     may remove an account from the central vault policy (its copies would start failing)."""
     states = baseline.instance_states(cfn, settings.member_stackset_name)
-    current = baseline.current_accounts(states, settings.backup_regions)
-    still_deployed = baseline.deployed_accounts(states, settings.backup_regions).intersection(kept)
+    current = baseline.current_accounts(states, settings.baseline_regions)
+    still_deployed = baseline.deployed_accounts(states, settings.baseline_regions).intersection(kept)
     return sorted((current | still_deployed).intersection(candidates))
 
 

@@ -36,6 +36,13 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         help="also require what a policy needs to back anything up on its own (regions, rules, selections, ...); "
         "without it a file may hold only the settings it overrides in inherited policies",
     )
+    validate.add_argument(
+        "--extra-regions",
+        type=config.split_list,
+        default=(),
+        metavar="R1,R2",
+        help="Regions to accept besides the ones the installed botocore knows (a Region newer than botocore)",
+    )
     validate.set_defaults(handler=run_validate)
 
     render = commands.add_parser(
@@ -55,16 +62,18 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     render.set_defaults(handler=run_render)
 
 
-def _check_file(path: Path, *, standalone: bool) -> list[PolicyIssue]:
+def _check_file(path: Path, *, standalone: bool, extra_regions: tuple[str, ...]) -> list[PolicyIssue]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         return [PolicyIssue("$", f"cannot read the file: {error}", "json-syntax")]
-    return validate_policy_text(text, standalone=standalone)
+    return validate_policy_text(text, standalone=standalone, extra_regions=extra_regions)
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    results = [(path, _check_file(path, standalone=args.standalone)) for path in args.files]
+    results = [
+        (path, _check_file(path, standalone=args.standalone, extra_regions=args.extra_regions)) for path in args.files
+    ]
     if args.json:
         report: list[dict[str, Any]] = [
             {"file": str(path), "valid": not issues, "errors": [issue.as_dict() for issue in issues]}
