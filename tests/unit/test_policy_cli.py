@@ -298,7 +298,7 @@ def test_render_reads_template_defaults_overlaid_by_samconfig(
     # Then its overrides reach the documents: its central account and its daily retention
     assert code == 0, err
     daily = json.loads((out_dir / "orgbackup-daily.json").read_text(encoding="utf-8"))
-    rule = daily["plans"]["orgbackup-daily"]["rules"]["daily"]
+    rule = daily["plans"]["orgbackup-daily-eu-west-1"]["rules"]["daily"]
     assert list(rule["copy_actions"]) == ["arn:aws:backup:eu-west-1:333333333333:backup-vault:orgbackup-central"]
     assert rule["lifecycle"]["delete_after_days"] == {"@@assign": "14"}
 
