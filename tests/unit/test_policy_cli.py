@@ -181,7 +181,9 @@ def test_render_prints_each_policy_and_its_size(
     headers = [line for line in out.splitlines() if line.startswith("# orgbackup-")]
     assert [header.split(":")[0] for header in headers] == ["# orgbackup-daily", "# orgbackup-monthly"]
     assert all(" of 10,000 characters (" in header for header in headers)
-    assert '"orgbackup-daily": {' in out
+    assert all(header.endswith("; plans for eu-west-1, eu-central-1") for header in headers)
+    assert '"orgbackup-daily-eu-west-1": {' in out
+    assert "# 2 of the 10 backup policies AWS Organizations attaches to one target" in out
 
 
 def test_render_writes_minified_files(

@@ -9,7 +9,7 @@ from typing import Any
 from orgbackup import config
 from orgbackup.exceptions import ConfigurationError
 from orgbackup.policies.parameters import PolicyParameters
-from orgbackup.policies.render import RenderedPolicy, render_policies
+from orgbackup.policies.render import MAX_POLICIES_PER_TARGET, RenderedPolicy, render_policies
 from orgbackup.policies.validate import MAX_POLICY_CHARACTERS, PolicyIssue, validate_policy_text
 from orgbackup.settings import Settings
 from orgbackup_tools import deployment
@@ -48,7 +48,9 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     render = commands.add_parser(
         "render",
         help="render the backup policies from template.yaml and samconfig.toml",
-        description=f"Prints each policy's size against the {MAX_POLICY_CHARACTERS:,}-character limit.",
+        description=f"Prints each policy's size against the {MAX_POLICY_CHARACTERS:,}-character limit, the backup "
+        f"Regions whose plans it holds, and the number of policies against the {MAX_POLICIES_PER_TARGET} a target "
+        "takes.",
     )
     render.add_argument("--out", type=Path, metavar="DIR", help="write <policy name>.json (minified) into DIR")
     render.add_argument(
@@ -91,7 +93,15 @@ def run_validate(args: argparse.Namespace) -> int:
 
 def _size_line(policy: RenderedPolicy) -> str:
     share = policy.size / MAX_POLICY_CHARACTERS
-    return f"{policy.size:,} of {MAX_POLICY_CHARACTERS:,} characters ({share:.0%})"
+    regions = f"; plans for {', '.join(policy.regions)}" if policy.regions else ""
+    return f"{policy.size:,} of {MAX_POLICY_CHARACTERS:,} characters ({share:.0%}){regions}"
+
+
+def _count_line(policies: list[RenderedPolicy]) -> str:
+    return (
+        f"{len(policies)} of the {MAX_POLICIES_PER_TARGET} backup policies AWS Organizations attaches to one target "
+        "(the organization's other backup policies attached to the same targets count too)"
+    )
 
 
 def run_render(args: argparse.Namespace) -> int:
@@ -116,5 +126,6 @@ def run_render(args: argparse.Namespace) -> int:
             target = args.out / f"{policy.name}.json"
             target.write_text(policy.content, encoding="utf-8")
             print(f"{policy.name}: {_size_line(policy)} -> {target}")
+    print(f"# {_count_line(policies)}" if args.out is None else _count_line(policies))
     sys.stdout.flush()
     return 0
