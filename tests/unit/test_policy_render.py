@@ -435,6 +435,9 @@ def test_custom_template_folders_render_each_file(tmp_path: Path) -> None:
         ({"Bad Name.json": "{}"}, "name it with lower-case letters"),
         ({"list.json": "[]"}, "is not a JSON object"),
         ({"unknown.json": '{"plans": "{{nope}}"}'}, "unknown placeholder {{nope}}"),
+        ({"empty.json": '{"plans": {}}'}, "'empty' has no plan"),
+        ({"same.json": '{"plans": {"p": {"x": "{{region}}"}}}'}, "put {{region}} in the plan's name"),
+        ({"extra.json": '{"plans": {"p-{{region}}": {}}, "other": 1}'}, "must be an object whose only key is plans"),
     ],
 )
 def test_broken_template_folders_are_configuration_errors(tmp_path: Path, files: dict[str, str], says: str) -> None:

@@ -388,6 +388,8 @@ def _region_plans(template: str, source: object, settings: Settings, params: Pol
                     f"policy template {template!r}: the plan {name!r} differs between Regions but keeps its name; "
                     "put {{region}} in the plan's name"
                 )
+    if not plans:
+        raise ConfigurationError(f"policy template {template!r} has no plan: a backup policy needs at least one")
     return list(plans.values())
 
 
