@@ -4,7 +4,15 @@ central vault of that Region and to the account's own vault in the DR Region, on
 
 import json
 
-from workflow_helpers import REGIONS, backup_policies, execution_end, holdings, read_event
+from workflow_helpers import (
+    REGIONS,
+    allowed_accounts,
+    backup_policies,
+    central_policies,
+    execution_end,
+    holdings,
+    read_event,
+)
 
 DR_REGION = "eu-central-1"
 
@@ -39,3 +47,30 @@ def test_a_dr_region_gets_the_member_baseline_and_the_policies_copy_there_one_ho
                     f"arn:aws:backup:{DR_REGION}:$account:backup-vault:{world.settings.member_vault_name}",
                 ]
             )
+
+
+def test_an_account_without_its_dr_vault_yet_keeps_its_central_copies_and_the_reconcile_adds_the_vault(
+    make_world,
+) -> None:
+    # Given a DR Region turned on after an account was onboarded: the account has no instance there yet
+    world = make_world(overrides={"DisasterRecoveryRegion": DR_REGION})
+    first = "333333333333"
+    world.process_events([read_event("controltower/create-managed-account.json")])
+    cfn = world.client("cloudformation")
+    cfn.delete_stack_instances(
+        StackSetName=world.settings.member_stackset_name, Accounts=[first], Regions=[DR_REGION], RetainStacks=False
+    )
+    assert DR_REGION not in holdings(world, first).stack_instances
+
+    # When another account is onboarded, which rewrites the central vault policies from the source of truth
+    world.process_events([read_event("controltower/update-managed-account.json")])
+
+    # Then the first account still may copy into the central vault of every backup Region (its copies come from
+    # the backup Regions only) ...
+    for region, policy in central_policies(world).items():
+        assert first in allowed_accounts(policy), f"{first} dropped from the central vault policy in {region}"
+    # ... and the daily reconcile gives it the DR Region's baseline
+    world.execute(read_event("workflow/reconcile.json"))
+    held = holdings(world, first)
+    assert held.stack_instances == dict.fromkeys((*REGIONS, DR_REGION), "CURRENT")
+    assert held.vaults[DR_REGION] == world.settings.member_vault_name
