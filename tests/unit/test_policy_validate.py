@@ -886,6 +886,14 @@ CASES = [
         "must be at least 120",
     ),
     Case(
+        "archive-transition-copy",
+        lambda doc: _central_copy(doc)["lifecycle"].update(
+            {"opt_in_to_archive_for_supported_resources": assign("true")}
+        ),
+        ((f"{CENTRAL_COPY}.lifecycle.opt_in_to_archive_for_supported_resources", "archive-transition"),),
+        "no move_to_cold_storage_after_days",
+    ),
+    Case(
         "continuous-backup-retention",
         lambda doc: rule(doc).update({"enable_continuous_backup": assign(True)}),
         ((f"{R}.lifecycle.delete_after_days", "continuous-backup-retention"),),

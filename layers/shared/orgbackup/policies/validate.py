@@ -67,6 +67,7 @@ RULES: Mapping[str, str] = {
     "role-arn": "roles are IAM role ARNs: arn:<partition>:iam::<account>:role/<name>",
     "account-variable": "$account stands for the account ID field of an ARN, and $region only in air-gapped vault ARNs",
     "cold-storage-minimum": "delete_after_days is at least move_to_cold_storage_after_days + 90",
+    "archive-transition": "opt_in_to_archive_for_supported_resources needs move_to_cold_storage_after_days",
     "continuous-backup-retention": "continuous (point-in-time) backups are kept at most 35 days",
     "resource-type": "resource_types and not_resource_types name the resource types AWS documents, or *",
     "condition-key": "a condition_key is aws:ResourceTag/<tag key>",
@@ -564,6 +565,22 @@ def _cold_storage_minimum(v: "_Validator", node: Mapping[str, Any], path: str, n
         )
 
 
+def _archive_needs_a_transition(v: "_Validator", node: Mapping[str, Any], path: str, name: str) -> None:
+    # AWS Backup API, Lifecycle (https://docs.aws.amazon.com/aws-backup/latest/devguide/API_Lifecycle.html): with
+    # OptInToArchiveForSupportedResources true, the plan "transitions supported resources to archive (cold) storage
+    # tier in accordance with your lifecycle settings", i.e. MoveToColdStorageAfterDays: without it the opt-in moves
+    # nothing. Only for standalone policies: an inherited lifecycle may set the transition.
+    opted_in = as_boolean(_assigned(node, "opt_in_to_archive_for_supported_resources")) is True
+    if v.standalone and opted_in and "move_to_cold_storage_after_days" not in node:
+        v.add(
+            join_path(path, "opt_in_to_archive_for_supported_resources"),
+            "archive-transition",
+            "opt_in_to_archive_for_supported_resources is true but this lifecycle has no "
+            "move_to_cold_storage_after_days: AWS Backup moves recovery points to the archive tier only at that "
+            "transition, so nothing would be archived",
+        )
+
+
 def _copy_target_matches_key(v: "_Validator", node: Mapping[str, Any], path: str, name: str) -> None:
     target = _assigned(node, "target_backup_vault_arn")
     if isinstance(target, str) and target != name:
@@ -659,7 +676,7 @@ _LIFECYCLE = _Block(
         "delete_after_days": _Setting("single", _whole_number(1, "whole-number", "days")),
         "opt_in_to_archive_for_supported_resources": _Setting("single", _boolean),
     },
-    checks=(_cold_storage_minimum,),
+    checks=(_cold_storage_minimum, _archive_needs_a_transition),
 )
 
 _COPY_ACTION = _Block(
