@@ -2,8 +2,9 @@
 
 A well-formed Region name that does not exist (``eu-wset-1``) would make a backup plan that backs up nothing
 there, silently. botocore carries the Regions AWS publishes for every partition (its ``endpoints.json``); a
-Region launched after the pinned botocore was released is allowed by naming it in the deployment parameter
-``ExtraRegions`` (``EXTRA_REGIONS``), or ``--extra-regions`` of ``orgbackup policy validate``.
+Region launched after the botocore in use (pinned offline; the Lambda runtime's in AWS) is allowed by naming it
+in the deployment parameter ``ExtraRegions`` (``EXTRA_REGIONS``), or ``--extra-regions`` of
+``orgbackup policy validate``.
 """
 
 from collections.abc import Iterable, Mapping

@@ -43,7 +43,7 @@ class Settings:
     disaster_recovery_region: str | None = pattern(
         config.REGION, default=None, why="must be a Region name like eu-west-1, or empty"
     )
-    # Regions newer than the pinned botocore's Region list, accepted in BackupRegions and DisasterRecoveryRegion.
+    # Regions newer than botocore's Region list, accepted in BackupRegions and DisasterRecoveryRegion.
     extra_regions: tuple[str, ...] = pattern(config.REGION, default=(), why="must be a Region name like eu-west-1")
 
     def __post_init__(self) -> None:
