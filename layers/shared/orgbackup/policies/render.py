@@ -18,16 +18,16 @@ Placeholder syntax:
     when cold storage is off. An optional placeholder must be the whole string.
 
 Names are lower-case identifiers (``[a-z][a-z0-9_]*``); see ``template_values`` for the ones available.
-
-A template is rendered once per backup Region (``{{region}}``): a copy target must be a literal vault ARN, and a
-copy into the central vault must stay in the backup's own Region (see "The organization's policies" below), so
-each Region gets its own plan. The plans of all Regions are then packed into as few documents as the size limit
-allows.
 ``$account`` is AWS's own variable (the account running the plan) and passes through untouched. Any other
 ``{{`` or ``}}`` in a template, an unknown name or a missing value is a ConfigurationError naming the template
 and the JSON path.
 
 Numbers are rendered as strings ("35"), as in every example of AWS's backup policy documentation.
+
+A template is rendered once per backup Region (``{{region}}``): a copy target must be a literal vault ARN, and a
+copy into the central vault must stay in the backup's own Region (see "The organization's policies" below), so
+each Region gets its own plan. The plans of all Regions are then packed into as few documents as the size limit
+allows.
 """
 
 import json
