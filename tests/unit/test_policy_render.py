@@ -217,6 +217,8 @@ def test_cold_storage_at_exactly_retention_minus_90_is_allowed() -> None:
         ({"completion_window_minutes": 0}, "CompletionWindowMinutes=0 must be positive"),
         ({"daily_schedule": "cron(0 5 * * * *)"}, "DailySchedule='cron(0 5 * * * *)' is not a schedule"),
         ({"monthly_schedule": "rate(1 months)"}, "MonthlySchedule='rate(1 months)' is not a schedule"),
+        ({"daily_schedule": "rate(30 minutes)"}, "DailySchedule='rate(30 minutes)' is not a schedule AWS Backup runs"),
+        ({"monthly_schedule": "cron(0/20 * 1 * ? *)"}, "starts a backup 3 times an hour; AWS Backup runs snapshot"),
     ],
 )
 def test_invalid_parameters_give_a_clear_error(overrides: dict[str, Any], says: str) -> None:
