@@ -9,6 +9,7 @@ import pytest
 from sample_events import read_event
 
 from orgbackup import custom_resource
+from orgbackup.policies.service import handle_policy_resource
 from orgbackup_tools import emulation, simulation
 
 
@@ -81,6 +82,42 @@ def test_the_custom_resource_samples_create_update_and_delete(world, monkeypatch
     invoke(world, "ApplyBackupPoliciesFunction", "apply-backup-policies-delete.json")
     assert answers[-1]["Status"] == "SUCCESS"
     assert org.list_policies(Filter="BACKUP_POLICY")["Policies"] == []
+
+
+def test_the_policy_check_sample_renders_everything_and_changes_nothing(world, monkeypatch) -> None:
+    # Given the check resource's Create sample, and the policies as the deployment left them
+    answers: list[dict[str, Any]] = []
+    monkeypatch.setattr(custom_resource, "_put", lambda url, body: answers.append(json.loads(body)))
+    org = world.client("organizations")
+    before = org.list_policies(Filter="BACKUP_POLICY")["Policies"]
+    # When it runs with the deployment's settings
+    invoke(world, "ApplyBackupPoliciesFunction", "check-backup-policies-create.json")
+    # Then it succeeds, reports each document and its size, and creates or changes no policy
+    assert answers[-1]["Status"] == "SUCCESS", answers[-1]
+    assert answers[-1]["PhysicalResourceId"] == "orgbackup-backup-policy-check"
+    assert "orgbackup-daily (" in answers[-1]["Data"]["Policies"]
+    assert org.list_policies(Filter="BACKUP_POLICY")["Policies"] == before
+
+
+def test_the_policy_check_fails_a_copy_retention_outside_the_central_vault_lock(world, monkeypatch) -> None:
+    # Given a central Vault Lock whose minimum is longer than the central copies are kept
+    answers: list[dict[str, Any]] = []
+    monkeypatch.setattr(custom_resource, "_put", lambda url, body: answers.append(json.loads(body)))
+    environment = {
+        **world.function_environment("ApplyBackupPoliciesFunction"),
+        "VAULT_LOCK_MODE": "COMPLIANCE",
+        "VAULT_LOCK_MIN_RETENTION_DAYS": "3650",
+        "CENTRAL_COPY_RETENTION_DAYS": "90",
+    }
+    org = world.client("organizations")
+    # When the check runs (before the StackSets, so before the lock exists), as the handler runs it
+    custom_resource.run(
+        read_event("functions/check-backup-policies-create.json"),
+        lambda request: handle_policy_resource(request, org, environment),
+    )
+    # Then the deployment fails with both values and the rule named
+    assert answers[-1]["Status"] == "FAILED"
+    assert "CentralCopyRetentionDays=90 is shorter than VaultLockMinRetentionDays=3650" in answers[-1]["Reason"]
 
 
 def test_the_formatter_takes_a_backup_event_as_eventbridge_delivers_it(world) -> None:

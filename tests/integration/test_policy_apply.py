@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from policy_cases import largest_render
 
 from orgbackup.exceptions import RetryableConflictError
 from orgbackup.policies import apply
@@ -125,3 +126,19 @@ def test_delete_detaches_then_deletes_only_managed_policies(org) -> None:
     assert sorted(report.detached) == [f"orgbackup-daily -> {root_id}", f"orgbackup-monthly -> {root_id}"]
     assert list(apply.existing_policies(org)) == ["orgbackup-manual"]
     assert org.describe_policy(PolicyId=hand_made)["Policy"]["PolicySummary"]["Name"] == "orgbackup-manual"
+
+
+def test_the_largest_rendered_policy_set_applies_and_leaves_no_room_for_an_eleventh(org) -> None:
+    # Given the most documents the renderer produces: 17 Regions and a DR Region, the longest values allowed
+    policies = largest_render()
+    assert len(policies) == 10
+    # When applying them to the root of the emulated organization (which enforces Organizations' quotas)
+    report = apply.apply_policies(org, policies, ["ROOT"])
+    # Then every document is accepted (each within 10,000 characters) and attached
+    assert sorted(report.created) == sorted(policy.name for policy in policies)
+    assert len(report.attached) == 10
+    # And the quota of 10 per target is reached: one more backup policy cannot be attached there
+    extra = org.create_policy(Name="other", Description="d", Content=doc("other").content, Type="BACKUP_POLICY")
+    root_id = org.list_roots()["Roots"][0]["Id"]
+    with pytest.raises(org.exceptions.ConstraintViolationException):
+        org.attach_policy(PolicyId=extra["Policy"]["PolicySummary"]["Id"], TargetId=root_id)

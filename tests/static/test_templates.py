@@ -42,6 +42,8 @@ POLICY_AFFECTING_SETTINGS = (
     "central_vault_name",
     "backup_role_name",
     "policy_target_ids",
+    "disaster_recovery_region",
+    "extra_regions",
 )
 PRIMARY_REGION_CONDITION = {"Fn::Equals": [{"Ref": "PrimaryRegion"}, {"Ref": "AWS::Region"}]}
 
@@ -405,3 +407,16 @@ def test_backup_policies_custom_resource_changes_with_every_policy_parameter() -
         assert properties.get(cfn) == {"Ref": cfn}, f"Custom::BackupPolicies does not mirror {cfn}"
     # ... and so is the layer version, which changes with the policy templates
     assert properties["SharedLayerVersion"] == {"Ref": "SharedLayer"}
+
+
+def test_the_policy_check_runs_before_the_stacksets_with_the_policies_properties() -> None:
+    # Given the check resource and the resource that applies the policies
+    document = template(TEMPLATE)
+    (check,) = resources_of_type(document, "Custom::BackupPolicyCheck").values()
+    (apply,) = resources_of_type(document, "Custom::BackupPolicies").values()
+    # Then the check is served by the same function and changes whenever the policies would ...
+    mirrored = {key: value for key, value in apply["Properties"].items() if key != "ServiceTimeout"}
+    assert {key: value for key, value in check["Properties"].items() if key != "ServiceTimeout"} == mirrored
+    # ... and both StackSets wait for it, so a bad deployment fails before a baseline or Vault Lock exists
+    for stackset in resources_of_type(document, "AWS::CloudFormation::StackSet").values():
+        assert "BackupPolicyCheck" in as_list(stackset.get("DependsOn", []))

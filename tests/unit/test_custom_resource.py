@@ -78,3 +78,18 @@ def test_malformed_requests_are_named_precisely(change: dict[str, Any], message:
     with pytest.raises(InvalidInputError) as raised:
         CustomResourceRequest.parse(event)
     assert message in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("sample", "resource_type"),
+    [
+        ("functions/apply-backup-policies-create.json", "Custom::BackupPolicies"),
+        ("functions/check-backup-policies-create.json", "Custom::BackupPolicyCheck"),
+    ],
+)
+def test_the_resource_type_is_kept_so_one_function_can_serve_two_resources(sample: str, resource_type: str) -> None:
+    # Given a request for either custom resource the policy function serves
+    # When parsing it
+    request = CustomResourceRequest.parse(read_event(sample))
+    # Then its type tells them apart
+    assert request.resource_type == resource_type

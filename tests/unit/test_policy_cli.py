@@ -138,6 +138,23 @@ def test_validate_standalone_requires_complete_plans(capsys: pytest.CaptureFixtu
     assert "$.plans.PII_Backup_Plan.selections: selections is missing" in out
 
 
+def test_validate_refuses_an_unknown_region_unless_allowed(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # Given a documented example whose Region is changed to one botocore does not know
+    policy = json.loads(VALID.read_text(encoding="utf-8"))
+    text = json.dumps(policy).replace("ap-northeast-2", "ap-nrotheast-2")
+    assert text != json.dumps(policy)
+    path = tmp_path / "typo.json"
+    path.write_text(text, encoding="utf-8")
+    # When validating it, then validating it with the Region allowed
+    refused = run(capsys, "policy", "validate", path)
+    allowed = run(capsys, "policy", "validate", "--extra-regions", "ap-nrotheast-2", path)
+    # Then the typo is refused with the Region named, and accepted when allowed
+    assert refused[0] == 1
+    assert "'ap-nrotheast-2'" in refused[1] or '"ap-nrotheast-2"' in refused[1]
+    assert "not a Region AWS publishes" in refused[1]
+    assert allowed[0] == 0
+
+
 def test_validate_needs_at_least_one_file(capsys: pytest.CaptureFixture[str]) -> None:
     # Given no file argument
     # When parsing the command line
@@ -164,7 +181,9 @@ def test_render_prints_each_policy_and_its_size(
     headers = [line for line in out.splitlines() if line.startswith("# orgbackup-")]
     assert [header.split(":")[0] for header in headers] == ["# orgbackup-daily", "# orgbackup-monthly"]
     assert all(" of 10,000 characters (" in header for header in headers)
-    assert '"orgbackup-daily": {' in out
+    assert all(header.endswith("; plans for eu-west-1, eu-central-1") for header in headers)
+    assert '"orgbackup-daily-eu-west-1": {' in out
+    assert "# 2 of the 10 backup policies AWS Organizations attaches to one target" in out
 
 
 def test_render_writes_minified_files(
@@ -281,7 +300,7 @@ def test_render_reads_template_defaults_overlaid_by_samconfig(
     # Then its overrides reach the documents: its central account and its daily retention
     assert code == 0, err
     daily = json.loads((out_dir / "orgbackup-daily.json").read_text(encoding="utf-8"))
-    rule = daily["plans"]["orgbackup-daily"]["rules"]["daily"]
+    rule = daily["plans"]["orgbackup-daily-eu-west-1"]["rules"]["daily"]
     assert list(rule["copy_actions"]) == ["arn:aws:backup:eu-west-1:333333333333:backup-vault:orgbackup-central"]
     assert rule["lifecycle"]["delete_after_days"] == {"@@assign": "14"}
 

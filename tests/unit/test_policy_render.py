@@ -49,7 +49,7 @@ def by_name(policies: list[RenderedPolicy]) -> dict[str, RenderedPolicy]:
 
 
 def monthly_rule(policy: RenderedPolicy) -> dict[str, Any]:
-    rule: dict[str, Any] = policy.document["plans"]["orgbackup-monthly"]["rules"]["monthly"]
+    rule: dict[str, Any] = policy.document["plans"]["orgbackup-monthly-eu-west-1"]["rules"]["monthly"]
     return rule
 
 
@@ -87,16 +87,17 @@ def test_substitution_fills_keys_and_values_with_the_right_types() -> None:
     # Given settings with two Regions and the central vault in a separate account
     # When rendering
     daily = by_name(render_policies(settings(), params()))["orgbackup-daily"].document
-    # Then the plan key carries the prefix, regions is a list, numbers are strings (as in AWS's examples)
-    plan = daily["plans"]["orgbackup-daily"]
-    assert plan["regions"] == {"@@assign": ["eu-west-1", "eu-central-1"]}
+    # Then the plan key carries the prefix and its Region, regions is a list of that Region, numbers are strings
+    # (as in AWS's examples)
+    plan = daily["plans"]["orgbackup-daily-eu-west-1"]
+    assert plan["regions"] == {"@@assign": ["eu-west-1"]}
     rule = plan["rules"]["daily"]
     assert rule["lifecycle"] == {"delete_after_days": {"@@assign": "35"}}
     assert rule["start_backup_window_minutes"] == {"@@assign": "60"}
     assert rule["complete_backup_window_minutes"] == {"@@assign": "480"}
     assert rule["schedule_expression"] == {"@@assign": "cron(0 5 ? * * *)"}
     assert rule["target_backup_vault_name"] == {"@@assign": "orgbackup-member"}
-    # And the copy action's key is the central vault ARN in the primary Region, with the literal account ID
+    # And the copy action's key is the central vault ARN in the plan's own Region, with the literal account ID
     central = f"arn:aws:backup:eu-west-1:{CENTRAL_ACCOUNT}:backup-vault:orgbackup-central"
     assert list(rule["copy_actions"]) == [central]
     assert rule["copy_actions"][central] == {
@@ -139,7 +140,7 @@ def test_parameters_reach_the_documents() -> None:
     policies = by_name(render_policies(settings(), custom))
     # Then every value appears where it belongs
     assert set(policies) == {"acme-daily", "acme-monthly"}
-    monthly = policies["acme-monthly"].document["plans"]["acme-monthly"]
+    monthly = policies["acme-monthly"].document["plans"]["acme-monthly-eu-west-1"]
     rule = monthly["rules"]["monthly"]
     assert rule["schedule_expression"] == {"@@assign": "cron(0 3 L * ? *)"}
     assert rule["start_backup_window_minutes"] == {"@@assign": "120"}
@@ -149,7 +150,7 @@ def test_parameters_reach_the_documents() -> None:
     assert copy["lifecycle"] == {"delete_after_days": {"@@assign": "30"}}
     assert monthly["selections"]["tags"]["acme-monthly"]["tag_key"] == {"@@assign": "acme:backup"}
     assert monthly["selections"]["tags"]["acme-monthly"]["tag_value"] == {"@@assign": ["archive"]}
-    daily_rule = policies["acme-daily"].document["plans"]["acme-daily"]["rules"]["daily"]
+    daily_rule = policies["acme-daily"].document["plans"]["acme-daily-eu-central-1"]["rules"]["daily"]
     assert daily_rule["lifecycle"] == {"delete_after_days": {"@@assign": "14"}}
 
 
@@ -157,7 +158,7 @@ def test_other_partitions_reach_every_arn() -> None:
     # Given a GovCloud deployment
     govcloud = settings(Partition="aws-us-gov", BackupRegions="us-gov-west-1,us-gov-east-1")
     # When rendering
-    daily = render_policies(govcloud, params())[0].document["plans"]["orgbackup-daily"]
+    daily = render_policies(govcloud, params())[0].document["plans"]["orgbackup-daily-us-gov-west-1"]
     # Then the role and the central vault ARNs name the partition
     role = daily["selections"]["tags"]["orgbackup-daily"]["iam_role_arn"]["@@assign"]
     assert role == "arn:aws-us-gov:iam::$account:role/orgbackup-backup"
@@ -216,6 +217,8 @@ def test_cold_storage_at_exactly_retention_minus_90_is_allowed() -> None:
         ({"completion_window_minutes": 0}, "CompletionWindowMinutes=0 must be positive"),
         ({"daily_schedule": "cron(0 5 * * * *)"}, "DailySchedule='cron(0 5 * * * *)' is not a schedule"),
         ({"monthly_schedule": "rate(1 months)"}, "MonthlySchedule='rate(1 months)' is not a schedule"),
+        ({"daily_schedule": "rate(30 minutes)"}, "DailySchedule='rate(30 minutes)' is not a schedule AWS Backup runs"),
+        ({"monthly_schedule": "cron(0/20 * 1 * ? *)"}, "starts a backup 3 times an hour; AWS Backup runs snapshot"),
     ],
 )
 def test_invalid_parameters_give_a_clear_error(overrides: dict[str, Any], says: str) -> None:
@@ -237,18 +240,35 @@ def test_every_invalid_parameter_is_named_at_once() -> None:
     assert "StartWindowMinutes=10" in str(raised.value)
 
 
-def test_a_document_that_breaks_the_language_is_a_policy_validation_error() -> None:
-    # Given a prefix that makes plan names longer than AWS's 50 characters
-    long_prefix = "p" * 45
+def test_a_prefix_too_long_for_the_regional_plan_names_is_named() -> None:
+    # Given a prefix that makes "<prefix>-monthly-eu-central-1" longer than AWS's 50 characters
+    long_prefix = "p" * 30
+    # When rendering
+    with pytest.raises(ConfigurationError) as raised:
+        render_policies(settings(), params(policy_name_prefix=long_prefix))
+    # Then the error names the parameter, the plan name, the limit and by how much to shorten it
+    message = str(raised.value)
+    assert f"PolicyNamePrefix='{long_prefix}' is too long" in message
+    assert f"'{long_prefix}-daily-eu-central-1' has 49 characters" not in message  # 49 fits: monthly is the one
+    assert f"'{long_prefix}-monthly-eu-central-1' has 51 characters and AWS Backup allows 50" in message
+    assert "shorten the prefix by 1" in message
+
+
+def test_a_document_that_breaks_the_language_is_a_policy_validation_error(tmp_path: Path) -> None:
+    # Given a template whose schedule is more frequent than AWS Backup runs
+    (tmp_path / "often.json").write_text(
+        (TEMPLATES_DIR / "daily.json").read_text(encoding="utf-8").replace("{{daily_schedule}}", "cron(0/5 * ? * * *)"),
+        encoding="utf-8",
+    )
     # When rendering
     with pytest.raises(PolicyValidationError) as raised:
-        render_policies(settings(), params(policy_name_prefix=long_prefix))
+        render_policies(settings(), params(), templates_dir=tmp_path)
     # Then the error names the policy, the JSON path and the rule
     error = raised.value
-    assert error.name == f"{long_prefix}-daily"
+    assert error.name == "orgbackup-often"
     paths = [path for path, _ in error.errors]
-    assert f"$.plans['{long_prefix}-daily']" in paths
-    assert "not a valid plan name" in str(error)
+    assert "$.plans['orgbackup-daily-eu-west-1'].rules.daily.schedule_expression" in paths
+    assert "at most hourly" in str(error)
 
 
 def test_descriptions_fit_organizations_limit() -> None:
@@ -406,7 +426,7 @@ def test_custom_template_folders_render_each_file(tmp_path: Path) -> None:
     policies = render_policies(settings(), params(), templates_dir=tmp_path)
     # Then the policy is named after the file and gets a generic description
     assert [policy.name for policy in policies] == ["orgbackup-weekly"]
-    assert policies[0].description == "Backup policy orgbackup-weekly managed by orgbackup"
+    assert policies[0].description == "Backup policy orgbackup-weekly managed by orgbackup, eu-west-1, eu-central-1"
 
 
 @pytest.mark.parametrize(
@@ -417,6 +437,9 @@ def test_custom_template_folders_render_each_file(tmp_path: Path) -> None:
         ({"Bad Name.json": "{}"}, "name it with lower-case letters"),
         ({"list.json": "[]"}, "is not a JSON object"),
         ({"unknown.json": '{"plans": "{{nope}}"}'}, "unknown placeholder {{nope}}"),
+        ({"empty.json": '{"plans": {}}'}, "'empty' has no plan"),
+        ({"same.json": '{"plans": {"p": {"x": "{{region}}"}}}'}, "put {{region}} in the plan's name"),
+        ({"extra.json": '{"plans": {"p-{{region}}": {}}, "other": 1}'}, "must be an object whose only key is plans"),
     ],
 )
 def test_broken_template_folders_are_configuration_errors(tmp_path: Path, files: dict[str, str], says: str) -> None:

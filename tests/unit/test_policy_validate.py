@@ -332,9 +332,13 @@ def test_documented_variants_are_accepted(change: Callable[[dict[str, Any]], Non
         "cron(0 5 ? * 6#3 *)",
         "cron(0 5 ? * FRIL *)",
         "cron(0 5 1 JAN,JUL ? 2030-2035)",
-        "cron(*/30 * ? * * *)",
+        "cron(30 */2 ? * * *)",
+        "cron(0/60 * ? * * *)",
+        "cron(15 * ? * * *)",
         "rate(1 day)",
+        "rate(1 hour)",
         "rate(12 hours)",
+        "rate(60 minutes)",
         "rate(90 minutes)",
     ],
 )
@@ -374,6 +378,36 @@ def test_invalid_schedule_expressions_say_why(expression: str, why: str) -> None
     # Then the reason names the field or form at fault
     assert problem is not None
     assert why in problem
+
+
+@pytest.mark.parametrize(
+    ("expression", "runs"),
+    [
+        ("cron(*/30 * ? * * *)", "2 times an hour"),
+        ("cron(0/15 * ? * * *)", "4 times an hour"),
+        ("cron(0,30 5 ? * * *)", "2 times an hour"),
+        ("cron(0-1 5 ? * * *)", "2 times an hour"),
+        ("cron(55-5 * ? * * *)", "11 times an hour"),
+        ("cron(* 5 ? * * *)", "60 times an hour"),
+        ("rate(1 minute)", "every 1 minute"),
+        ("rate(59 minutes)", "every 59 minute"),
+    ],
+)
+def test_schedules_more_frequent_than_hourly_are_refused_with_the_rule_and_its_source(
+    expression: str, runs: str
+) -> None:
+    # Given a well-formed schedule that starts snapshot backups more often than hourly
+    # When checking it, alone and inside a policy
+    problem = check_schedule_expression(expression)
+    doc = valid_policy()
+    rule(doc)["schedule_expression"] = assign(expression)
+    issues = validate_policy(doc, standalone=True)
+    # Then it is refused, saying how often it runs, the rule and the AWS page it comes from
+    assert problem is not None
+    assert runs in problem
+    assert "at most hourly" in problem
+    assert "plan-options-and-configuration.html" in problem
+    assert [issue.rule for issue in issues] == ["schedule-frequency"]
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -673,6 +707,38 @@ CASES = [
         '"europe-west1": it is not an AWS Region code',
     ),
     Case(
+        "region-name-unknown",
+        _set(plan, "regions", assign(["eu-wset-1"])),
+        ((f"{P}.regions[0]", "region-name"),),
+        '"eu-wset-1": it is not a Region AWS publishes',
+    ),
+    Case(
+        "copy-target-region-unknown",
+        _set(
+            rule,
+            "copy_actions",
+            {
+                SECONDARY.replace("eu-central-1", "eu-cenral-1"): {
+                    "target_backup_vault_arn": assign(SECONDARY.replace("eu-central-1", "eu-cenral-1"))
+                }
+            },
+        ),
+        (
+            (f"{R}.copy_actions['{SECONDARY.replace('eu-central-1', 'eu-cenral-1')}']", "region-name"),
+            (
+                f"{R}.copy_actions['{SECONDARY.replace('eu-central-1', 'eu-cenral-1')}'].target_backup_vault_arn",
+                "region-name",
+            ),
+        ),
+        "its Region 'eu-cenral-1' is not a Region AWS publishes",
+    ),
+    Case(
+        "schedule-frequency",
+        _set(rule, "schedule_expression", assign("cron(0/30 * ? * * *)")),
+        ((f"{R}.schedule_expression", "schedule-frequency"),),
+        "starts a backup 2 times an hour; AWS Backup runs snapshot backups at most hourly",
+    ),
+    Case(
         "schedule-expression",
         _set(rule, "schedule_expression", assign("cron(0 25 ? * * *)")),
         ((f"{R}.schedule_expression", "schedule-expression"),),
@@ -818,6 +884,14 @@ CASES = [
         lambda doc: _central_copy(doc)["lifecycle"].update({"move_to_cold_storage_after_days": assign("30")}),
         ((f"{CENTRAL_COPY}.lifecycle.delete_after_days", "cold-storage-minimum"),),
         "must be at least 120",
+    ),
+    Case(
+        "archive-transition-copy",
+        lambda doc: _central_copy(doc)["lifecycle"].update(
+            {"opt_in_to_archive_for_supported_resources": assign("true")}
+        ),
+        ((f"{CENTRAL_COPY}.lifecycle.opt_in_to_archive_for_supported_resources", "archive-transition"),),
+        "no move_to_cold_storage_after_days",
     ),
     Case(
         "continuous-backup-retention",
@@ -988,6 +1062,23 @@ def test_one_character_over_the_size_limit_is_refused() -> None:
     # Then the size is named against the limit
     assert (issue.path, issue.rule) == ("$", "size-limit")
     assert "10,001 characters" in issue.message
+
+
+def test_a_region_newer_than_botocore_is_accepted_when_the_caller_names_it() -> None:
+    # Given a policy naming a Region botocore does not know, in its regions and in a copy target
+    doc = valid_policy()
+    plan(doc)["regions"] = assign(["eu-west-1", "xx-future-1"])
+    target = "arn:aws:backup:xx-future-1:$account:backup-vault:secondary"
+    rule(doc)["copy_actions"] = {target: {"target_backup_vault_arn": assign(target)}}
+    # When validating it without, then with, the Region allowed
+    refused = validate_policy(doc, standalone=True)
+    allowed = validate_policy(doc, standalone=True, extra_regions=["xx-future-1"])
+    # Then it is refused with the way out named, then accepted
+    assert {issue.rule for issue in refused} == {"region-name"}
+    assert all("ExtraRegions" in issue.message for issue in refused)
+    assert allowed == []
+    # ... and the allowance does not outlive the call
+    assert validate_policy(doc, standalone=True) == refused
 
 
 def test_every_rule_has_a_case() -> None:

@@ -316,15 +316,13 @@ def test_bad_arguments_are_named(ids: list[str], region: str, threshold: int, wh
         vp.render_central_vault_policy(settings(), ids, region, threshold=threshold)
 
 
-@pytest.mark.parametrize("partition", ["aws-cn", "aws-us-gov"])
-def test_partition_is_used_in_every_arn(partition: str) -> None:
-    # Given a deployment in another partition
-    other = settings(partition=partition)
+@pytest.mark.parametrize(("partition", "region"), [("aws-cn", "cn-north-1"), ("aws-us-gov", "us-gov-west-1")])
+def test_partition_is_used_in_every_arn(partition: str, region: str) -> None:
+    # Given a deployment in another partition (backing up in that partition's Regions)
+    other = settings(partition=partition, backup_regions=(region,))
     break_glass = f"arn:{partition}:iam::999999999999:role/BreakGlass"
     # When the policy is rendered
-    policy = vp.render_central_vault_policy(
-        other, ["333333333333"], "cn-north-1", break_glass_principal_arn=break_glass
-    )
+    policy = vp.render_central_vault_policy(other, ["333333333333"], region, break_glass_principal_arn=break_glass)
     # Then every ARN in it is of that partition
     assert statement(policy, "AllowCopyIntoFromOnboardedAccounts")["Principal"] == {
         "AWS": [f"arn:{partition}:iam::333333333333:root"]

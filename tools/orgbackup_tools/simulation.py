@@ -375,9 +375,11 @@ class World:
             return
         self.deploy_topic()
         self.deploy_alerts_bus()
-        self.deploy_stacksets()
         self.deploy_report_bucket()
         self.deploy_functions()
+        # CloudFormation's order: the StackSets depend on the policy check, the policies on the StackSets.
+        self.check_backup_policies()
+        self.deploy_stacksets()
         self.deploy_backup_policies()
         self.deploy_state_machine()
         self.deploy_lifecycle_rule()
@@ -612,16 +614,23 @@ class World:
             ]
         )
 
+    def check_backup_policies(self) -> None:
+        """What the Custom::BackupPolicyCheck resource does on stack creation (before the StackSets)."""
+        self.policy_check = self._policy_resource("BackupPolicyCheck", "Custom::BackupPolicyCheck")
+
     def deploy_backup_policies(self) -> None:
         """What the Custom::BackupPolicies resource does on stack creation, through the real handler."""
+        self.policy_resource = self._policy_resource("BackupPolicies", "Custom::BackupPolicies")
+
+    def _policy_resource(self, logical_id: str, resource_type: str) -> dict[str, Any]:
         answers: list[dict[str, Any]] = []
         event = {
             "RequestType": "Create",
             "ResponseURL": "https://cloudformation-custom-resource-response.example/response",
             "StackId": "arn:aws:cloudformation:us-east-1:111111111111:stack/orgbackup/1",
             "RequestId": str(uuid.uuid4()),
-            "LogicalResourceId": "BackupPolicies",
-            "ResourceType": "Custom::BackupPolicies",
+            "LogicalResourceId": logical_id,
+            "ResourceType": resource_type,
             "ResourceProperties": {},
         }
         from orgbackup import custom_resource  # noqa: PLC0415
@@ -630,8 +639,8 @@ class World:
         with _patched(custom_resource, "_put", lambda url, body: answers.append(json.loads(body))):
             handler(event, emulation.FakeLambdaContext("ApplyBackupPoliciesFunction", MANAGEMENT_ACCOUNT, HOME_REGION))
         if not answers or answers[0]["Status"] != "SUCCESS":
-            raise ConfigurationError(f"the backup policies custom resource failed: {answers}")
-        self.policy_resource = answers[0]
+            raise ConfigurationError(f"the {resource_type} custom resource failed: {answers}")
+        return answers[0]
 
     def deploy_state_machine(self) -> None:
         resource = self.template["Resources"]["OnboardingStateMachine"]["Properties"]
@@ -989,7 +998,7 @@ class Observer:
 
         return {
             region: self.settings.member_vault_name
-            for region in self.settings.backup_regions
+            for region in self.settings.baseline_regions
             if self.settings.member_vault_name in backup_backends[account_id][region].vaults
         }
 

@@ -31,6 +31,7 @@ class CustomResourceRequest:
     physical_resource_id: str | None
     properties: Mapping[str, Any]
     old_properties: Mapping[str, Any]
+    resource_type: str = ""  # Custom::<Name>: one function may serve several custom resource types
 
     @classmethod
     def parse(cls, event: Mapping[str, Any]) -> "CustomResourceRequest":
@@ -51,6 +52,7 @@ class CustomResourceRequest:
             physical_resource_id=event.get("PhysicalResourceId"),
             properties=event.get("ResourceProperties") or {},
             old_properties=event.get("OldResourceProperties") or {},
+            resource_type=str(event.get("ResourceType") or ""),
         )
 
 

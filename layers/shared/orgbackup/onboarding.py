@@ -9,7 +9,7 @@ State keys, in order: ``execution`` and ``resolution`` and ``plan`` (Resolve), `
 ``report`` (Report); ``failure`` is set by the state machine's Catch clauses.
 """
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from orgbackup import baseline, vault_policy
@@ -47,7 +47,7 @@ def resolve(
     """Parse the input, look the accounts up and classify them; decide which steps the run needs."""
     workflow_input = parse_workflow_input(raw_input)
     states = baseline.instance_states(cfn, settings.member_stackset_name)
-    current = baseline.current_accounts(states, settings.backup_regions)
+    current = baseline.current_accounts(states, settings.baseline_regions)
     # An account an operation is deploying now is left to the run that started it: another operation would queue
     # behind it and deploy the same instances again.
     in_progress = baseline.in_progress_accounts(states)
@@ -70,9 +70,9 @@ def resolve(
 def start_baseline(state: State, settings: Settings, cfn: "CloudFormationClient") -> State:
     accounts = resolution_of(state).account_ids
     states = baseline.instance_states(cfn, settings.member_stackset_name)
-    plan = baseline.plan_baseline(accounts, states, settings.backup_regions)
+    plan = baseline.plan_baseline(accounts, states, settings.baseline_regions)
     operations = baseline.start_operations(
-        cfn, settings.member_stackset_name, plan, settings.backup_regions, _require(state, "execution")
+        cfn, settings.member_stackset_name, plan, settings.baseline_regions, _require(state, "execution")
     )
     logger.info("baseline operations started", extra={"operations": operations, "accounts": len(accounts)})
     return {**state, "operations": operations}
@@ -82,28 +82,38 @@ def inspect_baseline(state: State, settings: Settings, cfn: "CloudFormationClien
     accounts = resolution_of(state).account_ids
     results = baseline.operation_results(cfn, settings.member_stackset_name, state.get("operations", []))
     states = baseline.instance_states(cfn, settings.member_stackset_name)
-    outcome = baseline.assess(accounts, settings.backup_regions, states, results)
+    outcome = baseline.assess(accounts, settings.baseline_regions, states, results)
     if outcome.failed:
         logger.warning("baseline failed for some accounts", extra={"failed": outcome.failed})
     return {**state, "baseline": {"onboarded": outcome.onboarded, "failed": outcome.failed}}
 
 
 def with_current_baseline(
-    candidates: Collection[str], settings: Settings, cfn: "CloudFormationClient", kept: Collection[str] = ()
+    candidates: Collection[str],
+    settings: Settings,
+    cfn: "CloudFormationClient",
+    kept: Collection[str] = (),
+    regions: Sequence[str] | None = None,
 ) -> list[str]:
     """The ``candidates`` whose baseline is current in every backup Region, read from the StackSet now, plus the
     ``kept`` ones whose instances still exist in every Region. A StackSet-wide update leaves every instance
     OUTDATED while it runs, and a failed update rolls back to the old stack: neither removes a vault, so neither
     may remove an account from the central vault policy (its copies would start failing)."""
+    # By default the backup Regions: the central vaults receive copies from there only, so an account whose
+    # disaster-recovery Region instance is not there yet (a DR Region added later) keeps its central copies.
+    regions = settings.backup_regions if regions is None else regions
     states = baseline.instance_states(cfn, settings.member_stackset_name)
-    current = baseline.current_accounts(states, settings.backup_regions)
-    still_deployed = baseline.deployed_accounts(states, settings.backup_regions).intersection(kept)
+    current = baseline.current_accounts(states, regions)
+    still_deployed = baseline.deployed_accounts(states, regions).intersection(kept)
     return sorted((current | still_deployed).intersection(candidates))
 
 
 def protected_accounts(settings: Settings, org: "OrganizationsClient", cfn: "CloudFormationClient") -> list[str]:
-    """The source of truth for the central vault policy: active, in-scope accounts whose baseline is current."""
-    return with_current_baseline(in_scope_active_account_ids(org, settings), settings, cfn)
+    """The accounts the backup policies are attached to: active, in-scope accounts whose baseline is current in
+    every Region it covers (the disaster-recovery Region too: the policies copy into the vault there)."""
+    return with_current_baseline(
+        in_scope_active_account_ids(org, settings), settings, cfn, regions=settings.baseline_regions
+    )
 
 
 # Re-reads after a write: another execution may have completed a baseline while this one rendered (issue 5: 20

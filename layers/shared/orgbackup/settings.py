@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from orgbackup import config
 from orgbackup.config import pattern
 from orgbackup.exceptions import ConfigurationError
+from orgbackup.regions import partition_problem, region_problem
 
 # Policy targets: each protected account directly (ACCOUNTS), the organization root (ROOT, resolved at run time,
 # or its r-... ID), OUs or accounts.
@@ -37,10 +38,26 @@ class Settings:
     break_glass_principal_arn: str | None = pattern(
         config.IAM_PRINCIPAL_ARN, default=None, why="must be an IAM role or user ARN, or empty"
     )
+    # Empty: no disaster-recovery copy. Otherwise every backup made in another backup Region is also copied to the
+    # same account's member vault in this Region (same account, cross-Region: see README "Copies and restores").
+    disaster_recovery_region: str | None = pattern(
+        config.REGION, default=None, why="must be a Region name like eu-west-1, or empty"
+    )
+    # Regions newer than botocore's Region list, accepted in BackupRegions and DisasterRecoveryRegion.
+    extra_regions: tuple[str, ...] = pattern(config.REGION, default=(), why="must be a Region name like eu-west-1")
 
     def __post_init__(self) -> None:
         if not self.backup_regions:
             raise ConfigurationError("BACKUP_REGIONS is empty: name at least one Region to back up in")
+        named = [("BACKUP_REGIONS", region) for region in self.backup_regions]
+        if self.disaster_recovery_region:
+            named.append(("DISASTER_RECOVERY_REGION", self.disaster_recovery_region))
+        for key, region in named:
+            why = region_problem(region, self.extra_regions) or partition_problem(region, self.partition)
+            if why:
+                raise ConfigurationError(f"{key}={region!r} is invalid: it is {why}")
+        if len(set(self.backup_regions)) != len(self.backup_regions):
+            raise ConfigurationError(f"BACKUP_REGIONS={','.join(self.backup_regions)!r} names a Region twice")
         if self.central_backup_account_id == self.management_account_id:
             raise ConfigurationError(
                 f"CENTRAL_BACKUP_ACCOUNT_ID={self.central_backup_account_id!r} is the management account: "
@@ -51,6 +68,24 @@ class Settings:
     def primary_region(self) -> str:
         """The Region whose central vault receives the cross-account copies."""
         return self.backup_regions[0]
+
+    @property
+    def baseline_regions(self) -> tuple[str, ...]:
+        """Where the member baseline (vault, key, role) goes: every backup Region, and the disaster-recovery
+        Region, whose member vault receives the disaster-recovery copies."""
+        extra = self.disaster_recovery_region
+        return self.backup_regions + ((extra,) if extra and extra not in self.backup_regions else ())
+
+    def disaster_recovery_copy_region(self, region: str) -> str | None:
+        """Where backups made in ``region`` get their disaster-recovery copy: None without a DR Region, and for the
+        DR Region itself (its backups already are there; a copy into the same vault would be no copy)."""
+        target = self.disaster_recovery_region
+        return target if target and target != region else None
+
+    def member_vault_arn(self, region: str) -> str:
+        """A member's own vault in ``region``: ``$account`` is AWS's variable for the account running the plan,
+        allowed in same-account copy targets (Organizations, "Backup policy syntax and examples")."""
+        return f"arn:{self.partition}:backup:{region}:$account:backup-vault:{self.member_vault_name}"
 
     def central_vault_arn(self, region: str | None = None) -> str:
         return (

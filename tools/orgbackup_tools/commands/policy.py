@@ -9,7 +9,7 @@ from typing import Any
 from orgbackup import config
 from orgbackup.exceptions import ConfigurationError
 from orgbackup.policies.parameters import PolicyParameters
-from orgbackup.policies.render import RenderedPolicy, render_policies
+from orgbackup.policies.render import MAX_POLICIES_PER_TARGET, RenderedPolicy, render_policies
 from orgbackup.policies.validate import MAX_POLICY_CHARACTERS, PolicyIssue, validate_policy_text
 from orgbackup.settings import Settings
 from orgbackup_tools import deployment
@@ -36,12 +36,21 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         help="also require what a policy needs to back anything up on its own (regions, rules, selections, ...); "
         "without it a file may hold only the settings it overrides in inherited policies",
     )
+    validate.add_argument(
+        "--extra-regions",
+        type=config.split_list,
+        default=(),
+        metavar="R1,R2",
+        help="Regions to accept besides the ones the installed botocore knows (a Region newer than botocore)",
+    )
     validate.set_defaults(handler=run_validate)
 
     render = commands.add_parser(
         "render",
         help="render the backup policies from template.yaml and samconfig.toml",
-        description=f"Prints each policy's size against the {MAX_POLICY_CHARACTERS:,}-character limit.",
+        description=f"Prints each policy's size against the {MAX_POLICY_CHARACTERS:,}-character limit, the backup "
+        f"Regions whose plans it holds, and the number of policies against the {MAX_POLICIES_PER_TARGET} a target "
+        "takes.",
     )
     render.add_argument("--out", type=Path, metavar="DIR", help="write <policy name>.json (minified) into DIR")
     render.add_argument(
@@ -55,16 +64,18 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     render.set_defaults(handler=run_render)
 
 
-def _check_file(path: Path, *, standalone: bool) -> list[PolicyIssue]:
+def _check_file(path: Path, *, standalone: bool, extra_regions: tuple[str, ...]) -> list[PolicyIssue]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         return [PolicyIssue("$", f"cannot read the file: {error}", "json-syntax")]
-    return validate_policy_text(text, standalone=standalone)
+    return validate_policy_text(text, standalone=standalone, extra_regions=extra_regions)
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    results = [(path, _check_file(path, standalone=args.standalone)) for path in args.files]
+    results = [
+        (path, _check_file(path, standalone=args.standalone, extra_regions=args.extra_regions)) for path in args.files
+    ]
     if args.json:
         report: list[dict[str, Any]] = [
             {"file": str(path), "valid": not issues, "errors": [issue.as_dict() for issue in issues]}
@@ -82,7 +93,15 @@ def run_validate(args: argparse.Namespace) -> int:
 
 def _size_line(policy: RenderedPolicy) -> str:
     share = policy.size / MAX_POLICY_CHARACTERS
-    return f"{policy.size:,} of {MAX_POLICY_CHARACTERS:,} characters ({share:.0%})"
+    regions = f"; plans for {', '.join(policy.regions)}" if policy.regions else ""
+    return f"{policy.size:,} of {MAX_POLICY_CHARACTERS:,} characters ({share:.0%}){regions}"
+
+
+def _count_line(policies: list[RenderedPolicy]) -> str:
+    return (
+        f"{len(policies)} of the {MAX_POLICIES_PER_TARGET} backup policies AWS Organizations attaches to one target "
+        "(the organization's other backup policies attached to the same targets count too)"
+    )
 
 
 def run_render(args: argparse.Namespace) -> int:
@@ -107,5 +126,6 @@ def run_render(args: argparse.Namespace) -> int:
             target = args.out / f"{policy.name}.json"
             target.write_text(policy.content, encoding="utf-8")
             print(f"{policy.name}: {_size_line(policy)} -> {target}")
+    print(f"# {_count_line(policies)}" if args.out is None else _count_line(policies))
     sys.stdout.flush()
     return 0

@@ -28,3 +28,8 @@ class PolicyParameters:
     start_window_minutes: int = 60
     completion_window_minutes: int = 480
     central_copy_retention_days: int = 90
+    # The central vault's Vault Lock (the central StackSet applies it): copies into the central vault must keep a
+    # retention inside its range, so the policies are checked against it before anything is deployed.
+    vault_lock_mode: str = pattern("NONE|GOVERNANCE|COMPLIANCE", default="NONE", why="NONE, GOVERNANCE or COMPLIANCE")
+    vault_lock_min_retention_days: int = 7
+    vault_lock_max_retention_days: int = 0  # 0: no maximum

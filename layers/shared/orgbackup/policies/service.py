@@ -49,11 +49,32 @@ def physical_id(prefix: str) -> str:
     return f"{PHYSICAL_ID_MARKER}/{prefix}"
 
 
+CHECK_RESOURCE_TYPE = "Custom::BackupPolicyCheck"
+CHECK_PHYSICAL_ID = "orgbackup-backup-policy-check"
+
+
+def check_policy_resource(request: CustomResourceRequest, environment: Mapping[str, str]) -> Outcome:
+    """The Custom::BackupPolicyCheck resource: renders the policies with every offline check (parameters, Regions,
+    schedules, the central Vault Lock's range, sizes and counts) and changes nothing. The StackSets depend on it,
+    so a deployment that could not apply its policies fails before any baseline or Vault Lock is deployed.
+    CloudFormation's own Rules cannot do this: rule functions compare strings, not numbers
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-rules.html)."""
+    if request.request_type == "Delete":
+        return Outcome(request.physical_resource_id or CHECK_PHYSICAL_ID, {})
+    settings = config.load(Settings, environment)
+    params = config.load(PolicyParameters, environment)
+    rendered = render_policies(settings, params)
+    return Outcome(CHECK_PHYSICAL_ID, {"Policies": ", ".join(f"{p.name} ({p.size:,} characters)" for p in rendered)})
+
+
 def handle_policy_resource(
     request: CustomResourceRequest, org: "OrganizationsClient", environment: Mapping[str, str]
 ) -> Outcome:
-    """The Custom::BackupPolicies resource. Its properties only mirror the parameters so that CloudFormation
-    sends an Update when one changes; the values themselves come from the function's environment."""
+    """The Custom::BackupPolicies resource (and Custom::BackupPolicyCheck, see ``check_policy_resource``). Its
+    properties only mirror the parameters so that CloudFormation sends an Update when one changes; the values
+    themselves come from the function's environment."""
+    if request.resource_type == CHECK_RESOURCE_TYPE:
+        return check_policy_resource(request, environment)
     if request.request_type == "Delete":
         # The physical ID names the prefix the policies were created under, even after the prefix changed.
         marker, _, prefix = (request.physical_resource_id or "").partition("/")

@@ -19,11 +19,13 @@ import json
 import re
 import zoneinfo
 from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
 from orgbackup import config
+from orgbackup.regions import region_problem
 
 MAX_POLICY_CHARACTERS = 10_000
 
@@ -50,8 +52,9 @@ RULES: Mapping[str, str] = {
     "child-control": "@@operators_allowed_for_child_policies lists @@all, @@none or value-setting operators",
     "value-type": "each setting has the JSON type AWS documents for it",
     "list-duplicate": "a list setting names each value once",
-    "region-name": "regions are AWS Region codes such as us-east-1",
+    "region-name": "regions are AWS Region codes such as us-east-1, of Regions AWS publishes",
     "schedule-expression": "schedule_expression is cron(...) with six fields, or rate(...)",
+    "schedule-frequency": "snapshot backups run at most hourly (AWS Backup: Backup plan options and configuration)",
     "timezone": "schedule_expression_timezone is an IANA time zone name",
     "start-window": "start_backup_window_minutes is at least 60",
     "whole-number": "windows are whole minutes and lifecycle values whole days, at least 1",
@@ -64,6 +67,7 @@ RULES: Mapping[str, str] = {
     "role-arn": "roles are IAM role ARNs: arn:<partition>:iam::<account>:role/<name>",
     "account-variable": "$account stands for the account ID field of an ARN, and $region only in air-gapped vault ARNs",
     "cold-storage-minimum": "delete_after_days is at least move_to_cold_storage_after_days + 90",
+    "archive-transition": "opt_in_to_archive_for_supported_resources needs move_to_cold_storage_after_days",
     "continuous-backup-retention": "continuous (point-in-time) backups are kept at most 35 days",
     "resource-type": "resource_types and not_resource_types name the resource types AWS documents, or *",
     "condition-key": "a condition_key is aws:ResourceTag/<tag key>",
@@ -166,9 +170,15 @@ def _one_of(*allowed: str) -> Check:
     return _text(check)
 
 
+# Regions newer than the pinned botocore that the caller allows (validate_policy's extra_regions).
+_EXTRA_REGIONS: ContextVar[frozenset[str]] = ContextVar("extra_regions", default=frozenset())
+
+
 def _region(value: str) -> Problem | None:
     if not _REGION.fullmatch(value):
         return "region-name", "it is not an AWS Region code such as us-east-1 or eu-north-1"
+    if why := region_problem(value, _EXTRA_REGIONS.get()):
+        return "region-name", f"it is {why}"
     return None
 
 
@@ -263,6 +273,8 @@ def _vault_arn_problem(value: str) -> Problem | None:
         return "vault-arn", f"it is not a backup vault ARN; expected {_VAULT_SHAPE}"
     if not _REGION.fullmatch(region):
         return "vault-arn", f"its Region {region!r} is not a Region code; expected {_VAULT_SHAPE}"
+    if why := region_problem(region, _EXTRA_REGIONS.get()):
+        return "region-name", f"its Region {region!r} is {why}"
     if kind != "backup-vault" or not _VAULT_NAME.fullmatch(name):
         # Older revisions of the page wrote ":vault:"; the ARN resource type is backup-vault.
         return "vault-arn", f"its resource {resource!r} is not backup-vault:<vault name>; expected {_VAULT_SHAPE}"
@@ -382,14 +394,65 @@ def _cron_field(spec: _CronField, text: str) -> str | None:
     return None
 
 
-def check_schedule_expression(expression: str) -> str | None:
-    """None when ``expression`` is a valid cron(...) or rate(...) schedule, else why it is not."""
+# AWS Backup Developer Guide, "Backup plan options and configuration": "You can also create a cron expression that
+# creates snapshot backups as frequently as hourly" (console and CLI alike). A schedule that starts more often is
+# refused here, whatever its form.
+SCHEDULE_FREQUENCY_SOURCE = (
+    'AWS Backup runs snapshot backups at most hourly (AWS Backup Developer Guide, "Backup plan options and '
+    'configuration", https://docs.aws.amazon.com/aws-backup/latest/devguide/plan-options-and-configuration.html)'
+)
+
+
+def schedule_problem(expression: str) -> Problem | None:
+    """None when ``expression`` is a valid schedule AWS Backup can run, else (rule, why)."""
     if expression.startswith("cron(") and expression.endswith(")"):
-        return _check_cron(expression[5:-1].split(" "))
+        fields = expression[5:-1].split(" ")
+        if why := _check_cron(fields):
+            return "schedule-expression", why
+        minutes = _cron_minutes(fields[0])
+        if len(minutes) > 1:
+            return (
+                "schedule-frequency",
+                f"its minutes field {fields[0]!r} starts a backup {len(minutes)} times an hour; "
+                f"{SCHEDULE_FREQUENCY_SOURCE}",
+            )
+        return None
     match = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", expression)
     if match:
-        return _check_rate(int(match[1]), match[2])
-    return "it must be cron(minutes hours day-of-month month day-of-week year) or rate(value unit)"
+        number, unit = int(match[1]), match[2]
+        if why := _check_rate(number, unit):
+            return "schedule-expression", why
+        if unit.startswith("minute") and number < 60:
+            return "schedule-frequency", f"it starts a backup every {number} minute(s); {SCHEDULE_FREQUENCY_SOURCE}"
+        return None
+    return (
+        "schedule-expression",
+        "it must be cron(minutes hours day-of-month month day-of-week year) or rate(value unit)",
+    )
+
+
+def check_schedule_expression(expression: str) -> str | None:
+    """None when ``expression`` is a valid schedule AWS Backup can run, else why it is not."""
+    problem = schedule_problem(expression)
+    return problem[1] if problem else None
+
+
+def _cron_minutes(text: str) -> set[int]:
+    """The minutes of the hour a valid cron minutes field fires at (``0/15`` -> 0, 15, 30, 45)."""
+    minutes: set[int] = set()
+    for part in text.split(","):
+        base, _, step_text = part.partition("/")
+        step = int(step_text) if step_text else 1
+        if base == "*":
+            start, end = 0, 59
+        elif "-" in base:
+            low, high = (int(token) for token in base.split("-", 1))
+            start, end = low, high if high >= low else high + 60  # a range may wrap past the hour
+        else:
+            start = int(base)
+            end = 59 if step_text else start
+        minutes.update(minute % 60 for minute in range(start, end + 1, step))
+    return minutes
 
 
 def _check_cron(fields: list[str]) -> str | None:
@@ -412,8 +475,7 @@ def _check_rate(number: int, unit: str) -> str | None:
 
 
 def _schedule(value: str) -> Problem | None:
-    problem = check_schedule_expression(value)
-    return ("schedule-expression", problem) if problem else None
+    return schedule_problem(value)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -500,6 +562,22 @@ def _cold_storage_minimum(v: "_Validator", node: Mapping[str, Any], path: str, n
             "cold-storage-minimum",
             f"delete_after_days is {delete} but move_to_cold_storage_after_days is {cold}: a recovery point stays "
             f"in cold storage at least 90 days, so delete_after_days must be at least {cold + 90}",
+        )
+
+
+def _archive_needs_a_transition(v: "_Validator", node: Mapping[str, Any], path: str, name: str) -> None:
+    # AWS Backup API, Lifecycle (https://docs.aws.amazon.com/aws-backup/latest/devguide/API_Lifecycle.html): with
+    # OptInToArchiveForSupportedResources true, the plan "transitions supported resources to archive (cold) storage
+    # tier in accordance with your lifecycle settings", i.e. MoveToColdStorageAfterDays: without it the opt-in moves
+    # nothing. Only for standalone policies: an inherited lifecycle may set the transition.
+    opted_in = as_boolean(_assigned(node, "opt_in_to_archive_for_supported_resources")) is True
+    if v.standalone and opted_in and "move_to_cold_storage_after_days" not in node:
+        v.add(
+            join_path(path, "opt_in_to_archive_for_supported_resources"),
+            "archive-transition",
+            "opt_in_to_archive_for_supported_resources is true but this lifecycle has no "
+            "move_to_cold_storage_after_days: AWS Backup moves recovery points to the archive tier only at that "
+            "transition, so nothing would be archived",
         )
 
 
@@ -598,7 +676,7 @@ _LIFECYCLE = _Block(
         "delete_after_days": _Setting("single", _whole_number(1, "whole-number", "days")),
         "opt_in_to_archive_for_supported_resources": _Setting("single", _boolean),
     },
-    checks=(_cold_storage_minimum,),
+    checks=(_cold_storage_minimum, _archive_needs_a_transition),
 )
 
 _COPY_ACTION = _Block(
@@ -945,11 +1023,22 @@ class _Validator:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def validate_policy(document: object, *, standalone: bool = False) -> list[PolicyIssue]:
+def validate_policy(
+    document: object, *, standalone: bool = False, extra_regions: Iterable[str] = ()
+) -> list[PolicyIssue]:
     """Every problem of ``document`` (a parsed backup policy); empty when it is valid.
 
     ``standalone``: the policy must form complete backup plans by itself, not only override inherited settings.
+    ``extra_regions``: Region names to accept besides the ones botocore knows (Regions newer than botocore).
     """
+    token = _EXTRA_REGIONS.set(frozenset(extra_regions))
+    try:
+        return _validate(document, standalone=standalone)
+    finally:
+        _EXTRA_REGIONS.reset(token)
+
+
+def _validate(document: object, *, standalone: bool) -> list[PolicyIssue]:
     validator = _Validator(standalone=standalone)
     if not isinstance(document, Mapping):
         validator.add("$", "document-type", f"the policy is {_show(document)}: it must be a JSON object with plans")
@@ -1026,9 +1115,11 @@ def parse_policy_text(text: str) -> tuple[object, list[PolicyIssue]]:
     return document, list(_duplicate_issues(document, "$"))
 
 
-def validate_policy_text(text: str, *, standalone: bool = False) -> list[PolicyIssue]:
+def validate_policy_text(
+    text: str, *, standalone: bool = False, extra_regions: Iterable[str] = ()
+) -> list[PolicyIssue]:
     """Every problem of a policy given as JSON text (as in a file or the Organizations API's Content)."""
     document, issues = parse_policy_text(text)
     if issues and document is None:
         return issues
-    return issues + validate_policy(document, standalone=standalone)
+    return issues + validate_policy(document, standalone=standalone, extra_regions=extra_regions)
