@@ -71,7 +71,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from typing import Any, Final
 from unittest import mock
 
@@ -892,20 +891,12 @@ def rename_account(current_id: str, new_id: str, state: str = "ACTIVE") -> None:
 # - a completed copy is a recovery point in the destination vault, encrypted with the destination vault's key
 #   ("AWS Backup re-encrypts your copy using the customer managed key of your destination vault"), with the
 #   resource's ARN and type and the source vault as ``SourceBackupVaultArn``.
-# Policies are evaluated for the principals and condition keys these copies carry (account root, role ARN,
-# aws:PrincipalOrgID, aws:PrincipalOrgPaths, aws:PrincipalAccount, aws:PrincipalArn, kms:CallerAccount,
-# kms:ViaService, kms:GrantIsForAWSResource); a condition on any other key never allows and always denies (safe side).
+# Policies are evaluated by ``orgbackup.protection.access.policy_allows`` (what it knows of IAM's logic is documented
+# there); the principals' organization and organization paths come from the emulated organization.
 # ``add_recovery_point`` is a fixture, not a gap closure: it leaves what a finished backup job leaves.
 
 COPY_INTO: Final = "backup:CopyIntoBackupVault"
 _BACKUP_SERVICE_ROLE = "role/aws-service-role/backup.amazonaws.com/AWSServiceRoleForBackup"
-
-
-@dataclass(frozen=True)
-class _Caller:
-    account_id: str
-    arn: str
-    region: str
 
 
 def _backup_backend(account_id: str, region: str) -> Any:
@@ -948,83 +939,11 @@ def _org_facts(account_id: str) -> tuple[str | None, list[str]]:
     return backend.org.id, [path]
 
 
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
+def _principal(account_id: str, arn: str, region: str) -> Any:
+    from orgbackup.protection.access import Principal  # noqa: PLC0415
 
-
-def _condition_value(key: str, caller: _Caller) -> list[str] | None:
-    org_id, org_paths = _org_facts(caller.account_id)
-    values: dict[str, list[str]] = {
-        "aws:principalaccount": [caller.account_id],
-        "aws:principalarn": [caller.arn],
-        "aws:principalorgid": [org_id] if org_id else [],
-        "aws:principalorgpaths": org_paths,
-        "kms:calleraccount": [caller.account_id],
-        "kms:viaservice": [f"backup.{caller.region}.amazonaws.com"],
-        "kms:grantisforawsresource": ["true"],
-    }
-    return values.get(key.lower())
-
-
-def _condition_holds(operator: str, key: str, expected: Any, caller: _Caller) -> bool | None:
-    import fnmatch  # noqa: PLC0415
-
-    actual = _condition_value(key, caller)
-    if actual is None:
-        return None
-    qualifier, _, base = operator.rpartition(":")
-    negated = "Not" in base
-    like = base.endswith("Like")
-    wanted = [str(item) for item in _as_list(expected)]
-
-    def one(value: str) -> bool:
-        if base.startswith("Bool"):
-            return value.lower() in [item.lower() for item in wanted]
-        return any(fnmatch.fnmatchcase(value, item) if like else value == item for item in wanted)
-
-    if base.startswith("Bool"):
-        return any(one(value) for value in actual)
-    combine = all if qualifier == "ForAllValues" else any
-    hit = combine(one(value) for value in actual)
-    return not hit if negated else hit
-
-
-def _statement_applies(statement: dict[str, Any], action: str, caller: _Caller, *, deny: bool) -> bool:
-    import fnmatch  # noqa: PLC0415
-
-    if not any(fnmatch.fnmatchcase(action.lower(), str(item).lower()) for item in _as_list(statement.get("Action"))):
-        return False
-    if "NotPrincipal" in statement:
-        return deny
-    principal = statement.get("Principal")
-    names = _as_list(principal.get("AWS", [])) if isinstance(principal, dict) else _as_list(principal)
-    partition_free = {f":iam::{caller.account_id}:root", caller.arn.split(":", 2)[-1]}
-    if not any(
-        name in ("*", caller.account_id) or any(str(name).endswith(tail) for tail in partition_free) for name in names
-    ):
-        return False
-    for operator, pairs in (statement.get("Condition") or {}).items():
-        for key, expected in pairs.items():
-            holds = _condition_holds(operator, key, expected, caller)
-            if holds is None:
-                return deny
-            if not holds:
-                return False
-    return True
-
-
-def policy_allows(policy: str | None, action: str, caller: _Caller) -> tuple[bool, str]:
-    """Whether a resource policy lets ``caller`` do ``action``: an explicit Deny wins, then any Allow."""
-    if not policy:
-        return False, "it has no access policy"
-    statements = _as_list(json.loads(policy).get("Statement", []))
-    for statement in statements:
-        if statement.get("Effect") == "Deny" and _statement_applies(statement, action, caller, deny=True):
-            return False, f"statement {statement.get('Sid', '(no Sid)')} denies it"
-    for statement in statements:
-        if statement.get("Effect") == "Allow" and _statement_applies(statement, action, caller, deny=False):
-            return True, f"statement {statement.get('Sid', '(no Sid)')} allows it"
-    return False, f"no statement allows {action} to account {caller.account_id}"
+    org_id, org_paths = _org_facts(account_id)
+    return Principal(account_id, arn, region, org_id, tuple(org_paths))
 
 
 def add_recovery_point(
@@ -1109,6 +1028,7 @@ def _copy_failure(job: dict[str, Any], point: dict[str, Any]) -> str | None:
     """Why AWS Backup would fail this copy job, or None."""
     from moto.iam.models import iam_backends  # noqa: PLC0415
 
+    from orgbackup.protection.access import policy_allows  # noqa: PLC0415
     from orgbackup.protection.rules import load_rule_book  # noqa: PLC0415
 
     source_account, source_region = job["AccountId"], job["_region"]
@@ -1138,7 +1058,7 @@ def _copy_failure(job: dict[str, Any], point: dict[str, Any]) -> str | None:
             return "; ".join(reason.text for reason in verdict.reasons)
     if not cross_account:
         return None
-    caller = _Caller(source_account, role_arn, target_region)
+    caller = _principal(source_account, role_arn, target_region)
     allowed, why = policy_allows(getattr(destination, "access_policy", None), COPY_INTO, caller)
     if not allowed:
         return (
@@ -1147,7 +1067,7 @@ def _copy_failure(job: dict[str, Any], point: dict[str, Any]) -> str | None:
         )
     key = _kms_key(point.get("EncryptionKeyArn"))
     if key is not None:
-        user = _Caller(target_account, f"arn:aws:iam::{target_account}:{_BACKUP_SERVICE_ROLE}", source_region)
+        user = _principal(target_account, f"arn:aws:iam::{target_account}:{_BACKUP_SERVICE_ROLE}", source_region)
         for action in ("kms:Decrypt", "kms:CreateGrant"):
             allowed, why = policy_allows(key.policy, action, user)
             if not allowed:
