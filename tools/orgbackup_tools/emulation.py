@@ -1202,4 +1202,26 @@ def backup_copy_jobs() -> Iterator[None]:
         yield
 
 
-EXTENSIONS = (*EXTENSIONS, backup_copy_jobs)
+# CloudFormation (resource reference: AWS::KMS::Key, KeyPolicy "Type: Json"; KMS API reference: GetKeyPolicy)
+# ``cloudformation_kms_key_policy``: moto's CloudFormation hands an AWS::KMS::Key's ``KeyPolicy`` object to KMS as a
+# Python dict, so GetKeyPolicy answers its repr, which is not JSON. AWS stores the policy as a JSON document and
+# GetKeyPolicy returns that JSON text.
+@contextmanager
+def cloudformation_kms_key_policy() -> Iterator[None]:
+    from moto.kms.models import Key  # noqa: PLC0415
+
+    original = Key.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create(
+        cls: Any, /, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> Any:
+        properties = cloudformation_json.get("Properties", {})
+        if isinstance(properties.get("KeyPolicy"), dict):
+            properties["KeyPolicy"] = json.dumps(properties["KeyPolicy"])
+        return original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+
+    with mock.patch.object(Key, "create_from_cloudformation_json", classmethod(create)):
+        yield
+
+
+EXTENSIONS = (*EXTENSIONS, backup_copy_jobs, cloudformation_kms_key_policy)
