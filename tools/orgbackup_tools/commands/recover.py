@@ -196,15 +196,16 @@ def _emulated(args: argparse.Namespace) -> Iterator[Context]:
     from orgbackup_tools import emulation, simulation  # noqa: PLC0415 - moto loads only here
 
     spec = simulation.OrgSpec()
+    # The arguments are checked before the emulated organization is built.
+    layout = layout_from(simulation.simulation_parameters(spec))
+    source_region, destination_region = parse_request(args.recovery_point, args.to_account, args.region, layout)
+    members = {account.account_id for account in spec.accounts} - {layout.central_account_id}
+    if args.to_account not in members:
+        raise InvalidInputError(
+            f"--to-account: {args.to_account} is not a member account of the emulated organization "
+            f"({', '.join(sorted(members))})"
+        )
     with simulation.World.emulate(spec) as world:
-        layout = layout_from(world.parameters)
-        source_region, destination_region = parse_request(args.recovery_point, args.to_account, args.region, layout)
-        members = {account.account_id for account in spec.accounts} - {layout.central_account_id}
-        if args.to_account not in members:
-            raise InvalidInputError(
-                f"--to-account: {args.to_account} is not a member account of the emulated organization "
-                f"({', '.join(sorted(members))})"
-            )
         say = Output(args.json).say
         say(f"emulated organization: onboarding {args.to_account} with the real workflow")
         world.execute({"mode": "manual", "account_ids": [args.to_account]})
