@@ -16,7 +16,8 @@ REGION, OTHER_REGION = "us-east-1", "eu-west-1"
 
 def session(account_id: str) -> boto3.session.Session:
     sts = boto3.client("sts", region_name=REGION)
-    credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/tester", RoleSessionName="tester")["Credentials"]
+    role = f"arn:aws:iam::{account_id}:role/tester"
+    credentials = sts.assume_role(RoleArn=role, RoleSessionName="tester")["Credentials"]
     return boto3.session.Session(
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],

@@ -356,7 +356,8 @@ def copy_back(
             return CopyResult(
                 job_id, str(job["State"]), job.get("DestinationRecoveryPointArn"), job.get("StatusMessage"), poll
             )
-        sleep(poll_seconds)
+        if poll < max_polls:
+            sleep(poll_seconds)
     return CopyResult(
         job_id, str(job.get("State")), None, f"still {job.get('State')} after {max_polls} reads", max_polls
     )
