@@ -17,7 +17,7 @@ The data file holds, per resource type AWS Backup supports:
     Whether AWS Backup restores the type.
 ``sources``
     For each fact, the key of the page (``pages``) it comes from; ``notes`` says where the pages are silent and the
-    safe side was chosen.
+    safe side was chosen; ``notes_source`` is the page of the notes.
 
 Pure: no AWS calls. ``load_rule_book()`` raises ConfigurationError naming the entry and field of a malformed file.
 """
@@ -66,6 +66,7 @@ class ResourceRule:
     restore: bool
     sources: Mapping[str, str]
     notes: str
+    notes_source: str
 
     @property
     def fully_managed(self) -> bool:
@@ -148,6 +149,9 @@ class RuleBook:
         for fact in FACTS:
             if sources.get(fact) not in self.pages:
                 raise self._bad(f"{path}.sources.{fact}", f"{sources.get(fact)!r} is not a key of pages")
+        notes_source = entry.get("notes_source", "feature-availability")
+        if notes_source not in self.pages:
+            raise self._bad(f"{path}.notes_source", f"{notes_source!r} is not a key of pages")
         return ResourceRule(
             resource_type=entry["resource_type"],
             name=entry["name"],
@@ -159,6 +163,7 @@ class RuleBook:
             restore=entry["restore"],
             sources={fact: self.pages[sources[fact]] for fact in FACTS},
             notes=str(entry.get("notes") or ""),
+            notes_source=self.pages[notes_source],
         )
 
     # -- lookups ---------------------------------------------------------------------------------------------
