@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from orgbackup import config
-from orgbackup.exceptions import ConfigurationError
+from orgbackup.exceptions import ConfigurationError, InvalidInputError
 from orgbackup.policies.parameters import PolicyParameters
 from orgbackup.policies.render import render_policies
 from orgbackup.protection.key_statement import workload_key_statements
@@ -91,7 +91,12 @@ def build_report(parameters: dict[str, str], inventory: Path | None) -> dict[str
 
 
 def run_check(args: argparse.Namespace) -> int:
-    report = build_report(_parameters(args), args.inventory)
+    try:
+        report = build_report(_parameters(args), args.inventory)
+    except InvalidInputError as error:
+        # A readable inventory with wrong content is invalid input (1); an unreadable one is unusable (2, cli.main).
+        print(f"orgbackup: {error}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(report, indent=2))
     else:
