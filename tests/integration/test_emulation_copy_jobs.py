@@ -206,3 +206,43 @@ def test_start_copy_job_refuses_unknown_points_and_malformed_arns_and_a_missing_
     with pytest.raises(ClientError) as raised:
         world["central"].describe_copy_job(CopyJobId="NOPE")
     assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+KEY_TEMPLATE = """
+Resources:
+  Key:
+    Type: AWS::KMS::Key
+    Properties:
+      KeyPolicy:
+        Version: "2012-10-17"
+        Statement:
+          - Sid: Root
+            Effect: Allow
+            Principal: {AWS: "arn:aws:iam::123456789012:root"}
+            Action: "kms:*"
+            Resource: "*"
+Outputs:
+  Arn:
+    Value: !GetAtt Key.Arn
+"""
+
+
+def test_cloudformation_stores_a_key_policy_object_as_json() -> None:
+    with mock_aws(), emulation.aws_extensions():
+        cfn = boto3.client("cloudformation", region_name=REGION)
+        cfn.create_stack(StackName="k", TemplateBody=KEY_TEMPLATE)
+        arn = cfn.describe_stacks(StackName="k")["Stacks"][0]["Outputs"][0]["OutputValue"]
+        policy = boto3.client("kms", region_name=REGION).get_key_policy(KeyId=arn, PolicyName="default")["Policy"]
+        assert json.loads(policy)["Statement"][0]["Sid"] == "Root"
+
+
+def test_without_the_extension_moto_returns_a_key_policy_that_is_not_json_text() -> None:
+    with mock_aws():
+        cfn = boto3.client("cloudformation", region_name=REGION)
+        cfn.create_stack(
+            StackName="k", TemplateBody=KEY_TEMPLATE.replace("    Value: !GetAtt Key.Arn", "    Value: !Ref Key")
+        )
+        key = cfn.describe_stacks(StackName="k")["Stacks"][0]["Outputs"][0]["OutputValue"]
+        policy = boto3.client("kms", region_name=REGION).get_key_policy(KeyId=key, PolicyName="default")["Policy"]
+        # The API's Policy is a JSON string; moto hands back the template's object instead
+        assert not isinstance(policy, str)

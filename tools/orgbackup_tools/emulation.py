@@ -1204,7 +1204,7 @@ def backup_copy_jobs() -> Iterator[None]:
 
 # CloudFormation (resource reference: AWS::KMS::Key, KeyPolicy "Type: Json"; KMS API reference: GetKeyPolicy)
 # ``cloudformation_kms_key_policy``: moto's CloudFormation hands an AWS::KMS::Key's ``KeyPolicy`` object to KMS as a
-# Python dict, so GetKeyPolicy answers its repr, which is not JSON. AWS stores the policy as a JSON document and
+# Python dict, so GetKeyPolicy answers that object instead of the JSON string its API shape says. AWS stores the policy as a JSON document and
 # GetKeyPolicy returns that JSON text.
 @contextmanager
 def cloudformation_kms_key_policy() -> Iterator[None]:
