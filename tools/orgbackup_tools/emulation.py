@@ -61,6 +61,9 @@ Lambda and Step Functions (moto's documented switches, made useful here)
   Region and credentials serves every task (a boto3 session per task cost 0.1 s each: most of a run's time).
 - ``instant_waits``: moto's Step Functions interpreter really sleeps in Wait states; AWS's time is modelled, not
   spent, in a local run. Each wait is recorded (and yielded) instead.
+
+AWS Backup recovery points and copy jobs (``backup_copy_jobs``) and CloudFormation key policies
+(``cloudformation_kms_key_policy``): documented where they are defined, at the end of this module.
 """
 
 import copy
@@ -1204,8 +1207,8 @@ def backup_copy_jobs() -> Iterator[None]:
 
 # CloudFormation (resource reference: AWS::KMS::Key, KeyPolicy "Type: Json"; KMS API reference: GetKeyPolicy)
 # ``cloudformation_kms_key_policy``: moto's CloudFormation hands an AWS::KMS::Key's ``KeyPolicy`` object to KMS as a
-# Python dict, so GetKeyPolicy answers that object instead of the JSON string its API shape says. AWS stores the policy as a JSON document and
-# GetKeyPolicy returns that JSON text.
+# Python dict, so GetKeyPolicy answers that object instead of the JSON string its API shape says. AWS stores the
+# policy as a JSON document and GetKeyPolicy returns that JSON text.
 @contextmanager
 def cloudformation_kms_key_policy() -> Iterator[None]:
     from moto.kms.models import Key  # noqa: PLC0415
