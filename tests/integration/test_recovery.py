@@ -9,7 +9,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from orgbackup.protection.recovery import AccountReader, BackupCopies, Layout, copy_back, plan_recovery
+from orgbackup.backup import BackupCopies
+from orgbackup.protection.recovery import AccountReader, Layout, copy_back, plan_recovery
 from orgbackup_tools import emulation
 
 CENTRAL, MEMBER, REGION = "222222222222", "333333333333", "us-east-1"

@@ -21,10 +21,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from orgbackup import config
+from orgbackup.backup import BackupCopies
 from orgbackup.exceptions import ConfigurationError, InvalidInputError
 from orgbackup.protection.recovery import (
     AccountReader,
-    BackupCopies,
     CopyResult,
     Layout,
     RecoveryPlan,

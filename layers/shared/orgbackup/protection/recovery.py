@@ -14,8 +14,8 @@ and its access policy allows ``backup:CopyIntoBackupVault`` from the central acc
 central vault key: a cross-account copy is re-encrypted with the destination vault's key) lets the member account
 use it.
 
-``BackupCopies`` is the AWS Backup adapter for these calls (recovery points and copy jobs); IAM and KMS reads go
-through ``AccountReader``. Both take injected clients.
+The AWS Backup calls go through ``orgbackup.backup.BackupCopies``; the IAM and KMS reads (a role's trust policy, a
+key's policy) through ``AccountReader``. Both take injected clients.
 """
 
 import re
@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Any, Final
 from botocore.exceptions import ClientError
 
 from orgbackup import config
+from orgbackup.backup import BackupCopies
 from orgbackup.exceptions import InvalidInputError
 from orgbackup.protection.access import Principal, policy_allows
 from orgbackup.protection.rules import RuleBook, load_rule_book
 
 if TYPE_CHECKING:
-    from mypy_boto3_backup import BackupClient
     from mypy_boto3_iam import IAMClient
 
 COPY_INTO: Final = "backup:CopyIntoBackupVault"
@@ -108,38 +108,6 @@ class Layout:
 def _error_text(error: ClientError) -> str:
     details = error.response.get("Error", {})
     return f"{details.get('Code', 'Error')}: {details.get('Message', '')}".strip()
-
-
-class BackupCopies:
-    """The AWS Backup calls of a recovery (one Region, one account's client)."""
-
-    def __init__(self, client: "BackupClient") -> None:
-        self.client = client
-
-    def describe_recovery_point(self, vault_name: str, arn: str) -> dict[str, Any]:
-        return dict(self.client.describe_recovery_point(BackupVaultName=vault_name, RecoveryPointArn=arn))
-
-    def describe_vault(self, vault_name: str) -> dict[str, Any]:
-        return dict(self.client.describe_backup_vault(BackupVaultName=vault_name))
-
-    def vault_access_policy(self, vault_name: str) -> str | None:
-        try:
-            return self.client.get_backup_vault_access_policy(BackupVaultName=vault_name).get("Policy")
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-                return None
-            raise
-
-    def start_copy_job(self, arn: str, source_vault: str, destination_vault_arn: str, role_arn: str) -> str:
-        return self.client.start_copy_job(
-            RecoveryPointArn=arn,
-            SourceBackupVaultName=source_vault,
-            DestinationBackupVaultArn=destination_vault_arn,
-            IamRoleArn=role_arn,
-        )["CopyJobId"]
-
-    def describe_copy_job(self, job_id: str) -> dict[str, Any]:
-        return dict(self.client.describe_copy_job(CopyJobId=job_id)["CopyJob"])
 
 
 @dataclass
