@@ -58,3 +58,35 @@ def test_the_cli_prints_the_statements_for_the_deployed_central_account(capsys) 
     assert cli.main(["protection", "key-statement"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed[0]["Principal"]["AWS"].endswith(":root")
+
+
+def test_check_policy_says_what_a_key_policy_lacks(capsys, tmp_path) -> None:
+    default = tmp_path / "default.json"
+    default.write_text(
+        json.dumps(
+            {
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"AWS": "arn:aws:iam::333333333333:root"},
+                        "Action": "kms:*",
+                        "Resource": "*",
+                    }
+                ]
+            }
+        )
+    )
+    assert (
+        cli.main(["protection", "key-statement", "--central-account-id", CENTRAL, "--check-policy", str(default)]) == 1
+    )
+    out = capsys.readouterr().out
+    assert "missing for copies into the central vault: kms:DescribeKey for account 222222222222" in out
+    shared = tmp_path / "shared.json"
+    shared.write_text(json.dumps({"Statement": workload_key_statements(CENTRAL)}))
+    assert (
+        cli.main(["protection", "key-statement", "--central-account-id", CENTRAL, "--check-policy", str(shared)]) == 0
+    )
+    binary = tmp_path / "binary.json"
+    binary.write_bytes(b"\x00\xff")
+    assert cli.main(["protection", "key-statement", "--check-policy", str(binary)]) == 2
+    assert "cannot read a JSON key policy" in capsys.readouterr().err

@@ -22,7 +22,7 @@ from orgbackup import config
 from orgbackup.exceptions import ConfigurationError, InvalidInputError
 from orgbackup.policies.parameters import PolicyParameters
 from orgbackup.policies.render import render_policies
-from orgbackup.protection.key_statement import workload_key_statements
+from orgbackup.protection.key_statement import missing_for_copy, workload_key_statements
 from orgbackup.protection.rules import load_rule_book
 from orgbackup.settings import Settings
 from orgbackup_tools import deployment
@@ -59,6 +59,12 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     statement.add_argument("--central-account-id", metavar="ID", help="default: CentralBackupAccountId deployed")
     statement.add_argument("--partition", default="aws", help="AWS partition (default: aws)")
     statement.add_argument("--config-env", default="default", metavar="NAME", help="samconfig.toml environment")
+    statement.add_argument(
+        "--check-policy",
+        type=Path,
+        metavar="FILE",
+        help="a workload key's policy (JSON): say what it lacks for the copies (exit 1 when something is missing)",
+    )
     statement.set_defaults(handler=run_key_statement)
 
 
@@ -155,5 +161,19 @@ def print_report(report: dict[str, Any]) -> None:
 
 def run_key_statement(args: argparse.Namespace) -> int:
     account = args.central_account_id or _parameters(args).get("CentralBackupAccountId", "")
-    print(json.dumps(workload_key_statements(account, args.partition), indent=2))
-    return 0
+    statements = workload_key_statements(account, args.partition)
+    if args.check_policy is None:
+        print(json.dumps(statements, indent=2))
+        return 0
+    try:
+        policy = json.loads(args.check_policy.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise ConfigurationError(f"{args.check_policy}: cannot read a JSON key policy: {error}") from error
+    missing = missing_for_copy(policy, account, args.partition)
+    if not missing:
+        print(f"{args.check_policy}: the key lets the central account {account} copy its backups")
+        return 0
+    print(f"{args.check_policy}: missing for copies into the central vault: {'; '.join(missing)}")
+    print("add these statements to the key policy:")
+    print(json.dumps(statements, indent=2))
+    return 1

@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from orgbackup import config
 from orgbackup.exceptions import InvalidInputError
+from orgbackup.protection.access import Principal, policy_allows
 
 USE_ACTIONS: Final = (
     "kms:DescribeKey",
@@ -54,41 +55,20 @@ def workload_key_statements(central_backup_account_id: str, partition: str = "aw
     ]
 
 
-def _actions(statement: dict[str, Any]) -> set[str]:
-    actions = statement.get("Action", [])
-    return {actions} if isinstance(actions, str) else {item for item in actions if isinstance(item, str)}
-
-
-def _principals(statement: dict[str, Any]) -> set[str]:
-    principal = statement.get("Principal")
-    if principal == "*":
-        return {"*"}
-    value = principal.get("AWS", []) if isinstance(principal, dict) else []
-    return {value} if isinstance(value, str) else {item for item in value if isinstance(item, str)}
-
-
-def missing_for_copy(key_policy: Any, central_backup_account_id: str) -> list[str]:
-    """What a key policy lacks for the central account's copies, in words (empty: nothing). Reads the policy's
-    Allow statements for the central account's root or ID; a statement with other conditions than the grant
-    condition is not counted (it may not apply)."""
+def missing_for_copy(key_policy: Any, central_backup_account_id: str, partition: str = "aws") -> list[str]:
+    """The actions a key policy does not give the central account for copies (empty: nothing is missing), as AWS
+    Backup in that account would be judged (``orgbackup.protection.access``; a condition on a key it does not know
+    counts as not granting)."""
     if not isinstance(key_policy, dict) or not isinstance(key_policy.get("Statement"), list):
         return ["the key policy is not a policy document with a Statement list"]
-    wanted = {f"arn:aws:iam::{central_backup_account_id}:root", central_backup_account_id}
-    granted: set[str] = set()
-    for statement in key_policy["Statement"]:
-        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
-            continue
-        if not (
-            _principals(statement) & wanted
-            or any(p.endswith(f"::{central_backup_account_id}:root") for p in _principals(statement))
-        ):
-            continue
-        condition = statement.get("Condition") or {}
-        actions = _actions(statement)
-        if "kms:*" in actions:
-            actions = {*USE_ACTIONS, *GRANT_ACTIONS}
-        if condition and condition != {"Bool": {"kms:GrantIsForAWSResource": "true"}}:
-            continue
-        granted |= actions
-    missing = [action for action in (*USE_ACTIONS, *GRANT_ACTIONS) if action not in granted]
-    return [f"{action} for account {central_backup_account_id}" for action in missing]
+    backup_there = Principal(
+        central_backup_account_id,
+        f"arn:{partition}:iam::{central_backup_account_id}:role/aws-service-role/backup.amazonaws.com/"
+        "AWSServiceRoleForBackup",
+        "us-east-1",
+    )
+    return [
+        f"{action} for account {central_backup_account_id}"
+        for action in (*USE_ACTIONS, *GRANT_ACTIONS)
+        if not policy_allows(key_policy, action, backup_there)[0]
+    ]

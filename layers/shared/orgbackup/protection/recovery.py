@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
 
 COPY_INTO: Final = "backup:CopyIntoBackupVault"
-FINAL_STATES: Final = ("COMPLETED", "FAILED", "PARTIAL", "ABORTED")
+FINAL_STATES: Final = ("COMPLETED", "FAILED", "PARTIAL")
 RECOVERY_POINT_ARN: Final = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12})?:\S+")
 # The service-linked role AWS Backup acts as in the destination account (AWS Backup Developer Guide, *Using
 # service-linked roles for AWS Backup*): the principal that uses the source key for a copy into that account.
