@@ -14,6 +14,15 @@ CENTRAL, MEMBER, OTHER = "222222222222", "333333333333", "444444444444"
 REGION, OTHER_REGION = "us-east-1", "eu-west-1"
 
 
+def organization(*account_ids: str) -> None:
+    """An organization holding these accounts (copies across accounts stay within one organization)."""
+    org = boto3.client("organizations", region_name=REGION)
+    org.create_organization(FeatureSet="ALL")
+    for account_id in account_ids:
+        status = org.create_account(AccountName=f"a{account_id}", Email=f"{account_id}@example.com")
+        emulation.rename_account(status["CreateAccountStatus"]["AccountId"], account_id)
+
+
 def session(account_id: str) -> boto3.session.Session:
     sts = boto3.client("sts", region_name=REGION)
     role = f"arn:aws:iam::{account_id}:role/tester"
@@ -74,6 +83,7 @@ def shared_with(account_id: str) -> dict:
 @pytest.fixture
 def world() -> Iterator[dict]:
     with mock_aws(), emulation.aws_extensions():
+        organization(CENTRAL, MEMBER)
         central = session(CENTRAL)
         central.client("iam").create_role(RoleName="CopyBack", AssumeRolePolicyDocument="{}")
         central_key = vault_with_key(CENTRAL, REGION, "central", shared_with(MEMBER))
@@ -142,6 +152,17 @@ def test_a_copy_the_destination_vault_policy_does_not_allow_fails(world) -> None
     assert job["State"] == "FAILED"
     assert "does not allow backup:CopyIntoBackupVault from account 222222222222" in job["StatusMessage"]
     assert world["member"].list_recovery_points_by_backup_vault(BackupVaultName="member")["RecoveryPoints"] == []
+
+
+def test_a_copy_to_an_account_outside_the_organization_fails(world) -> None:
+    vault_with_key(OTHER, REGION, "member")
+    session(OTHER).client("backup", region_name=REGION).put_backup_vault_access_policy(
+        BackupVaultName="member", Policy=allow_copy_from(CENTRAL)
+    )
+    point = emulation.add_recovery_point(CENTRAL, REGION, "central", resource_arn="arn:aws:s3:::b", resource_type="S3")
+    job = copy_back(world, point, f"arn:aws:backup:{REGION}:{OTHER}:backup-vault:member")
+    assert job["State"] == "FAILED"
+    assert "must be a member of the same organization" in job["StatusMessage"]
 
 
 def test_an_explicit_deny_in_the_destination_policy_wins(world) -> None:

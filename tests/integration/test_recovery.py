@@ -20,6 +20,15 @@ TRUST = {
 }
 
 
+def organization(*account_ids: str) -> None:
+    """An organization holding these accounts (copies across accounts stay within one organization)."""
+    org = boto3.client("organizations", region_name=REGION)
+    org.create_organization(FeatureSet="ALL")
+    for account_id in account_ids:
+        status = org.create_account(AccountName=f"a{account_id}", Email=f"{account_id}@example.com")
+        emulation.rename_account(status["CreateAccountStatus"]["AccountId"], account_id)
+
+
 def session(account_id: str) -> boto3.session.Session:
     credentials = boto3.client("sts", region_name=REGION).assume_role(
         RoleArn=f"arn:aws:iam::{account_id}:role/operator", RoleSessionName="operator"
@@ -51,6 +60,7 @@ def key_shared_with(account_id: str | None) -> str:
 @pytest.fixture
 def accounts() -> Iterator[dict[str, Any]]:
     with mock_aws(), emulation.aws_extensions():
+        organization(CENTRAL, MEMBER)
         central, member = session(CENTRAL), session(MEMBER)
         central.client("iam").create_role(RoleName="CopyBack", AssumeRolePolicyDocument=json.dumps(TRUST))
         key = central.client("kms").create_key(Policy=key_shared_with(MEMBER))["KeyMetadata"]["Arn"]

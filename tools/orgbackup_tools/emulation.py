@@ -885,7 +885,9 @@ def rename_account(current_id: str, new_id: str, state: str = "ACTIVE") -> None:
 #   (``CREATED`` -> ``RUNNING`` -> ``COMPLETED`` | ``FAILED`` with a ``StatusMessage``). Here each DescribeCopyJob
 #   moves a job one state on, so a caller that polls sees the states AWS reports without time passing.
 # - the copy FAILS when: the role does not exist in the source account; the destination vault does not exist; for a
-#   copy to another account, the destination vault's access policy does not allow ``backup:CopyIntoBackupVault``
+#   copy to another account, the two accounts are not in one organization ("Both source and destination account must
+#   be a member of the same organization", https://repost.aws/knowledge-center/backup-troubleshoot-cross-account-copy),
+#   the destination vault's access policy does not allow ``backup:CopyIntoBackupVault``
 #   to the source account (an explicit Deny wins; "Creating backup copies across AWS accounts"), or the recovery
 #   point's customer managed key does not let the destination account use it ("Given key ID is not accessible",
 #   https://repost.aws/knowledge-center/backup-cross-account-copy-error); or the copy breaks a rule of
@@ -1061,6 +1063,10 @@ def _copy_failure(job: dict[str, Any], point: dict[str, Any]) -> str | None:
             return "; ".join(reason.text for reason in verdict.reasons)
     if not cross_account:
         return None
+    source_org, target_org = _org_facts(source_account)[0], _org_facts(target_account)[0]
+    if source_org is None or source_org != target_org:
+        # https://repost.aws/knowledge-center/backup-troubleshoot-cross-account-copy
+        return "Copy job failed. Both source and destination account must be a member of the same organization"
     caller = _principal(source_account, role_arn, target_region)
     allowed, why = policy_allows(getattr(destination, "access_policy", None), COPY_INTO, caller)
     if not allowed:
