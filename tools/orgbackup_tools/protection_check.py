@@ -38,6 +38,9 @@ STATUS_ORDER: Final = {"none": 0, "allowed": 1, "depends-on-key": 2, "refused": 
 VAULT_ARN: Final = re.compile(
     r"arn:(?P<partition>[^:]+):backup:(?P<region>[^:]+):(?P<account>[^:]+):backup-vault:(?P<name>.+)"
 )
+POLICY_SYNTAX_PAGE: Final = (
+    "https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_backup_syntax.html"
+)
 MAX_INVENTORY_BYTES: Final = 10 * 1024 * 1024
 INVENTORY_FIELDS: Final = ("arn", "kms_key_arn", "key_manager", "tags", "resource_type", "region")
 RESOURCE_ARN: Final = re.compile(r"arn:(aws[a-z-]*):([a-z0-9-]+):([a-z0-9-]*):(\d{12})?:(.+)")
@@ -384,6 +387,7 @@ class Checker:
         rules_in_force: Sequence[PlanRule],
         key_manager: str | None = None,
         selected_by: Sequence[str] | None = None,
+        not_selected: str | None = None,
     ) -> Verdict:
         verdict = Verdict(rule.resource_type, region, {}, Copy(), Copy(), {}, [])
         labels = list(selected_by) if selected_by is not None else [item.label() for item in rules_in_force]
@@ -400,12 +404,7 @@ class Checker:
             "key_source": rule.sources["backup_key"],
         }
         if not rules_in_force:
-            verdict.add(
-                Reason(
-                    f"no backup plan covers {region} for this selection",
-                    "https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_backup_syntax.html",
-                )
-            )
+            verdict.add(Reason(not_selected or f"no backup plan selects it in {region}", POLICY_SYNTAX_PAGE))
         typed_key = key_manager if key_manager in ("AWS", "CUSTOMER") else None
         for item in rules_in_force:
             for action in item.copies:
@@ -516,14 +515,14 @@ class Checker:
             item for item in self.plan_rules if entry.region in item.regions and self._selects_resource(item, entry)
         ]
         labels = [f"{item.label()} ({self._why_selected(item, entry)})" for item in selecting]
-        verdict = self.judge(rule, entry.region, selecting, key_manager=entry.key_manager, selected_by=labels)
-        if not selecting:
-            verdict.add(
-                Reason(
-                    self._why_not_selected(entry),
-                    "https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_backup_syntax.html",
-                )
-            )
+        verdict = self.judge(
+            rule,
+            entry.region,
+            selecting,
+            key_manager=entry.key_manager,
+            selected_by=labels,
+            not_selected=self._why_not_selected(entry),
+        )
         if not rule.fully_managed and entry.key_manager is None and entry.kms_key_arn is None:
             verdict.add(
                 Reason(
