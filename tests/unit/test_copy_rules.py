@@ -96,6 +96,10 @@ def valid_document() -> dict:
         (lambda d: d["resource_types"][1].update(cross_region_copy="yes"), "resource_types[1].cross_region_copy"),
         (lambda d: d["resource_types"][2]["sources"].pop("restore"), "resource_types[2].sources.restore"),
         (lambda d: d["resource_types"].append(d["resource_types"][0]), "appears twice"),
+        (
+            lambda d: d["resource_types"][0].update(aws_managed_key_blocks_cross_account_copy=False),
+            "resource_types[0].aws_managed_key_blocks_cross_account_copy",
+        ),
         (lambda d: d["pages"].update(copy="http://insecure"), "pages.copy"),
         (lambda d: d["rules"]["single_hop"].update(sources=["nowhere"]), "rules.single_hop.sources"),
     ],

@@ -13,6 +13,9 @@ The data file holds, per resource type AWS Backup supports:
     Whether AWS Backup copies the type to another Region / account (*Feature availability by resource*).
 ``cross_account_and_region_in_one_copy``
     Whether one copy action may be both (*Copy a backup*: not for RDS and Aurora).
+``aws_managed_key_blocks_cross_account_copy``
+    Whether a resource encrypted with an AWS managed key (aws/ebs, aws/rds, ...) can never be copied to another
+    account: true exactly for the types whose backups keep the source key (the file is checked for that).
 ``restore``
     Whether AWS Backup restores the type.
 ``sources``
@@ -37,6 +40,7 @@ FACTS: Final = (
     "cross_region_copy",
     "cross_account_copy",
     "cross_account_and_region_in_one_copy",
+    "aws_managed_key_blocks_cross_account_copy",
     "restore",
 )
 KeyManager = Literal["AWS", "CUSTOMER"]
@@ -63,6 +67,7 @@ class ResourceRule:
     cross_region_copy: bool
     cross_account_copy: bool
     cross_account_and_region_in_one_copy: bool
+    aws_managed_key_blocks_cross_account_copy: bool
     restore: bool
     sources: Mapping[str, str]
     notes: str
@@ -149,6 +154,12 @@ class RuleBook:
         for fact in FACTS:
             if sources.get(fact) not in self.pages:
                 raise self._bad(f"{path}.sources.{fact}", f"{sources.get(fact)!r} is not a key of pages")
+        if entry["aws_managed_key_blocks_cross_account_copy"] != (entry["backup_key"] == "source"):
+            raise self._bad(
+                f"{path}.aws_managed_key_blocks_cross_account_copy",
+                "must be true exactly when backup_key is 'source' (only a backup that keeps the resource's key "
+                "depends on that key)",
+            )
         notes_source = entry.get("notes_source", "feature-availability")
         if notes_source not in self.pages:
             raise self._bad(f"{path}.notes_source", f"{notes_source!r} is not a key of pages")
@@ -160,6 +171,7 @@ class RuleBook:
             cross_region_copy=entry["cross_region_copy"],
             cross_account_copy=entry["cross_account_copy"],
             cross_account_and_region_in_one_copy=entry["cross_account_and_region_in_one_copy"],
+            aws_managed_key_blocks_cross_account_copy=entry["aws_managed_key_blocks_cross_account_copy"],
             restore=entry["restore"],
             sources={fact: self.pages[sources[fact]] for fact in FACTS},
             notes=str(entry.get("notes") or ""),
@@ -225,7 +237,7 @@ class RuleBook:
             return CopyVerdict("refused", tuple(refusals))
         if not cross_account:
             return CopyVerdict("allowed", ())
-        if rule.fully_managed:
+        if not rule.aws_managed_key_blocks_cross_account_copy:
             return CopyVerdict("allowed", (self.rules["vault_key"],))
         aws_managed, shared = self.rules["aws_managed_key"], self.rules["customer_key_shared"]
         if key_manager == "AWS":
