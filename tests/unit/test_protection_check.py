@@ -339,6 +339,8 @@ def test_inventory_resources_are_judged_by_their_tags_and_keys(capsys, tmp_path)
             "inventory[0].owner: unknown field",
         ),
         ([[[[]]]], None, 1, "inventory[0]: must be an object"),
+        (None, b"[" * 100_000 + b"]" * 100_000, 2, "nested too deeply"),
+        ([{"arn": "arn:aws:s3:::b", "region": "eu-west-1", "tags": {"k": "v" * 300}}], None, 1, "inventory[0].tags.k"),
     ],
 )
 def test_bad_inventories_name_the_entry_and_field_and_never_trace_back(

@@ -597,6 +597,8 @@ def read_inventory(path: Path) -> Any:
         return json.loads(text)
     except ValueError as error:
         raise ConfigurationError(f"{path}: not JSON: {error}") from error
+    except RecursionError as error:
+        raise ConfigurationError(f"{path}: nested too deeply to be an inventory") from error
 
 
 def parse_inventory(document: Any, rules: RuleBook, settings: Settings) -> list[InventoryEntry]:

@@ -167,8 +167,8 @@ def run_key_statement(args: argparse.Namespace) -> int:
         return 0
     try:
         policy = json.loads(args.check_policy.read_bytes().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise ConfigurationError(f"{args.check_policy}: cannot read a JSON key policy: {error}") from error
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise ConfigurationError(f"{args.check_policy}: cannot read a JSON key policy: {error!r:.200}") from error
     missing = missing_for_copy(policy, account, args.partition)
     if not missing:
         print(f"{args.check_policy}: the key lets the central account {account} copy its backups")
