@@ -267,3 +267,10 @@ def test_without_the_extension_moto_returns_a_key_policy_that_is_not_json_text()
         policy = boto3.client("kms", region_name=REGION).get_key_policy(KeyId=key, PolicyName="default")["Policy"]
         # The API's Policy is a JSON string; moto hands back the template's object instead
         assert not isinstance(policy, str)
+
+
+def test_a_copy_into_a_vault_that_does_not_exist_fails(world) -> None:
+    point = emulation.add_recovery_point(CENTRAL, REGION, "central", resource_arn="arn:aws:s3:::b", resource_type="S3")
+    job = copy_back(world, point, f"arn:aws:backup:{REGION}:{MEMBER}:backup-vault:missing")
+    assert job["State"] == "FAILED"
+    assert job["StatusMessage"] == f"Backup vault arn:aws:backup:{REGION}:{MEMBER}:backup-vault:missing does not exist"

@@ -1031,6 +1031,7 @@ def _key_manager(key_arn: str | None) -> str | None:
 
 def _copy_failure(job: dict[str, Any], point: dict[str, Any]) -> str | None:
     """Why AWS Backup would fail this copy job, or None."""
+    from moto.backup.exceptions import ResourceNotFoundException  # noqa: PLC0415
     from moto.iam.models import iam_backends  # noqa: PLC0415
 
     from orgbackup.protection.access import policy_allows  # noqa: PLC0415
@@ -1046,7 +1047,7 @@ def _copy_failure(job: dict[str, Any], point: dict[str, Any]) -> str | None:
     target_region, target_account, target_name = target[3], target[4], target[6]
     try:
         destination = _vault(target_account, target_region, target_name)
-    except Exception:
+    except ResourceNotFoundException:
         return f"Backup vault {job['DestinationBackupVaultArn']} does not exist"
     cross_account = target_account != source_account
     cross_region = target_region != source_region
