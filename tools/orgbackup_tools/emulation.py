@@ -61,15 +61,20 @@ Lambda and Step Functions (moto's documented switches, made useful here)
   Region and credentials serves every task (a boto3 session per task cost 0.1 s each: most of a run's time).
 - ``instant_waits``: moto's Step Functions interpreter really sleeps in Wait states; AWS's time is modelled, not
   spent, in a local run. Each wait is recorded (and yielded) instead.
+
+AWS Backup recovery points and copy jobs (``backup_copy_jobs``) and CloudFormation key policies
+(``cloudformation_kms_key_policy``): documented where they are defined, at the end of this module.
 """
 
 import copy
 import json
 import os
+import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from typing import Any
+from typing import Any, Final
 from unittest import mock
 
 BACKUP_POLICY = "BACKUP_POLICY"
@@ -1302,3 +1307,370 @@ def effective_backup_policy() -> Iterator[None]:
 
 
 EXTENSIONS = (*EXTENSIONS, backup_job_monitoring, effective_backup_policy)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# AWS Backup recovery points and copy jobs (API reference: StartCopyJob, DescribeCopyJob, DescribeRecoveryPoint,
+# ListRecoveryPointsByBackupVault; Developer Guide: "Creating backup copies across AWS accounts", "Vault access
+# policies", "Encryption for backups in AWS Backup", "Copy a backup").
+#
+# ``backup_copy_jobs``: moto 5.2 has no recovery points and no copy jobs at all ("Not yet implemented"), so it
+# cannot say whether a copy would happen. AWS:
+# - keeps recovery points per vault (DescribeRecoveryPoint, ListRecoveryPointsByBackupVault; an unknown vault or
+#   recovery point is ``ResourceNotFoundException``);
+# - StartCopyJob runs in the account and Region of the SOURCE vault: an unknown source vault or recovery point is
+#   ``ResourceNotFoundException``, a malformed ``DestinationBackupVaultArn`` or ``IamRoleArn``
+#   ``InvalidParameterValueException``; the job then runs asynchronously and is read with DescribeCopyJob
+#   (``CREATED`` -> ``RUNNING`` -> ``COMPLETED`` | ``FAILED`` with a ``StatusMessage``). Here each DescribeCopyJob
+#   moves a job one state on, so a caller that polls sees the states AWS reports without time passing.
+# - the copy FAILS when: the role does not exist in the source account; the destination vault does not exist; for a
+#   copy to another account, the two accounts are not in one organization ("Both source and destination account must
+#   be a member of the same organization", https://repost.aws/knowledge-center/backup-troubleshoot-cross-account-copy),
+#   the destination vault's access policy does not allow ``backup:CopyIntoBackupVault``
+#   to the source account (an explicit Deny wins; "Creating backup copies across AWS accounts"), or the recovery
+#   point's customer managed key does not let the destination account use it ("Given key ID is not accessible",
+#   https://repost.aws/knowledge-center/backup-cross-account-copy-error); or the copy breaks a rule of
+#   ``orgbackup/protection/copy_rules.json`` for the resource type (no copy of the type to another account or
+#   Region, both in one step for RDS/Aurora, an AWS managed source key across accounts).
+# - a completed copy is a recovery point in the destination vault, encrypted with the destination vault's key
+#   ("AWS Backup re-encrypts your copy using the customer managed key of your destination vault"), with the
+#   resource's ARN and type and the source vault as ``SourceBackupVaultArn``.
+# Policies are evaluated by ``orgbackup.protection.access.policy_allows`` (what it knows of IAM's logic is documented
+# there); the principals' organization and organization paths come from the emulated organization.
+# ``add_recovery_point`` is a fixture, not a gap closure: it leaves what a finished backup job leaves.
+
+COPY_INTO: Final = "backup:CopyIntoBackupVault"
+_BACKUP_SERVICE_ROLE = "role/aws-service-role/backup.amazonaws.com/AWSServiceRoleForBackup"
+
+
+def _backup_backend(account_id: str, region: str) -> Any:
+    from moto.backup.models import backup_backends  # noqa: PLC0415
+
+    return backup_backends[account_id][region]
+
+
+def _store(backend: Any, name: str) -> dict[str, Any]:
+    store: dict[str, Any] = backend.__dict__.setdefault(f"_orgbackup_{name}", {})
+    return store
+
+
+def _backup_error(code: str, message: str) -> Exception:
+    from moto.backup import exceptions  # noqa: PLC0415
+
+    cls = getattr(exceptions, code, None)
+    if cls is not None:
+        return cls(message)  # type: ignore[no-any-return]
+    from moto.core.exceptions import JsonRESTError  # noqa: PLC0415
+
+    return JsonRESTError(code, message)
+
+
+def _org_facts(account_id: str) -> tuple[str | None, list[str]]:
+    """The account's organization ID and its aws:PrincipalOrgPaths value (o-.../r-.../ou-.../), if it is in one."""
+    try:
+        backend = _organization_backend()
+    except RuntimeError:
+        return None, []
+    by_id = {item.id: item for item in [*backend.ou, *backend.accounts]}
+    if account_id not in by_id:
+        return None, []
+    chain: list[str] = []
+    parent = getattr(by_id[account_id], "parent_id", None)
+    while parent and parent in by_id:
+        chain.append(parent)
+        parent = getattr(by_id[parent], "parent_id", None)
+    path = "/".join([backend.org.id, *reversed(chain)]) + "/"
+    return backend.org.id, [path]
+
+
+def _principal(account_id: str, arn: str, region: str) -> Any:
+    from orgbackup.protection.access import Principal  # noqa: PLC0415
+
+    org_id, org_paths = _org_facts(account_id)
+    return Principal(account_id, arn, region, org_id, tuple(org_paths))
+
+
+def add_recovery_point(
+    account_id: str,
+    region: str,
+    vault_name: str,
+    *,
+    resource_arn: str,
+    resource_type: str,
+    encryption_key_arn: str | None = None,
+    key_manager: str | None = None,
+    recovery_point_arn: str | None = None,
+    source_vault_arn: str | None = None,
+) -> str:
+    """A COMPLETED recovery point in a vault, as a finished backup (or copy) job leaves it; returns its ARN.
+    ``encryption_key_arn`` defaults to the vault's key; ``key_manager`` (AWS or CUSTOMER) defaults to the key's
+    own in the emulated KMS, else CUSTOMER."""
+    import uuid  # noqa: PLC0415
+
+    vault = _vault(account_id, region, vault_name)
+    arn = recovery_point_arn or _copy_arn(account_id, region, resource_type, uuid.uuid4().hex)
+    key_arn = encryption_key_arn or vault.encryption_key_arn
+    _store(_backup_backend(account_id, region), "recovery_points").setdefault(vault_name, {})[arn] = {
+        "RecoveryPointArn": arn,
+        "BackupVaultName": vault_name,
+        "BackupVaultArn": vault.backup_vault_arn,
+        "SourceBackupVaultArn": source_vault_arn,
+        "ResourceArn": resource_arn,
+        "ResourceType": resource_type,
+        "Status": "COMPLETED",
+        "CreationDate": time.time(),
+        "CompletionDate": time.time(),
+        "EncryptionKeyArn": key_arn,
+        "IsEncrypted": bool(key_arn),
+        "KeyManager": key_manager or _key_manager(key_arn) or "CUSTOMER",
+    }
+    vault.num_of_recovery_points += 1
+    return arn
+
+
+def recovery_points(account_id: str, region: str, vault_name: str) -> dict[str, dict[str, Any]]:
+    """The recovery points of a vault by ARN (for reports and assertions)."""
+    _vault(account_id, region, vault_name)
+    points: dict[str, dict[str, Any]] = _store(_backup_backend(account_id, region), "recovery_points").get(
+        vault_name, {}
+    )
+    return points
+
+
+def _copy_arn(account_id: str, region: str, resource_type: str, token: str) -> str:
+    """Recovery point ARNs in the forms AWS Backup reports them: the service's snapshot or image for the types whose
+    backups are that service's snapshots, an AWS Backup recovery point for the others."""
+    partition = "aws"
+    if resource_type == "EBS":
+        return f"arn:{partition}:ec2:{region}::snapshot/snap-{token[:17]}"
+    if resource_type == "EC2":
+        return f"arn:{partition}:ec2:{region}::image/ami-{token[:17]}"
+    if resource_type == "RDS":
+        return f"arn:{partition}:rds:{region}:{account_id}:snapshot:awsbackup:job-{token}"
+    if resource_type in ("Aurora", "DocumentDB", "Neptune"):
+        return f"arn:{partition}:rds:{region}:{account_id}:cluster-snapshot:awsbackup:job-{token}"
+    return f"arn:{partition}:backup:{region}:{account_id}:recovery-point:{token}"
+
+
+def _kms_key(key_arn: str | None) -> Any:
+    from moto.kms.models import kms_backends  # noqa: PLC0415
+
+    parts = (key_arn or "").split(":")
+    if len(parts) != 6 or not parts[5].startswith("key/"):
+        return None
+    return kms_backends[parts[4]][parts[3]].keys.get(parts[5].removeprefix("key/"))
+
+
+def _key_manager(key_arn: str | None) -> str | None:
+    if key_arn and ":alias/aws/" in key_arn:
+        return "AWS"
+    key = _kms_key(key_arn)
+    return str(key.key_manager) if key is not None else None
+
+
+def _copy_failure(job: dict[str, Any], point: dict[str, Any]) -> str | None:
+    """Why AWS Backup would fail this copy job, or None."""
+    from moto.backup.exceptions import ResourceNotFoundException  # noqa: PLC0415
+    from moto.iam.models import iam_backends  # noqa: PLC0415
+
+    from orgbackup.protection.access import policy_allows  # noqa: PLC0415
+    from orgbackup.protection.rules import load_rule_book  # noqa: PLC0415
+
+    source_account, source_region = job["AccountId"], job["_region"]
+    role_arn = job["IamRoleArn"]
+    role_name = role_arn.split(":role/", 1)[-1].rsplit("/", 1)[-1]
+    roles = {role.name for role in iam_backends[source_account]["global"].roles.values()}
+    if role_arn.split(":")[4] != source_account or role_name not in roles:
+        return f"IAM role {role_arn} cannot be assumed by AWS Backup in account {source_account}"
+    target = job["DestinationBackupVaultArn"].split(":")
+    target_region, target_account, target_name = target[3], target[4], target[6]
+    try:
+        destination = _vault(target_account, target_region, target_name)
+    except ResourceNotFoundException:
+        return f"Backup vault {job['DestinationBackupVaultArn']} does not exist"
+    cross_account = target_account != source_account
+    cross_region = target_region != source_region
+    book = load_rule_book()
+    if point["ResourceType"] in book.types:
+        verdict = book.judge_copy(
+            point["ResourceType"],
+            cross_account=cross_account,
+            cross_region=cross_region,
+            key_manager=point.get("KeyManager"),
+            target_account=target_account,
+        )
+        if verdict.status == "refused":
+            return "; ".join(reason.text for reason in verdict.reasons)
+    if not cross_account:
+        return None
+    source_org, target_org = _org_facts(source_account)[0], _org_facts(target_account)[0]
+    if source_org is None or source_org != target_org:
+        # https://repost.aws/knowledge-center/backup-troubleshoot-cross-account-copy
+        return "Copy job failed. Both source and destination account must be a member of the same organization"
+    caller = _principal(source_account, role_arn, target_region)
+    allowed, why = policy_allows(getattr(destination, "access_policy", None), COPY_INTO, caller)
+    if not allowed:
+        return (
+            f"Access denied: the access policy of destination vault {destination.backup_vault_arn} does not allow "
+            f"{COPY_INTO} from account {source_account} ({why})"
+        )
+    key = _kms_key(point.get("EncryptionKeyArn"))
+    if key is not None:
+        user = _principal(target_account, f"arn:aws:iam::{target_account}:{_BACKUP_SERVICE_ROLE}", source_region)
+        for action in ("kms:Decrypt", "kms:CreateGrant"):
+            allowed, why = policy_allows(key.policy, action, user)
+            if not allowed:
+                return (
+                    f"Given key ID is not accessible: the policy of key {point['EncryptionKeyArn']} does not allow "
+                    f"{action} to account {target_account} ({why})"
+                )
+    return None
+
+
+def _finish_copy(job: dict[str, Any]) -> None:
+    import uuid  # noqa: PLC0415
+
+    source_account, source_region = job["AccountId"], job["_region"]
+    point = recovery_points(source_account, source_region, job["_source_vault"])[job["SourceRecoveryPointArn"]]
+    failure = _copy_failure(job, point)
+    job["CompletionDate"] = time.time()
+    if failure:
+        job.update(State="FAILED", StatusMessage=failure)
+        return
+    target = job["DestinationBackupVaultArn"].split(":")
+    target_region, target_account, target_name = target[3], target[4], target[6]
+    destination = _vault(target_account, target_region, target_name)
+    arn = add_recovery_point(
+        target_account,
+        target_region,
+        target_name,
+        resource_arn=point["ResourceArn"],
+        resource_type=point["ResourceType"],
+        encryption_key_arn=destination.encryption_key_arn,
+        recovery_point_arn=_copy_arn(target_account, target_region, point["ResourceType"], uuid.uuid4().hex),
+        source_vault_arn=job["SourceBackupVaultArn"],
+    )
+    job.update(
+        State="COMPLETED", DestinationRecoveryPointArn=arn, DestinationEncryptionKeyArn=destination.encryption_key_arn
+    )
+
+
+_VAULT_ARN = re.compile(r"arn:aws[a-z-]*:backup:[a-z0-9-]+:\d{12}:backup-vault:[a-zA-Z0-9\-_]{2,50}")
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
+
+
+@contextmanager
+def backup_copy_jobs() -> Iterator[None]:
+    import uuid  # noqa: PLC0415
+    from urllib.parse import unquote  # noqa: PLC0415
+
+    from moto.backup import urls  # noqa: PLC0415
+    from moto.backup.responses import BackupResponse  # noqa: PLC0415
+
+    def public(record: dict[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in record.items() if not key.startswith("_") and value is not None}
+
+    def point_route(response: Any) -> tuple[str, str | None]:
+        tail = unquote(response.path).split("/backup-vaults/", 1)[1]
+        name, _, rest = tail.partition("/recovery-points/")
+        return name, (rest or None)
+
+    def describe_recovery_point(response: Any) -> str:
+        name, arn = point_route(response)
+        points = recovery_points(response.current_account, response.region, name)
+        if arn not in points:
+            raise _backup_error("ResourceNotFoundException", f"Recovery point {arn} not found in vault {name}")
+        return json.dumps({key: value for key, value in points[arn].items() if key != "KeyManager"})
+
+    def list_recovery_points(response: Any) -> str:
+        name, _ = point_route(response)
+        points = recovery_points(response.current_account, response.region, name)
+        listed = [{key: value for key, value in p.items() if key != "KeyManager"} for p in points.values()]
+        return json.dumps({"RecoveryPoints": listed})
+
+    def start_copy_job(response: Any) -> str:
+        body = json.loads(response.body or "{}")
+        account, region = response.current_account, response.region
+        name = body.get("SourceBackupVaultName", "")
+        points = recovery_points(account, region, name)
+        arn = body.get("RecoveryPointArn", "")
+        if arn not in points:
+            raise _backup_error("ResourceNotFoundException", f"Recovery point {arn} not found in vault {name}")
+        if not _VAULT_ARN.fullmatch(body.get("DestinationBackupVaultArn", "")):
+            raise _backup_error(
+                "InvalidParameterValueException",
+                f"DestinationBackupVaultArn {body.get('DestinationBackupVaultArn')!r} is not a backup vault ARN",
+            )
+        if not _ROLE_ARN.fullmatch(body.get("IamRoleArn", "")):
+            raise _backup_error(
+                "InvalidParameterValueException", f"IamRoleArn {body.get('IamRoleArn')!r} is not a role ARN"
+            )
+        job_id = str(uuid.uuid4()).upper()
+        point = points[arn]
+        _store(_backup_backend(account, region), "copy_jobs")[job_id] = {
+            "AccountId": account,
+            "CopyJobId": job_id,
+            "SourceBackupVaultArn": point["BackupVaultArn"],
+            "SourceRecoveryPointArn": arn,
+            "DestinationBackupVaultArn": body["DestinationBackupVaultArn"],
+            "ResourceArn": point["ResourceArn"],
+            "ResourceType": point["ResourceType"],
+            "IamRoleArn": body["IamRoleArn"],
+            "CreationDate": time.time(),
+            "State": "CREATED",
+            "_region": region,
+            "_source_vault": name,
+        }
+        return json.dumps({"CopyJobId": job_id, "CreationDate": time.time(), "IsParent": False})
+
+    def describe_copy_job(response: Any) -> str:
+        job_id = unquote(response.path).rstrip("/").rsplit("/", 1)[-1]
+        job = _store(_backup_backend(response.current_account, response.region), "copy_jobs").get(job_id)
+        if job is None:
+            raise _backup_error("ResourceNotFoundException", f"Copy job {job_id} not found")
+        reported = public(job)
+        if job["State"] == "CREATED":
+            job["State"] = "RUNNING"
+        elif job["State"] == "RUNNING":
+            _finish_copy(job)
+        return json.dumps({"CopyJob": reported})
+
+    routes = {
+        "{0}/backup-vaults/(?P<name>[^/]+)/recovery-points/?$": urls.response.dispatch,
+        "{0}/backup-vaults/(?P<name>[^/]+)/recovery-points/(?P<arn>.+)$": urls.response.dispatch,
+        "{0}/copy-jobs/?$": urls.response.dispatch,
+        "{0}/copy-jobs/(?P<job>[^/]+)$": urls.response.dispatch,
+    }
+    with (
+        mock.patch.dict(urls.url_paths, routes),
+        mock.patch.object(BackupResponse, "describe_recovery_point", describe_recovery_point, create=True),
+        mock.patch.object(BackupResponse, "list_recovery_points_by_backup_vault", list_recovery_points, create=True),
+        mock.patch.object(BackupResponse, "start_copy_job", start_copy_job, create=True),
+        mock.patch.object(BackupResponse, "describe_copy_job", describe_copy_job, create=True),
+    ):
+        yield
+
+
+# CloudFormation (resource reference: AWS::KMS::Key, KeyPolicy "Type: Json"; KMS API reference: GetKeyPolicy)
+# ``cloudformation_kms_key_policy``: moto's CloudFormation hands an AWS::KMS::Key's ``KeyPolicy`` object to KMS as a
+# Python dict, so GetKeyPolicy answers that object instead of the JSON string its API shape says. AWS stores the
+# policy as a JSON document and GetKeyPolicy returns that JSON text.
+@contextmanager
+def cloudformation_kms_key_policy() -> Iterator[None]:
+    from moto.kms.models import Key  # noqa: PLC0415
+
+    original = Key.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create(
+        cls: Any, /, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> Any:
+        properties = cloudformation_json.get("Properties", {})
+        if isinstance(properties.get("KeyPolicy"), dict):
+            properties["KeyPolicy"] = json.dumps(properties["KeyPolicy"])
+        return original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+
+    with mock.patch.object(Key, "create_from_cloudformation_json", classmethod(create)):
+        yield
+
+
+EXTENSIONS = (*EXTENSIONS, backup_copy_jobs, cloudformation_kms_key_policy)

@@ -1094,3 +1094,11 @@ def _exists(world: World, account_id: str) -> bool:
     except Exception:  # AccountNotFoundException: nothing to read back
         return False
     return True
+
+
+def session_in(world: World, account_id: str, region: str) -> Any:
+    """A boto3 session of a person in ``account_id`` (an operator running a command there), in ``region``."""
+    import boto3  # noqa: PLC0415
+
+    credentials = _assume_role(world.client("sts"), account_id, "OrgBackupOperator", "orgbackup-operator")
+    return boto3.session.Session(**_session_arguments(credentials), region_name=region)
