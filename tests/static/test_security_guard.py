@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from orgbackup import vault_policy
 from orgbackup_tools.deployment import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -299,3 +300,35 @@ def test_no_open_principal_without_a_condition(path: Path) -> None:
         principal = statement["Principal"]
         if principal == "*" or (isinstance(principal, dict) and principal.get("AWS") == "*"):
             assert statement.get("Condition"), f"{path.name}: {statement}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Findings 4, 5 and 11: the central vault policy (rendered by the workflow) and the role that writes it
+
+
+def test_finding_4_the_vault_policy_role_can_write_the_policy_but_not_remove_it() -> None:
+    role_spec = template(CENTRAL)["Resources"]["CentralVaultPolicyRole"]["Properties"]
+    actions = {
+        action
+        for policy in role_spec["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+        for action in as_list(statement["Action"])
+    }
+    assert actions == {
+        "backup:DescribeBackupVault",
+        "backup:GetBackupVaultAccessPolicy",
+        "backup:PutBackupVaultAccessPolicy",
+    }
+
+
+def test_findings_5_and_11_central_vault_policy_shape() -> None:
+    denied = {*vault_policy.PROTECTED_ACTIONS, *vault_policy.POLICY_ACTIONS}
+    # An empty vault can be deleted with its stack; what protects recovery points stays denied
+    assert "backup:DeleteBackupVault" not in denied
+    assert {"backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle"} <= set(vault_policy.PROTECTED_ACTIONS)
+    # The Config rule's three actions share one statement
+    assert set(vault_policy.POLICY_ACTIONS) == {
+        "backup:DeleteRecoveryPoint",
+        "backup:UpdateRecoveryPointLifecycle",
+        "backup:PutBackupVaultAccessPolicy",
+    }
