@@ -332,3 +332,70 @@ def test_findings_5_and_11_central_vault_policy_shape() -> None:
         "backup:UpdateRecoveryPointLifecycle",
         "backup:PutBackupVaultAccessPolicy",
     }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Finding 6: Organizations permissions only over the product's own backup policies
+
+
+def role_statements(name: str) -> list[dict[str, Any]]:
+    spec = template(TEMPLATE)["Resources"][name]["Properties"]
+    return [statement for policy in spec["Policies"] for statement in policy["PolicyDocument"]["Statement"]]
+
+
+def granting(statements: list[dict[str, Any]], action: str) -> list[dict[str, Any]]:
+    return [statement for statement in statements if action in as_list(statement["Action"])]
+
+
+POLICY_ARN_PART = ":policy/${OrganizationId}/backup_policy/*"
+
+
+def test_finding_6_create_policy_only_for_tagged_backup_policies() -> None:
+    (create,) = granting(role_statements("ApplyBackupPoliciesRole"), "organizations:CreatePolicy")
+    assert create["Condition"]["StringEquals"]["organizations:PolicyType"] == "BACKUP_POLICY"
+    assert create["Condition"]["StringEquals"]["aws:RequestTag/managed-by"] == "orgbackup"
+    assert create["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"] == ["managed-by"]
+    # The tag the IAM condition names is the tag the code puts on every policy it creates
+    from orgbackup.policies.apply import MANAGED_BY_TAG
+
+    assert MANAGED_BY_TAG == {"Key": "managed-by", "Value": "orgbackup"}
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        "organizations:UpdatePolicy",
+        "organizations:DeletePolicy",
+        "organizations:DetachPolicy",
+        "organizations:AttachPolicy",
+    ],
+)
+def test_finding_6_policy_changes_only_on_policies_carrying_the_products_tag(action: str) -> None:
+    for role_name in ("ApplyBackupPoliciesRole", "ReattachBackupPoliciesRole"):
+        for statement in granting(role_statements(role_name), action):
+            resources = json.dumps(statement["Resource"])
+            if POLICY_ARN_PART in resources or resources == '"*"':
+                assert statement["Condition"] == {"StringEquals": {"aws:ResourceTag/managed-by": "orgbackup"}}, (
+                    role_name,
+                    statement["Sid"],
+                )
+
+
+def test_finding_6_the_reattach_step_has_its_own_role_that_only_attaches() -> None:
+    resources = template(TEMPLATE)["Resources"]
+    assert resources["ReattachBackupPoliciesFunction"]["Properties"]["Role"] == {
+        "Fn::GetAtt": "ReattachBackupPoliciesRole.Arn"
+    }
+    actions = {
+        action for statement in role_statements("ReattachBackupPoliciesRole") for action in as_list(statement["Action"])
+    }
+    forbidden = {
+        "organizations:CreatePolicy",
+        "organizations:UpdatePolicy",
+        "organizations:DeletePolicy",
+        "organizations:DetachPolicy",
+        "organizations:TagResource",
+        "organizations:UntagResource",
+    }
+    assert not actions & forbidden
+    assert "organizations:AttachPolicy" in actions
