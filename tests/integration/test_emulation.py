@@ -381,3 +381,42 @@ def test_step_functions_tasks_call_with_the_process_credentials_and_reuse_their_
         other = factory(region="us-east-1", service="sts")
         assert other is not first
         assert other.get_caller_identity()["Account"] == "222222222222"
+
+
+def test_an_async_lambda_target_that_keeps_failing_sends_its_invocation_record_to_an_sqs_destination() -> None:
+    # Given a rule whose Lambda target always fails, and the function's OnFailure destination is an SQS queue
+    def failing(event, context):
+        raise RuntimeError("formatter bug")
+
+    config = {"lambda": {"use_docker": False}}
+    with (
+        mock_aws(config=config),
+        emulation.in_process_lambdas({"formatter": failing}) as invocations,
+        emulation.eventbridge_targets(),
+    ):
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        queue_url = sqs.create_queue(QueueName="dead-letters")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        iam = boto3.client("iam", region_name="us-east-1")
+        role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        lam = boto3.client("lambda", region_name="us-east-1")
+        function_arn = lam.create_function(
+            FunctionName="formatter", Runtime="python3.13", Role=role, Handler="app.h", Code={"ZipFile": b"x"}
+        )["FunctionArn"]
+        lam.put_function_event_invoke_config(
+            FunctionName="formatter",
+            MaximumRetryAttempts=1,
+            DestinationConfig={"OnFailure": {"Destination": queue_arn}},
+        )
+        events = boto3.client("events", region_name="us-east-1")
+        events.put_rule(Name="r", EventPattern=json.dumps({"source": ["test.source"]}))
+        events.put_targets(Rule="r", Targets=[{"Id": "f", "Arn": function_arn}])
+        # When a matching event arrives
+        events.put_events(Entries=[{"Source": "test.source", "DetailType": "t", "Detail": '{"n": 1}'}])
+        # Then Lambda tried twice (1 + MaximumRetryAttempts) and the queue holds the invocation record with the event
+        assert invocations == ["formatter", "formatter"]
+        (message,) = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+        record = json.loads(message["Body"])
+        assert record["requestContext"]["condition"] == "RetriesExhausted"
+        assert record["requestContext"]["approximateInvokeCount"] == 2
+        assert record["requestPayload"]["detail"] == {"n": 1}

@@ -251,20 +251,30 @@ def test_finding_7_backup_role_trust_is_what_aws_backup_documents() -> None:
 # Finding 9: no service grant that nothing uses; the rest conditioned
 
 
-def test_finding_9_only_alarms_publish_to_the_topic_and_use_its_key() -> None:
+def test_finding_9_only_the_publishers_that_exist_may_publish_and_use_the_key() -> None:
     resources = template(TEMPLATE)["Resources"]
     topic_policy = resources["NotificationTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
-    services = {
-        service
+    allows = {
+        service: statement
         for statement in topic_policy
         if statement["Effect"] == "Allow"
         for service in as_list(statement["Principal"].get("Service", []))
     }
-    assert services == {"cloudwatch.amazonaws.com"}
-    for statement in topic_policy:
-        if statement["Effect"] == "Allow":
-            assert {"aws:SourceAccount"} <= set(statement["Condition"]["StringEquals"])
-            assert "aws:SourceArn" in statement["Condition"]["ArnLike"]
+    # CloudWatch (the alarms) and EventBridge (the one rule that targets the topic), nobody else
+    assert set(allows) == {"cloudwatch.amazonaws.com", "events.amazonaws.com"}
+    publishing_rules = [
+        name
+        for name, spec in resources.items()
+        if spec["Type"] == "AWS::Events::Rule"
+        and any(target["Arn"] == {"Ref": "NotificationTopic"} for target in spec["Properties"]["Targets"])
+    ]
+    assert publishing_rules == ["BaselineAlarmsToTopicRule"]
+    assert allows["events.amazonaws.com"]["Condition"]["ArnEquals"] == {
+        "aws:SourceArn": {"Fn::GetAtt": "BaselineAlarmsToTopicRule.Arn"}
+    }
+    assert "alarm:*" in json.dumps(allows["cloudwatch.amazonaws.com"]["Condition"]["ArnLike"]["aws:SourceArn"])
+    for statement in allows.values():
+        assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
     key_statements = resources["NotificationKey"]["Properties"]["KeyPolicy"]["Statement"]
     sns_services = {
         service
@@ -272,7 +282,7 @@ def test_finding_9_only_alarms_publish_to_the_topic_and_use_its_key() -> None:
         if "kms:EncryptionContext:aws:sns:topicArn" in json.dumps(statement.get("Condition", {}))
         for service in as_list(statement["Principal"]["Service"])
     }
-    assert sns_services == {"cloudwatch.amazonaws.com"}
+    assert sns_services == {"cloudwatch.amazonaws.com", "events.amazonaws.com"}
     # Every service principal of the key is held to this account by a condition
     for statement in key_statements:
         if "Service" in statement["Principal"]:
@@ -440,3 +450,56 @@ def test_finding_12_the_boundary_reaches_both_stacksets() -> None:
         assert conditions["HasPermissionsBoundary"] == {
             "Fn::Not": [{"Fn::Equals": [{"Ref": "PermissionsBoundaryPolicyName"}, "NONE"]}]
         }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Finding 8: every hop of an alert has a dead-letter queue (alarmed) and, where AWS supports it, a retry policy
+
+
+def queue_of(arn: Any) -> str:
+    """The logical ID of a queue referenced as ``!GetAtt Queue.Arn``."""
+    value = arn["Fn::GetAtt"]
+    return str(value.split(".")[0] if isinstance(value, str) else value[0])
+
+
+def alarmed_queues(resources: dict[str, Any]) -> set[str]:
+    return {
+        queue_of({"Fn::GetAtt": dimension["Value"]["Fn::GetAtt"]})
+        for spec in resources.values()
+        if spec["Type"] == "AWS::CloudWatch::Alarm"
+        for dimension in spec["Properties"].get("Dimensions", [])
+        if dimension["Name"] == "QueueName"
+    }
+
+
+@pytest.mark.parametrize("path", ALL_TEMPLATES, ids=lambda path: path.name)
+def test_finding_8_every_rule_target_has_an_alarmed_dead_letter_queue_and_retries(path: Path) -> None:
+    resources = template(path)["Resources"]
+    alarmed = alarmed_queues(resources)
+    rules = {name: spec for name, spec in resources.items() if spec["Type"] == "AWS::Events::Rule"}
+    assert rules
+    for name, spec in rules.items():
+        for target in spec["Properties"]["Targets"]:
+            assert "DeadLetterConfig" in target, f"{path.name}: {name}"
+            assert queue_of(target["DeadLetterConfig"]["Arn"]) in alarmed, f"{path.name}: {name}"
+            bus_target = "event-bus" in json.dumps(target["Arn"]) or "AlertsEventBus" in json.dumps(target["Arn"])
+            # EventBridge retries deliveries to an event bus itself: a RetryPolicy is not supported there
+            assert ("RetryPolicy" in target) != bus_target, f"{path.name}: {name}"
+
+
+def test_finding_8_a_formatter_failure_does_not_go_to_the_topic_it_failed_to_publish_to() -> None:
+    resources = template(TEMPLATE)["Resources"]
+    destination = resources["FormatBackupAlertFunction"]["Properties"]["EventInvokeConfig"]["DestinationConfig"]
+    on_failure = destination["OnFailure"]
+    assert on_failure["Type"] == "SQS"
+    assert queue_of(on_failure["Destination"]) in alarmed_queues(resources)
+    # and the function's role may send to it
+    statements = [
+        statement
+        for policy in resources["FormatBackupAlertRole"]["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+    assert any(
+        "sqs:SendMessage" in as_list(statement["Action"]) and statement["Resource"] == on_failure["Destination"]
+        for statement in statements
+    )

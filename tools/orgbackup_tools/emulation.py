@@ -47,7 +47,8 @@ asynchronous invocation"; Lambda developer guide: "Destinations")
   unchanged (its ``account`` is still the source account), publishes it as the message of an SNS target, and
   invokes a Lambda target asynchronously: on an error Lambda retries (the function's
   ``MaximumRetryAttempts``, default 2) and then sends the invocation record, which holds the original event as
-  ``requestPayload``, to the function's OnFailure destination.
+  ``requestPayload``, to the function's OnFailure destination (an SNS topic, or an SQS queue: the record is the
+  message body; Lambda developer guide, "Destinations").
 
 Lambda and Step Functions (moto's documented switches, made useful here)
 - ``in_process_lambdas(handlers)``: with ``{"lambda": {"use_docker": False}}`` moto's Lambda only echoes its
@@ -651,9 +652,16 @@ def _invoke_async(function_arn: str, event: Any) -> None:
             return
         error = json.loads(response["Payload"].read() or b"null")
     destination = config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+    record = json.dumps(_invocation_record(function_arn, event, error, attempts))
     if destination and ":sns:" in destination:
         sns: Any = boto3.session.Session().client("sns", region_name=destination.split(":")[3])
-        sns.publish(TopicArn=destination, Message=json.dumps(_invocation_record(function_arn, event, error, attempts)))
+        sns.publish(TopicArn=destination, Message=record)
+    elif destination and ":sqs:" in destination:
+        _, _, _, region, account, name = destination.split(":", 5)
+        sqs: Any = boto3.session.Session().client("sqs", region_name=region)
+        sqs.send_message(
+            QueueUrl=sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"], MessageBody=record
+        )
 
 
 @contextmanager
