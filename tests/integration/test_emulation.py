@@ -420,3 +420,42 @@ def test_an_async_lambda_target_that_keeps_failing_sends_its_invocation_record_t
         assert record["requestContext"]["condition"] == "RetriesExhausted"
         assert record["requestContext"]["approximateInvokeCount"] == 2
         assert record["requestPayload"]["detail"] == {"n": 1}
+
+
+def test_a_vault_is_deleted_only_when_empty_and_not_denied_by_its_access_policy() -> None:
+    with mock_aws(), emulation.aws_extensions():
+        backup = boto3.client("backup", region_name="us-east-1")
+        backup.create_backup_vault(BackupVaultName="v")
+        # A Deny of DeleteBackupVault to every principal refuses the caller
+        deny = {"Effect": "Deny", "Principal": "*", "Action": ["backup:DeleteBackupVault"], "Resource": "*"}
+        backup.put_backup_vault_access_policy(
+            BackupVaultName="v", Policy=json.dumps({"Version": "2012-10-17", "Statement": [deny]})
+        )
+        with pytest.raises(ClientError) as refused:
+            backup.delete_backup_vault(BackupVaultName="v")
+        assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+        # A vault that holds recovery points is refused whatever its policy
+        backup.delete_backup_vault_access_policy(BackupVaultName="v")
+        emulation.hold_recovery_points("123456789012", "us-east-1", "v", 2)
+        with pytest.raises(ClientError) as not_empty:
+            backup.delete_backup_vault(BackupVaultName="v")
+        assert not_empty.value.response["Error"]["Code"] == "InvalidRequestException"
+        assert "contains 2 recovery points" in not_empty.value.response["Error"]["Message"]
+        # An empty vault without such a deny is deleted
+        emulation.hold_recovery_points("123456789012", "us-east-1", "v", 0)
+        backup.delete_backup_vault(BackupVaultName="v")
+        assert backup.list_backup_vaults()["BackupVaultList"] == []
+
+
+def test_the_vault_deny_check_honours_principal_exceptions_and_refuses_conditions_it_cannot_read() -> None:
+    deny = {"Effect": "Deny", "Principal": "*", "Action": ["backup:DeleteBackupVault"], "Resource": "*"}
+    role = "arn:aws:iam::222222222222:role/AWSControlTowerExecution"
+    excepted = {**deny, "Condition": {"ArnNotEquals": {"aws:PrincipalArn": [role]}}}
+    policy = json.dumps({"Statement": [excepted]})
+    assert not emulation._vault_policy_denies(policy, "backup:DeleteBackupVault", role)
+    assert emulation._vault_policy_denies(policy, "backup:DeleteBackupVault", "arn:aws:iam::222222222222:role/X")
+    assert emulation._vault_policy_denies(policy, "backup:DeleteBackupVault", None)
+    assert not emulation._vault_policy_denies(policy, "backup:DeleteRecoveryPoint", None)
+    unreadable = json.dumps({"Statement": [{**deny, "Condition": {"StringEquals": {"aws:PrincipalTag/x": "y"}}}]})
+    with pytest.raises(NotImplementedError):
+        emulation._vault_policy_denies(unreadable, "backup:DeleteBackupVault", role)

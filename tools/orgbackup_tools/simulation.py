@@ -447,6 +447,7 @@ class World:
                 TemplateBody=body,
                 Parameters=self.stackset_parameters(logical_id),
                 PermissionModel="SELF_MANAGED",
+                ExecutionRoleName=str(self.intrinsics.resolve(properties["ExecutionRoleName"])),
                 Capabilities=["CAPABILITY_NAMED_IAM"],
             )
             self.resources[logical_id] = {"Ref": name}
