@@ -503,3 +503,33 @@ def test_finding_8_a_formatter_failure_does_not_go_to_the_topic_it_failed_to_pub
         "sqs:SendMessage" in as_list(statement["Action"]) and statement["Resource"] == on_failure["Destination"]
         for statement in statements
     )
+
+
+def test_finding_4_by_default_an_scp_keeps_central_administrators_off_the_vault_policy_role() -> None:
+    document = template(TEMPLATE)
+    assert document["Parameters"]["ProtectCentralVaultPolicyRole"]["Default"] == "true"
+    guard = document["Resources"]["CentralVaultPolicyRoleGuard"]
+    assert guard["Condition"] == "ProtectCentralVaultPolicyRole"
+    properties = guard["Properties"]
+    assert properties["Type"] == "SERVICE_CONTROL_POLICY"
+    assert properties["TargetIds"] == [{"Ref": "CentralBackupAccountId"}]
+    (statement,) = properties["Content"]["Statement"]
+    assert statement["Effect"] == "Deny"
+    # Whoever could take over the role is refused: trust, inline and managed policies, boundary, delete/re-create
+    assert {
+        "iam:UpdateAssumeRolePolicy",
+        "iam:PutRolePolicy",
+        "iam:AttachRolePolicy",
+        "iam:DeleteRole",
+        "iam:CreateRole",
+        "iam:DeleteRolePermissionsBoundary",
+    } <= set(statement["Action"])
+    assert statement["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:iam::${CentralBackupAccountId}:role/${CentralVaultPolicyRoleName}"
+    }
+    # ... but the StackSet execution role, which deploys the role
+    assert statement["Condition"] == {
+        "ArnNotLike": {
+            "aws:PrincipalArn": {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${StackSetExecutionRoleName}"}
+        }
+    }

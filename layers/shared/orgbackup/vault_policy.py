@@ -46,8 +46,8 @@ Shape of the document (every decision below is taken from AWS documentation):
   say how it treats a Condition; the unconditional deletion deny above is what keeps recovery points, whatever the
   rule reports. The role remains able to replace the whole policy: an administrator of the central account who can
   rewrite that role's trust could use it to drop the denies. No vault-policy condition can tell the automation
-  from such an administrator; what stops it is an SCP that protects the role, or Vault Lock in compliance mode
-  (README, "Security").
+  from such an administrator; what stops it is the service control policy template.yaml attaches to the central
+  account by default (CentralVaultPolicyRoleGuard), or Vault Lock in compliance mode (README, "Security").
   Both denies name each action: "AWS Backup access policies don't support a wildcard in the Action key"
   (*Vault access policies*). Exceptions use ``ArnNotEquals`` on ``aws:PrincipalArn``, which for a role session
   is the role's ARN, not the session's (IAM User Guide, *aws:PrincipalArn*; an ARN key, hence the ARN operator).
