@@ -44,7 +44,7 @@ browser: ## Install Debian's chromium (the coverage page's browser test) when it
 test: setup ## Run the whole test suite (unit, integration, workflow, static)
 	$(BIN)/pytest
 
-lint: setup ## ruff, mypy, cfn-lint, sam validate --lint, ASL checks, checkov
+lint: setup ## ruff, mypy, cfn-lint, sam validate --lint, ASL checks, checkov, security rules
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -52,6 +52,7 @@ lint: setup ## ruff, mypy, cfn-lint, sam validate --lint, ASL checks, checkov
 	$(BIN)/sam validate --lint --template template.yaml
 	$(BIN)/python -m orgbackup_tools.asl_check statemachine/*.asl.json
 	$(BIN)/checkov --quiet --compact --skip-download --framework cloudformation -f $(TEMPLATES)
+	$(BIN)/pytest -q --no-header tests/static/test_security_guard.py  # policy as code: the security review's rules
 
 format: setup ## Apply ruff's formatting and fixes
 	$(BIN)/ruff format .

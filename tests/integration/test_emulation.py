@@ -381,3 +381,81 @@ def test_step_functions_tasks_call_with_the_process_credentials_and_reuse_their_
         other = factory(region="us-east-1", service="sts")
         assert other is not first
         assert other.get_caller_identity()["Account"] == "222222222222"
+
+
+def test_an_async_lambda_target_that_keeps_failing_sends_its_invocation_record_to_an_sqs_destination() -> None:
+    # Given a rule whose Lambda target always fails, and the function's OnFailure destination is an SQS queue
+    def failing(event, context):
+        raise RuntimeError("formatter bug")
+
+    config = {"lambda": {"use_docker": False}}
+    with (
+        mock_aws(config=config),
+        emulation.in_process_lambdas({"formatter": failing}) as invocations,
+        emulation.eventbridge_targets(),
+    ):
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        queue_url = sqs.create_queue(QueueName="dead-letters")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        iam = boto3.client("iam", region_name="us-east-1")
+        role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        lam = boto3.client("lambda", region_name="us-east-1")
+        function_arn = lam.create_function(
+            FunctionName="formatter", Runtime="python3.13", Role=role, Handler="app.h", Code={"ZipFile": b"x"}
+        )["FunctionArn"]
+        lam.put_function_event_invoke_config(
+            FunctionName="formatter",
+            MaximumRetryAttempts=1,
+            DestinationConfig={"OnFailure": {"Destination": queue_arn}},
+        )
+        events = boto3.client("events", region_name="us-east-1")
+        events.put_rule(Name="r", EventPattern=json.dumps({"source": ["test.source"]}))
+        events.put_targets(Rule="r", Targets=[{"Id": "f", "Arn": function_arn}])
+        # When a matching event arrives
+        events.put_events(Entries=[{"Source": "test.source", "DetailType": "t", "Detail": '{"n": 1}'}])
+        # Then Lambda tried twice (1 + MaximumRetryAttempts) and the queue holds the invocation record with the event
+        assert invocations == ["formatter", "formatter"]
+        (message,) = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+        record = json.loads(message["Body"])
+        assert record["requestContext"]["condition"] == "RetriesExhausted"
+        assert record["requestContext"]["approximateInvokeCount"] == 2
+        assert record["requestPayload"]["detail"] == {"n": 1}
+
+
+def test_a_vault_is_deleted_only_when_empty_and_not_denied_by_its_access_policy() -> None:
+    with mock_aws(), emulation.aws_extensions():
+        backup = boto3.client("backup", region_name="us-east-1")
+        backup.create_backup_vault(BackupVaultName="v")
+        # A Deny of DeleteBackupVault to every principal refuses the caller
+        deny = {"Effect": "Deny", "Principal": "*", "Action": ["backup:DeleteBackupVault"], "Resource": "*"}
+        backup.put_backup_vault_access_policy(
+            BackupVaultName="v", Policy=json.dumps({"Version": "2012-10-17", "Statement": [deny]})
+        )
+        with pytest.raises(ClientError) as refused:
+            backup.delete_backup_vault(BackupVaultName="v")
+        assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+        # A vault that holds recovery points is refused whatever its policy
+        backup.delete_backup_vault_access_policy(BackupVaultName="v")
+        emulation.hold_recovery_points("123456789012", "us-east-1", "v", 2)
+        with pytest.raises(ClientError) as not_empty:
+            backup.delete_backup_vault(BackupVaultName="v")
+        assert not_empty.value.response["Error"]["Code"] == "InvalidRequestException"
+        assert "contains 2 recovery points" in not_empty.value.response["Error"]["Message"]
+        # An empty vault without such a deny is deleted
+        emulation.hold_recovery_points("123456789012", "us-east-1", "v", 0)
+        backup.delete_backup_vault(BackupVaultName="v")
+        assert backup.list_backup_vaults()["BackupVaultList"] == []
+
+
+def test_the_vault_deny_check_honours_principal_exceptions_and_refuses_conditions_it_cannot_read() -> None:
+    deny = {"Effect": "Deny", "Principal": "*", "Action": ["backup:DeleteBackupVault"], "Resource": "*"}
+    role = "arn:aws:iam::222222222222:role/AWSControlTowerExecution"
+    excepted = {**deny, "Condition": {"ArnNotEquals": {"aws:PrincipalArn": [role]}}}
+    policy = json.dumps({"Statement": [excepted]})
+    assert not emulation._vault_policy_denies(policy, "backup:DeleteBackupVault", role)
+    assert emulation._vault_policy_denies(policy, "backup:DeleteBackupVault", "arn:aws:iam::222222222222:role/X")
+    assert emulation._vault_policy_denies(policy, "backup:DeleteBackupVault", None)
+    assert not emulation._vault_policy_denies(policy, "backup:DeleteRecoveryPoint", None)
+    unreadable = json.dumps({"Statement": [{**deny, "Condition": {"StringEquals": {"aws:PrincipalTag/x": "y"}}}]})
+    with pytest.raises(NotImplementedError):
+        emulation._vault_policy_denies(unreadable, "backup:DeleteBackupVault", role)

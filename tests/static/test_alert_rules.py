@@ -115,15 +115,15 @@ def test_each_alert_rule_targets_the_formatter_on_the_alerts_bus() -> None:
         assert [target["Arn"] for target in targets] == [{"Fn::GetAtt": "FormatBackupAlertFunction.Arn"}], logical_id
 
 
-def test_a_failing_formatter_still_delivers_the_raw_event_to_the_topic() -> None:
+def test_a_failing_formatter_still_keeps_the_raw_event_in_the_alarmed_dead_letter_queue() -> None:
     # Given the formatter function's definition
     function = template()["Resources"]["FormatBackupAlertFunction"]["Properties"]
     # When reading where it publishes and where failed invocations go
     on_failure = function["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]
     # Then it publishes to the topic and, when it fails, Lambda sends the invocation record (with the raw event)
-    # to the same topic
+    # to the alerts dead-letter queue, not to the topic the publish may have failed on (issue 10, finding 8)
     assert function["Environment"]["Variables"]["NOTIFICATION_TOPIC_ARN"] == {"Ref": "NotificationTopic"}
-    assert on_failure == {"Type": "SNS", "Destination": {"Ref": "NotificationTopic"}}
+    assert on_failure == {"Type": "SQS", "Destination": {"Fn::GetAtt": "AlertsDeadLetterQueue.Arn"}}
 
 
 def test_the_formatter_may_publish_and_look_up_account_names() -> None:

@@ -51,7 +51,7 @@ DENY_DELETION = {
     "Effect": "Deny",
     "Principal": "*",
     "Action": [
-        "backup:DeleteBackupVault",
+        "backup:DeleteBackupVaultAccessPolicy",
         "backup:DeleteBackupVaultLockConfiguration",
         "backup:DeleteRecoveryPoint",
         "backup:DisassociateRecoveryPoint",
@@ -63,7 +63,11 @@ DENY_POLICY_CHANGES = {
     "Sid": "DenyVaultPolicyChanges",
     "Effect": "Deny",
     "Principal": "*",
-    "Action": ["backup:DeleteBackupVaultAccessPolicy", "backup:PutBackupVaultAccessPolicy"],
+    "Action": [
+        "backup:DeleteRecoveryPoint",
+        "backup:PutBackupVaultAccessPolicy",
+        "backup:UpdateRecoveryPointLifecycle",
+    ],
     "Resource": "*",
     "Condition": {"ArnNotEquals": {"aws:PrincipalArn": [ROLE_ARN]}},
 }
@@ -276,7 +280,7 @@ def test_real_default_switches_just_before_the_assumed_limit() -> None:
     assert first_switched.mode == "org-paths"
     assert first_switched.size_bytes < 2_000
     # And that point is hundreds of accounts: a 200-account burst still lists every account
-    assert largest == 474
+    assert largest == 473  # 474 before the Config-rule deny statement (issue 10) took three more actions
     assert vp.render_central_vault_policy(settings(), accounts(200), REGION).mode == "accounts"
 
 
@@ -387,3 +391,68 @@ def test_long_execution_names_keep_their_head_and_stay_distinct() -> None:
     assert one.startswith("reconcile-aaaa")
     assert one != two
     assert vp.role_session_name(first) == one  # deterministic
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Security review (issue 10): findings 4, 5 and 11
+
+
+def denied(policy: vp.VaultPolicy, principal_arn: str, action: str) -> bool:
+    """Whether a Deny of the policy applies to ``principal_arn`` (the conditions used here: ArnNotEquals on
+    aws:PrincipalArn; no condition means every principal)."""
+    for item in policy.document["Statement"]:
+        if item["Effect"] != "Deny" or action not in item["Action"]:
+            continue
+        exempt = item.get("Condition", {}).get("ArnNotEquals", {}).get("aws:PrincipalArn", [])
+        if principal_arn not in exempt:
+            return True
+    return False
+
+
+@pytest.mark.parametrize("break_glass", [None, BREAK_GLASS])
+def test_finding_4_the_vault_policy_role_may_write_the_policy_and_nothing_else(break_glass: str | None) -> None:
+    policy = vp.render_central_vault_policy(settings(), accounts(2), REGION, break_glass_principal_arn=break_glass)
+    assert not denied(policy, ROLE_ARN, "backup:PutBackupVaultAccessPolicy")
+    for action in (
+        "backup:DeleteRecoveryPoint",
+        "backup:UpdateRecoveryPointLifecycle",
+        "backup:DisassociateRecoveryPoint",
+        "backup:DeleteBackupVaultAccessPolicy",
+        "backup:DeleteBackupVaultLockConfiguration",
+    ):
+        assert denied(policy, ROLE_ARN, action), action
+        assert denied(policy, "arn:aws:iam::222222222222:role/Admin", action), action
+        if break_glass:
+            assert not denied(policy, break_glass, action), action
+
+
+def test_finding_5_an_empty_vault_can_be_deleted_with_its_stack() -> None:
+    # AWS Backup refuses to delete a vault that holds recovery points; the policy does not stand in the way of an
+    # empty one (the StackSet execution role deletes it with the stack instance)
+    policy = vp.render_central_vault_policy(settings(), accounts(2), REGION)
+    assert not denied(policy, "arn:aws:iam::222222222222:role/AWSControlTowerExecution", "backup:DeleteBackupVault")
+
+
+@pytest.mark.parametrize("break_glass", [None, BREAK_GLASS])
+def test_finding_11_one_deny_holds_the_config_rules_three_actions(break_glass: str | None) -> None:
+    # AWS Config's backup-recovery-point-manual-deletion-disabled: one Deny with DeleteRecoveryPoint,
+    # UpdateRecoveryPointLifecycle and PutBackupVaultAccessPolicy, "*" as Principal and Resource
+    policy = vp.render_central_vault_policy(settings(), accounts(2), REGION, break_glass_principal_arn=break_glass)
+    rule_actions = {
+        "backup:DeleteRecoveryPoint",
+        "backup:UpdateRecoveryPointLifecycle",
+        "backup:PutBackupVaultAccessPolicy",
+    }
+    suitable = [
+        item
+        for item in policy.document["Statement"]
+        if item["Effect"] == "Deny"
+        and item["Principal"] == "*"
+        and item["Resource"] == "*"
+        and rule_actions <= set(item["Action"])
+    ]
+    assert len(suitable) == 1
+    # Its exceptions are exactly the principalArnList to give the rule
+    exempt = suitable[0]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+    assert exempt == vp.config_rule_exempt_principals(settings(), break_glass)
+    assert exempt == sorted([ROLE_ARN, *([break_glass] if break_glass else [])])

@@ -47,7 +47,8 @@ asynchronous invocation"; Lambda developer guide: "Destinations")
   unchanged (its ``account`` is still the source account), publishes it as the message of an SNS target, and
   invokes a Lambda target asynchronously: on an error Lambda retries (the function's
   ``MaximumRetryAttempts``, default 2) and then sends the invocation record, which holds the original event as
-  ``requestPayload``, to the function's OnFailure destination.
+  ``requestPayload``, to the function's OnFailure destination (an SNS topic, or an SQS queue: the record is the
+  message body; Lambda developer guide, "Destinations").
 
 Lambda and Step Functions (moto's documented switches, made useful here)
 - ``in_process_lambdas(handlers)``: with ``{"lambda": {"use_docker": False}}`` moto's Lambda only echoes its
@@ -66,6 +67,7 @@ AWS Backup recovery points and copy jobs (``backup_copy_jobs``) and CloudFormati
 (``cloudformation_kms_key_policy``): documented where they are defined, at the end of this module.
 """
 
+import contextvars
 import copy
 import json
 import os
@@ -656,9 +658,16 @@ def _invoke_async(function_arn: str, event: Any) -> None:
             return
         error = json.loads(response["Payload"].read() or b"null")
     destination = config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+    record = json.dumps(_invocation_record(function_arn, event, error, attempts))
     if destination and ":sns:" in destination:
         sns: Any = boto3.session.Session().client("sns", region_name=destination.split(":")[3])
-        sns.publish(TopicArn=destination, Message=json.dumps(_invocation_record(function_arn, event, error, attempts)))
+        sns.publish(TopicArn=destination, Message=record)
+    elif destination and ":sqs:" in destination:
+        _, _, _, region, account, name = destination.split(":", 5)
+        sqs: Any = boto3.session.Session().client("sqs", region_name=region)
+        sqs.send_message(
+            QueueUrl=sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"], MessageBody=record
+        )
 
 
 @contextmanager
@@ -1674,3 +1683,142 @@ def cloudformation_kms_key_policy() -> Iterator[None]:
 
 
 EXTENSIONS = (*EXTENSIONS, backup_copy_jobs, cloudformation_kms_key_policy)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Removal: deleting vaults and stack instances as AWS does (security review, issue 10, finding 5)
+#
+# AWS Backup (API reference: DeleteBackupVault; developer guide: "Deleting a backup vault", "Vault access policies")
+# - ``backup_vault_deletion``: moto deletes any vault. AWS refuses a vault that holds recovery points ("A vault can
+#   be deleted only if it is empty": ``InvalidRequestException``), and a vault whose access policy denies
+#   ``backup:DeleteBackupVault`` to the caller (``AccessDeniedException``). moto runs no backup jobs, so a test
+#   marks a vault as holding recovery points with ``hold_recovery_points``. The policy check reads Deny statements
+#   whose Principal is every principal, with no condition or ``ArnNotEquals``/``ArnNotLike`` on ``aws:PrincipalArn``
+#   (what this product writes); any other condition raises NotImplementedError rather than guess. The caller is
+#   the StackSet execution role while a stack instance is deleted (``stack_instance_deletion``), else unknown
+#   (exempt from no Deny).
+# CloudFormation StackSets (API reference: DeleteStackInstances, ListStackSetOperationResults)
+# - ``stack_instance_deletion``: moto removes the instance even when its stack fails to delete, and raises the
+#   resource's error from the API call. AWS deletes each stack as the StackSet execution role, reports a failed
+#   stack as that account and Region's FAILED result with its reason, and keeps the instance (and the resources
+#   it could not delete).
+
+_CALLER_PRINCIPAL_ARN: contextvars.ContextVar[str | None] = contextvars.ContextVar("caller_principal_arn", default=None)
+
+
+def _vault_policy_denies(policy_text: str | None, action: str, principal_arn: str | None) -> bool:
+    import fnmatch  # noqa: PLC0415
+
+    if not policy_text:
+        return False
+    for statement in json.loads(policy_text).get("Statement", []):
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        if statement.get("Effect") != "Deny" or action not in actions:
+            continue
+        if statement.get("Principal") not in ("*", {"AWS": "*"}):
+            raise NotImplementedError(f"vault policy Deny with principal {statement.get('Principal')!r}")
+        condition = statement.get("Condition")
+        if not condition:
+            return True
+        if set(condition) - {"ArnNotEquals", "ArnNotLike"} or any(
+            set(tests) != {"aws:PrincipalArn"} for tests in condition.values()
+        ):
+            raise NotImplementedError(f"vault policy Deny condition {condition!r}")
+        exempt = [
+            pattern
+            for tests in condition.values()
+            for values in tests.values()
+            for pattern in ([values] if isinstance(values, str) else values)
+        ]
+        if principal_arn is None or not any(fnmatch.fnmatchcase(principal_arn, pattern) for pattern in exempt):
+            return True
+    return False
+
+
+def hold_recovery_points(account_id: str, region: str, vault_name: str, count: int = 1) -> None:
+    """Mark a vault as holding ``count`` recovery points (moto runs no backup jobs)."""
+    _vault(account_id, region, vault_name).num_of_recovery_points = count
+
+
+@contextmanager
+def backup_vault_deletion() -> Iterator[None]:
+    from moto.backup.exceptions import InvalidRequestException  # noqa: PLC0415
+    from moto.backup.models import BackupBackend  # noqa: PLC0415
+    from moto.core.exceptions import JsonRESTError  # noqa: PLC0415
+
+    original = BackupBackend.delete_backup_vault
+
+    def delete_backup_vault(self: Any, backup_vault_name: str) -> None:
+        vault = self.vaults.get(backup_vault_name)
+        if vault is not None:
+            if vault.num_of_recovery_points:
+                raise InvalidRequestException(
+                    f"Backup vault {backup_vault_name} cannot be deleted: it contains "
+                    f"{vault.num_of_recovery_points} recovery points"
+                )
+            principal = _CALLER_PRINCIPAL_ARN.get()
+            if _vault_policy_denies(getattr(vault, "access_policy", None), "backup:DeleteBackupVault", principal):
+                error = JsonRESTError(
+                    "AccessDeniedException",
+                    f"{principal or 'The caller'} is not authorized to perform backup:DeleteBackupVault on "
+                    f"{vault.backup_vault_arn} with an explicit deny in a resource-based policy",
+                )
+                error.code = 403
+                raise error
+        original(self, backup_vault_name)
+
+    with mock.patch.object(BackupBackend, "delete_backup_vault", delete_backup_vault):
+        yield
+
+
+@contextmanager
+def stack_instance_deletion() -> Iterator[None]:
+    import uuid  # noqa: PLC0415
+
+    from moto.cloudformation.models import cloudformation_backends  # noqa: PLC0415
+    from moto.cloudformation.responses import CloudFormationResponse  # noqa: PLC0415
+    from moto.core.responses import ActionResult  # noqa: PLC0415
+    from moto.core.utils import utcnow  # noqa: PLC0415
+
+    def delete_stack_instances(response: Any) -> Any:
+        stackset = response.cloudformation_backend.describe_stack_set(response._get_param("StackSetName"))
+        operation_id = response._get_param("OperationId") or str(uuid.uuid4())
+        results = []
+        for region in response._get_param("Regions", []):
+            for account in response._get_param("Accounts", []):
+                instance = stackset.instances.get_instance(account, region)
+                status, reason = "SUCCEEDED", ""
+                if instance is not None:
+                    partition = stackset.arn.split(":")[1]
+                    role = f"arn:{partition}:iam::{account}:role/{stackset.execution_role_name}"
+                    token = _CALLER_PRINCIPAL_ARN.set(role)
+                    try:
+                        instance.stack.delete()
+                    except Exception as error:  # the stack's resource error, reported as AWS reports it
+                        status, reason = "FAILED", f"{type(error).__name__}: {error}"
+                    else:
+                        cloudformation_backends[account][region].delete_stack(instance.stack.stack_id)
+                        stackset.instances.stack_instances.remove(instance)
+                    finally:
+                        _CALLER_PRINCIPAL_ARN.reset(token)
+                results.append({"Account": account, "Region": region, "Status": status, "StatusReason": reason})
+        failed = any(result["Status"] == "FAILED" for result in results)
+        stackset.operations.append(
+            {
+                "OperationId": operation_id,
+                "Action": "DELETE",
+                "Status": "FAILED" if failed else "SUCCEEDED",
+                "CreationTimestamp": utcnow(),
+                "EndTimestamp": utcnow(),
+                "Instances": [{r["Account"]: r["Region"]} for r in results],
+                "Results": results,
+            }
+        )
+        return ActionResult({"OperationId": operation_id})
+
+    with mock.patch.object(CloudFormationResponse, "delete_stack_instances", delete_stack_instances):
+        yield
+
+
+EXTENSIONS = (*EXTENSIONS, backup_vault_deletion, stack_instance_deletion)

@@ -492,6 +492,15 @@ class World:
             TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "false"}
         )
         self.inbox_url = queue_url
+        # Where the alerts' undeliverable events and the formatter's failed invocations go (AlertsDeadLetterQueue).
+        dlq_url = sqs.create_queue(QueueName="orgbackup-alerts-dead-letters")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.resources["AlertsDeadLetterQueue"] = {
+            "Ref": dlq_url,
+            "Arn": dlq_arn,
+            "QueueName": "orgbackup-alerts-dead-letters",
+        }
+        self.alerts_dead_letter_url = dlq_url
 
     def deploy_report_bucket(self) -> None:
         """The coverage report bucket (its encryption, TLS-only policy and lifecycle are checked statically)."""
@@ -522,6 +531,7 @@ class World:
                 TemplateBody=body,
                 Parameters=self.stackset_parameters(logical_id),
                 PermissionModel="SELF_MANAGED",
+                ExecutionRoleName=str(self.intrinsics.resolve(properties["ExecutionRoleName"])),
                 Capabilities=["CAPABILITY_NAMED_IAM"],
             )
             self.resources[logical_id] = {"Ref": name}
@@ -819,6 +829,21 @@ class World:
                 on_batch(index, len(batch))
             histories.append(self.execute(batch, on_event))
         return histories
+
+    def read_alerts_dead_letters(self) -> list[dict[str, Any]]:
+        """Drain the alerts dead-letter queue: the records (JSON) of alerts that could not be delivered or
+        formatted."""
+        sqs = self.client("sqs")
+        records: list[dict[str, Any]] = []
+        while True:
+            messages = sqs.receive_message(QueueUrl=self.alerts_dead_letter_url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
+            if not messages:
+                return records
+            for message in messages:
+                records.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self.alerts_dead_letter_url, ReceiptHandle=message["ReceiptHandle"])
 
     def read_notifications(self) -> list[dict[str, str]]:
         sqs = self.client("sqs")

@@ -30,7 +30,7 @@ from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
-from orgbackup import config, retry
+from orgbackup import config, retry, text
 from orgbackup.config import pattern
 from orgbackup.exceptions import InvalidInputError
 from orgbackup.lifecycle import got, show
@@ -699,7 +699,8 @@ def _detail_lines(job: AnyJobEvent) -> list[tuple[str, str]]:
 def format_alert(event: AnyJobEvent | Mapping[str, Any], account_name_lookup: Callable[[str], str]) -> Alert:
     """The subject and message for one job event (a raw event is parsed first; InvalidInputError if malformed)."""
     job = event if isinstance(event, JobEvent) else parse_job_event(dict(event))
-    account_name = account_name_lookup(job.account_id)
+    # Names and event fields are untrusted text: one clean line each, so none can forge a line of the message.
+    account_name = text.one_line(account_name_lookup(job.account_id))
     label = status_label(job)
     if job.completion_date is not None:
         ended = iso(job.completion_date)
@@ -723,12 +724,12 @@ def format_alert(event: AnyJobEvent | Mapping[str, Any], account_name_lookup: Ca
     message = job.status_message
     status = NOT_IN_EVENT if message is None else clean_status_message(message) or "(empty)"
     lines = [
-        f"AWS Backup: {job_name(job)} {label} in {account_name} ({job.account_id}), {job.region}.",
+        text.one_line(f"AWS Backup: {job_name(job)} {label} in {account_name} ({job.account_id}), {job.region}."),
         "",
-        *(f"{name + ':':<{width}}{value}" for name, value in fields),
+        *(f"{name + ':':<{width}}{text.one_line(value)}" for name, value in fields),
         "",
         "Status message:",
-        *(f"  {line}" for line in status.splitlines()),
+        *(f"  {line}" for line in text.lines(status) or ["(empty)"]),
         "",
         "What to do next:",
         f"  {next_step(job)}",
@@ -736,7 +737,7 @@ def format_alert(event: AnyJobEvent | Mapping[str, Any], account_name_lookup: Ca
         f"Console ({shows}): {url}" if url else f"Console: {shows}",
     ]
     if job.event_id:
-        lines.append(f"EventBridge event ID: {job.event_id}")
+        lines.append(f"EventBridge event ID: {text.one_line(job.event_id)}")
     return Alert(subject=_subject(job, account_name), message="\n".join(lines) + "\n")
 
 

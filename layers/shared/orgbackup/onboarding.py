@@ -19,7 +19,7 @@ from orgbackup.lifecycle import parse_workflow_input
 from orgbackup.observability import logger
 from orgbackup.policies.apply import ACCOUNTS_TOKEN
 from orgbackup.policies.parameters import PolicyParameters
-from orgbackup.policies.service import deploy_policies
+from orgbackup.policies.service import reattach_policies
 from orgbackup.settings import Settings
 
 if TYPE_CHECKING:
@@ -190,11 +190,12 @@ def refresh_vault_policy(
 def reattach_backup_policies(
     state: State, settings: Settings, params: PolicyParameters, org: "OrganizationsClient", cfn: "CloudFormationClient"
 ) -> State:
-    """Converge the backup policies (the same code as the deploy-time custom resource). When the deployment targets
-    accounts directly (ACCOUNTS), every protected account gets them: the ones this run onboarded, and any that an
-    earlier run left without (the source of truth again, not this run's list)."""
+    """Attach the product's backup policies (the deploy-time custom resource creates and updates them; this step
+    only attaches). When the deployment targets accounts directly (ACCOUNTS), every protected account gets them:
+    the ones this run onboarded, and any that an earlier run left without (the source of truth again, not this
+    run's list)."""
     accounts = protected_accounts(settings, org, cfn) if ACCOUNTS_TOKEN in settings.policy_target_ids else []
-    report = deploy_policies(org, settings, params, accounts=accounts)
+    report = reattach_policies(org, settings, params, accounts=accounts)
     return {
         **state,
         "backup_policies": {

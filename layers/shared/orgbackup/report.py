@@ -5,8 +5,11 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
+from orgbackup.text import one_line
+
 # SNS: a subject is at most 100 printable ASCII characters, without line breaks (Publish API reference).
 SUBJECT_LIMIT: Final = 100
+NOT_RESOLVED: Final = "not resolved yet (see the execution input)"
 LIST_LIMIT: Final = 200  # accounts listed per section; the rest are counted
 
 
@@ -16,9 +19,10 @@ def _subject(text: str) -> str:
 
 
 def _label(item: Mapping[str, Any]) -> str:
-    account = item.get("account_id") or "(no account)"
+    account = one_line(item.get("account_id") or "(no account)")
     name = item.get("name")
-    return f"{account} ({name})" if name else str(account)
+    # Account names come from Organizations (any character): one clean line, so none can forge a report line.
+    return f"{account} ({one_line(name)})" if name else account
 
 
 def _section(title: str, lines: list[str]) -> list[str]:
@@ -26,7 +30,7 @@ def _section(title: str, lines: list[str]) -> list[str]:
         return []
     shown = lines[:LIST_LIMIT]
     more = [f"  ... and {len(lines) - LIST_LIMIT} more"] if len(lines) > LIST_LIMIT else []
-    return [f"{title} ({len(lines)}):", *(f"  - {line}" for line in shown), *more, ""]
+    return [f"{title} ({len(lines)}):", *(f"  - {one_line(line)}" for line in shown), *more, ""]
 
 
 def _error_text(error: Mapping[str, Any]) -> tuple[str, str]:
@@ -52,7 +56,7 @@ def run_report(state: Mapping[str, Any]) -> dict[str, Any]:
     skipped = resolution.get("skipped", [])
     invalid = resolution.get("invalid", [])
 
-    lines = [f"orgbackup onboarding run {execution} (mode: {resolution.get('mode', '?')})", ""]
+    lines = [one_line(f"orgbackup onboarding run {execution} (mode: {resolution.get('mode', '?')})"), ""]
     lines += _section("Onboarded", [f"{_label(to_onboard.get(a, {'account_id': a}))}" for a in onboarded])
     lines += _section(
         "Failed", [f"{_label(to_onboard.get(a, {'account_id': a}))}: {'; '.join(why)}" for a, why in failed.items()]
@@ -81,7 +85,7 @@ def run_report(state: Mapping[str, Any]) -> dict[str, Any]:
         policies = state["backup_policies"]
         lines.append(f"Backup policies in force: {', '.join(policies.get('policies', [])) or 'none'}.")
         if policies.get("attached"):
-            lines.append(f"Newly attached: {', '.join(policies['attached'])}.")
+            lines.append(one_line(f"Newly attached: {', '.join(policies['attached'])}."))
     if failed:
         lines += [
             "",
@@ -110,15 +114,15 @@ def failure_report(state: Mapping[str, Any]) -> dict[str, Any]:
     resolution = state.get("resolution")
     accounts = [item["account_id"] for item in resolution.get("to_onboard", [])] if resolution else []
     lines = [
-        f"orgbackup onboarding run {state.get('execution', '(unknown execution)')} FAILED at step {step}.",
+        one_line(f"orgbackup onboarding run {state.get('execution', '(unknown execution)')} FAILED at step {step}."),
         "",
-        f"Error: {name}",
-        f"Why: {cause}",
-        f"Accounts in this run: {', '.join(accounts) if accounts else 'not resolved yet (see the execution input)'}",
+        one_line(f"Error: {name}"),
+        one_line(f"Why: {cause}"),
+        one_line(f"Accounts in this run: {', '.join(accounts) if accounts else NOT_RESOLVED}"),
     ]
     onboarded = state.get("baseline", {}).get("onboarded", [])
     if onboarded:
-        lines.append(f"Baseline already in place for: {', '.join(onboarded)}")
+        lines.append(one_line(f"Baseline already in place for: {', '.join(onboarded)}"))
     lines += [
         "",
         "Nothing is left half-done that a re-run will not finish: every step converges from the organization's "

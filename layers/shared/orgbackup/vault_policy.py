@@ -23,17 +23,36 @@ Shape of the document (every decision below is taken from AWS documentation):
     key is multivalued, hence ``ForAnyValue``, and a trailing ``*`` takes in the OU's child OUs).
   - mode ``org`` (every OU in scope, ``in_scope_ou_ids`` empty): ``StringEquals`` ``aws:PrincipalOrgID``.
 - ``DenyRecoveryPointDeletion``: ``backup:DeleteRecoveryPoint``, ``backup:UpdateRecoveryPointLifecycle``,
-  ``backup:DeleteBackupVault``, ``backup:DeleteBackupVaultLockConfiguration`` and
-  ``backup:DisassociateRecoveryPoint`` for every principal but the optional break-glass principal.
-- ``DenyVaultPolicyChanges``: ``backup:PutBackupVaultAccessPolicy`` and ``backup:DeleteBackupVaultAccessPolicy``
-  for every principal but the central vault-policy role (the automation) and the break-glass principal, so
-  nobody can weaken the denies above, and the automation can never lock itself out.
+  ``backup:DisassociateRecoveryPoint``, ``backup:DeleteBackupVaultLockConfiguration`` and
+  ``backup:DeleteBackupVaultAccessPolicy`` for every principal but the optional break-glass principal. The
+  vault-policy role is NOT excepted (security review, issue 10, finding 4): the automation only ever writes the
+  policy, so whoever holds that role can neither delete a recovery point nor remove the policy or a lock.
+  ``backup:DeleteBackupVault`` is not denied (finding 5): AWS Backup refuses to delete a vault that still holds
+  recovery points ("A vault can be deleted only if it is empty", DeleteBackupVault API reference,
+  https://docs.aws.amazon.com/aws-backup/latest/devguide/API_DeleteBackupVault.html; "you can delete a backup vault
+  in AWS Backup only after you delete ... all the recovery points in your backup vault", *Deleting a backup vault*,
+  https://docs.aws.amazon.com/aws-backup/latest/devguide/deleting-a-vault.html), so the recovery points stay
+  protected by the statements here while an empty vault can go with its stack (``sam delete``).
+- ``DenyVaultPolicyChanges``: ``backup:PutBackupVaultAccessPolicy`` with ``backup:DeleteRecoveryPoint`` and
+  ``backup:UpdateRecoveryPointLifecycle`` for every principal but the central vault-policy role (the automation
+  must write the policy) and the break-glass principal. These are exactly the three actions of the statement AWS
+  Config's ``backup-recovery-point-manual-deletion-disabled`` rule looks for, in one Deny with ``"*"`` as
+  Principal and Resource ("a suitable 'Deny' statement (statement with backup:DeleteRecoveryPoint,
+  backup:UpdateRecoveryPointLifecycle, and backup:PutBackupVaultAccessPolicy permissions)"; "Wildcard required for
+  "Resource" and "Principal" of the Deny statement",
+  https://docs.aws.amazon.com/config/latest/developerguide/backup-recovery-point-manual-deletion-disabled.html).
+  Its condition excepts the two principals above; the rule's ``principalArnList`` parameter takes "IAM ARNs for
+  the rule to NOT check": give it the same two ARNs (``config_rule_exempt_principals``). The rule's page does not
+  say how it treats a Condition; the unconditional deletion deny above is what keeps recovery points, whatever the
+  rule reports. The role remains able to replace the whole policy: an administrator of the central account who can
+  rewrite that role's trust could use it to drop the denies. No vault-policy condition can tell the automation
+  from such an administrator; what stops it is the service control policy template.yaml attaches to the central
+  account by default (CentralVaultPolicyRoleGuard), or Vault Lock in compliance mode (README, "Security").
   Both denies name each action: "AWS Backup access policies don't support a wildcard in the Action key"
   (*Vault access policies*). Exceptions use ``ArnNotEquals`` on ``aws:PrincipalArn``, which for a role session
   is the role's ARN, not the session's (IAM User Guide, *aws:PrincipalArn*; an ARN key, hence the ARN operator).
 - ``Resource "*"`` everywhere: a vault policy only ever applies to its own vault and recovery points, AWS's
-  vault-policy examples all use ``"*"``, and AWS Config's ``backup-recovery-point-manual-deletion-disabled``
-  rule requires ``"*"`` as Resource and Principal of the deny statement to report the vault COMPLIANT.
+  vault-policy examples all use ``"*"``, and the Config rule above requires it in its deny statement.
 
 Size: AWS publishes no size quota for backup vault access policies (AWS Backup quotas page; PutBackupVaultAccessPolicy
 API reference: ``Policy`` is a string without a length constraint). See ``ASSUMED_SIZE_LIMIT_BYTES``.
@@ -64,15 +83,20 @@ Mode = Literal["accounts", "org-paths", "org"]
 
 VERSION: Final = "2012-10-17"
 COPY_ACTION: Final = "backup:CopyIntoBackupVault"
-# Named one by one: vault access policies do not support wildcards in Action.
+# Named one by one: vault access policies do not support wildcards in Action. Denied to all but break-glass.
 PROTECTED_ACTIONS: Final = (
-    "backup:DeleteBackupVault",
+    "backup:DeleteBackupVaultAccessPolicy",
     "backup:DeleteBackupVaultLockConfiguration",
     "backup:DeleteRecoveryPoint",
     "backup:DisassociateRecoveryPoint",
     "backup:UpdateRecoveryPointLifecycle",
 )
-POLICY_ACTIONS: Final = ("backup:DeleteBackupVaultAccessPolicy", "backup:PutBackupVaultAccessPolicy")
+# The AWS Config rule's three actions; denied to all but the vault-policy role and break-glass.
+POLICY_ACTIONS: Final = (
+    "backup:DeleteRecoveryPoint",
+    "backup:PutBackupVaultAccessPolicy",
+    "backup:UpdateRecoveryPointLifecycle",
+)
 
 SID_ALLOW_ACCOUNTS: Final = "AllowCopyIntoFromOnboardedAccounts"
 SID_ALLOW_ORG_PATHS: Final = "AllowCopyIntoFromInScopeOrgPaths"
@@ -190,6 +214,12 @@ def _break_glass(settings: Settings, arn: str | None) -> str | None:
     return arn
 
 
+def config_rule_exempt_principals(settings: Settings, break_glass: str | None) -> list[str]:
+    """The principals ``DenyVaultPolicyChanges`` excepts: the ``principalArnList`` to give AWS Config's
+    backup-recovery-point-manual-deletion-disabled rule for the central vault."""
+    return sorted({central_policy_role_arn(settings), *([break_glass] if break_glass else [])})
+
+
 def _deny_statements(settings: Settings, break_glass: str | None) -> list[dict[str, Any]]:
     deletion: dict[str, Any] = {
         "Sid": SID_DENY_DELETION,
@@ -200,7 +230,7 @@ def _deny_statements(settings: Settings, break_glass: str | None) -> list[dict[s
     }
     if break_glass is not None:
         deletion["Condition"] = {"ArnNotEquals": {"aws:PrincipalArn": [break_glass]}}
-    exempt = sorted({central_policy_role_arn(settings), *([break_glass] if break_glass else [])})
+    exempt = config_rule_exempt_principals(settings, break_glass)
     policy_changes: dict[str, Any] = {
         "Sid": SID_DENY_POLICY_CHANGES,
         "Effect": "Deny",

@@ -9,11 +9,14 @@ from typing import TYPE_CHECKING
 
 from orgbackup import config
 from orgbackup.custom_resource import CustomResourceRequest, Outcome
+from orgbackup.exceptions import ConfigurationError
 from orgbackup.policies.apply import (
     ApplyReport,
     apply_policies,
+    attach_policies,
     delete_policies,
     managed_policies,
+    resolve_targets,
 )
 from orgbackup.policies.parameters import PolicyParameters
 from orgbackup.policies.render import render_policies
@@ -36,6 +39,26 @@ def deploy_policies(
         report.detached.extend(removed.detached)
         report.deleted.extend(removed.deleted)
     return report
+
+
+def reattach_policies(
+    org: "OrganizationsClient", settings: Settings, params: PolicyParameters, accounts: Sequence[str] = ()
+) -> ApplyReport:
+    """Attach the product's existing backup policies to every target (onboarding step 5). Creating, updating and
+    deleting them is the deploy-time custom resource's job: this step runs with a role that may only attach the
+    policies tagged as this product's (security review, issue 10, finding 6). A policy the deployment should have
+    created but that is missing is a ConfigurationError naming it."""
+    wanted = [policy.name for policy in render_policies(settings, params)]
+    existing = managed_policies(org, params.policy_name_prefix)
+    missing = [name for name in wanted if name not in existing]
+    if missing:
+        raise ConfigurationError(
+            f"backup policies {', '.join(missing)} do not exist (or are not tagged as orgbackup's): the stack's "
+            "BackupPolicies custom resource creates them on deploy; redeploy the stack, then re-run onboarding"
+        )
+    report = ApplyReport(policy_ids={name: existing[name] for name in wanted}, unchanged=list(wanted))
+    targets = resolve_targets(org, settings.policy_target_ids, accounts)
+    return attach_policies(org, report.policy_ids, targets, report)
 
 
 def remove_policies(org: "OrganizationsClient", prefix: str) -> ApplyReport:
