@@ -19,6 +19,7 @@ BEFORE_DEPLOY_CHECKS = {
     "vault-lock",
     "backup-trusted-access",
     "backup-policy-type",
+    "scp-policy-type",
     "cross-account-backup",
     "stackset-administration-role",
     "central-account",
@@ -49,6 +50,7 @@ def test_all_prerequisites_in_place_before_the_first_deploy() -> None:
     [
         ("backup_trusted_access", None, "backup-trusted-access", doctor.MISSING, "enable-aws-service-access"),
         ("backup_policy_type", None, "backup-policy-type", doctor.MISSING, "enable-policy-type"),
+        ("scp_policy_type", None, "scp-policy-type", doctor.MISSING, "--policy-type SERVICE_CONTROL_POLICY"),
         ("cross_account_backup", None, "cross-account-backup", doctor.MISSING, "isCrossAccountBackupEnabled=true"),
         ("stackset_administration_role", None, "stackset-administration-role", doctor.MISSING, "Control Tower"),
         ("central_account_enrolled", None, "central-account-enrolled", doctor.MISSING, "Control Tower console"),
@@ -78,6 +80,15 @@ def test_each_prerequisite_missing_is_the_one_check_that_fails(
     assert fix in failing.fix
     assert failing.why
     assert failing.found
+
+
+def test_without_the_central_role_guard_service_control_policies_are_not_needed() -> None:
+    # Given an organization without SCPs, deployed with ProtectCentralVaultPolicyRole=false
+    with world(prerequisites=Prerequisites(scp_policy_type=False)) as running:
+        report = run_doctor(running, ProtectCentralVaultPolicyRole="false")
+    # Then the SCP check is not run and everything holds
+    assert "scp-policy-type" not in results(report)
+    assert not_ok(report) == {}
 
 
 def test_an_opt_in_region_disabled_in_one_member_account_names_that_account() -> None:

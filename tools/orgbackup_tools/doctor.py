@@ -162,6 +162,7 @@ class Doctor:
             return self.report  # nothing else can be read without the organization
         self.check_trusted_access()
         self.check_backup_policy_type()
+        self.check_service_control_policy_type()
         self.check_cross_account_backup()
         self.check_stackset_administration_role()
         if settings is not None:
@@ -398,32 +399,50 @@ class Doctor:
         return {item["ServicePrincipal"] for page in pages for item in page.get("EnabledServicePrincipals", [])}
 
     def check_backup_policy_type(self) -> None:
+        self._check_policy_type(
+            "backup-policy-type",
+            "BACKUP_POLICY",
+            "The stack's BackupPolicies custom resource cannot attach any backup policy: the deploy fails.",
+        )
+
+    def check_service_control_policy_type(self) -> None:
+        # ProtectCentralVaultPolicyRole (default "true") makes the stack create and attach a service control policy
+        # (CentralVaultPolicyRoleGuard); with "false" no SCP is needed and nothing is checked.
+        if self.parameters.get("ProtectCentralVaultPolicyRole", "true") != "true":
+            return
+        self._check_policy_type(
+            "scp-policy-type",
+            "SERVICE_CONTROL_POLICY",
+            "ProtectCentralVaultPolicyRole=true attaches a service control policy to the central backup account: "
+            "without SCPs enabled the deploy fails (or deploy with ProtectCentralVaultPolicyRole=false).",
+        )
+
+    def _check_policy_type(self, name: str, policy_type: str, why: str) -> None:
         # Organizations user guide, "Enabling and disabling policy types"; AttachPolicy fails with
         # PolicyTypeNotEnabledException while the type is not enabled on the root.
         # https://docs.aws.amazon.com/organizations/latest/userguide/enable-policy-type.html
-        checked = "The backup policy type (BACKUP_POLICY) is enabled on the root"
-        why = "The stack's BackupPolicies custom resource cannot attach any backup policy: the deploy fails."
+        checked = f"The policy type {policy_type} is enabled on the root"
         fix = (
-            "aws organizations enable-policy-type --policy-type BACKUP_POLICY --root-id "
+            f"aws organizations enable-policy-type --policy-type {policy_type} --root-id "
             "$(aws organizations list-roots --query 'Roots[0].Id' --output text)"
         )
 
         def step() -> None:
             root = self.client("organizations").list_roots()["Roots"][0]
             status = next(
-                (item["Status"] for item in root.get("PolicyTypes", []) if item["Type"] == "BACKUP_POLICY"), "DISABLED"
+                (item["Status"] for item in root.get("PolicyTypes", []) if item["Type"] == policy_type), "DISABLED"
             )
             self.add(
-                "backup-policy-type",
+                name,
                 BEFORE,
                 checked,
                 OK if status == "ENABLED" else MISSING,
-                f"BACKUP_POLICY on {root['Id']}: {status}",
+                f"{policy_type} on {root['Id']}: {status}",
                 why,
                 fix,
             )
 
-        self.guarded("backup-policy-type", checked, why, "organizations:ListRoots", fix, step)
+        self.guarded(name, checked, why, "organizations:ListRoots", fix, step)
 
     def check_cross_account_backup(self) -> None:
         # AWS Backup API reference, DescribeGlobalSettings: isCrossAccountBackupEnabled "allow accounts in your

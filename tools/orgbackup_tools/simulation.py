@@ -60,6 +60,7 @@ class Prerequisites:
 
     backup_trusted_access: bool = True  # organizations enable-aws-service-access backup.amazonaws.com
     backup_policy_type: bool = True  # BACKUP_POLICY enabled on the root
+    scp_policy_type: bool = True  # SERVICE_CONTROL_POLICY enabled on the root (Control Tower enables it)
     cross_account_backup: bool = True  # AWS Backup global setting isCrossAccountBackupEnabled
     stackset_administration_role: bool = True  # Control Tower's service-role/AWSControlTowerStackSetRole
     central_account_enrolled: bool = True  # the central backup account's OU registered with Control Tower
@@ -429,6 +430,8 @@ class World:
         org = self.client("organizations")
         if needs.backup_policy_type:
             org.enable_policy_type(RootId=self.spec.root_id, PolicyType="BACKUP_POLICY")
+        if needs.scp_policy_type:
+            org.enable_policy_type(RootId=self.spec.root_id, PolicyType="SERVICE_CONTROL_POLICY")
         if needs.backup_trusted_access:
             org.enable_aws_service_access(ServicePrincipal="backup.amazonaws.com")
         if needs.account_management_trusted_access:
