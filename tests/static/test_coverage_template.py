@@ -167,7 +167,11 @@ def test_organization_wide_job_report_plans_deliver_to_the_report_bucket() -> No
         spec["Properties"]["ReportSetting"]["ReportTemplate"]: spec
         for spec in of_type(TEMPLATE, "AWS::Backup::ReportPlan").values()
     }
-    assert set(plans) == {"BACKUP_JOB_REPORT", "COPY_JOB_REPORT", "RESTORE_JOB_REPORT"}
+    assert set(plans) == {"BACKUP_JOB_REPORT", "COPY_JOB_REPORT", "RESTORE_JOB_REPORT", "CONTROL_COMPLIANCE_REPORT"}
+    compliance = plans["CONTROL_COMPLIANCE_REPORT"]["Properties"]
+    assert compliance["ReportSetting"]["FrameworkArns"] == [{"Fn::GetAtt": "ManagementAuditFramework.FrameworkArn"}]
+    # Cross-account reports come in CSV only (AWS Backup Developer Guide, "Working with audit reports")
+    assert compliance["ReportDeliveryChannel"]["Formats"] == ["CSV"]
     for spec in plans.values():
         assert spec["Condition"] == "AuditControlsOn"
         assert spec["Properties"]["ReportSetting"]["Accounts"] == ["ROOT"]
@@ -179,3 +183,16 @@ def test_organization_wide_job_report_plans_deliver_to_the_report_bucket() -> No
     allow = next(s for s in statements if s["Sid"] == "AllowBackupAuditManagerReports")
     assert allow["Resource"] == {"Fn::Sub": "${CoverageReportBucket.Arn}/audit/*"}
     assert "AWSServiceRoleForBackupReports" in allow["Condition"]["ArnEquals"]["aws:PrincipalArn"]["Fn::Sub"]
+
+
+def test_the_management_framework_behind_the_compliance_report_is_the_member_framework() -> None:
+    # Given the framework every member account gets and the one the organization-wide compliance report names
+    (member,) = of_type(MEMBER, "AWS::Backup::Framework").values()
+    management = TEMPLATE["Resources"]["ManagementAuditFramework"]
+    assert management["Condition"] == "AuditControlsOn"
+    # Then they have the same name and the same controls (the vault they scope is the member vault, by name)
+    assert management["Properties"]["FrameworkName"] == member["Properties"]["FrameworkName"]
+    member_controls = json.dumps(member["Properties"]["FrameworkControls"]).replace(
+        '{"Ref": "MemberVault"}', '{"Ref": "MemberVaultName"}'
+    )
+    assert json.loads(member_controls) == management["Properties"]["FrameworkControls"]
