@@ -72,6 +72,8 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 from unittest import mock
 
+from orgbackup_tools import call_log
+
 BACKUP_POLICY = "BACKUP_POLICY"
 POLICY_CONTENT_LIMIT = 10_000
 DIRECT_BACKUP_POLICY_LIMIT = 10
@@ -652,8 +654,25 @@ def _invoke_async(function_arn: str, event: Any) -> None:
         error = json.loads(response["Payload"].read() or b"null")
     destination = config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
     if destination and ":sns:" in destination:
+        # Lambda sends to a destination with the function's execution role (Lambda developer guide, "Adding a
+        # destination": the execution role needs permission to send to it).
+        role = client.get_function(FunctionName=function_arn)["Configuration"]["Role"]
         sns: Any = boto3.session.Session().client("sns", region_name=destination.split(":")[3])
-        sns.publish(TopicArn=destination, Message=json.dumps(_invocation_record(function_arn, event, error, attempts)))
+        with call_log.acting_as(role, "lambda.amazonaws.com"):
+            sns.publish(
+                TopicArn=destination, Message=json.dumps(_invocation_record(function_arn, event, error, attempts))
+            )
+
+
+def _delivery_action(target_arn: str) -> str:
+    """The IAM action EventBridge needs to deliver to a target (EventBridge user guide, "Using resource-based
+    policies for Amazon EventBridge": PutEvents for a bus, InvokeFunction, Publish, SendMessage)."""
+    if ":event-bus/" in target_arn:
+        return "events:PutEvents"
+    service = target_arn.split(":")[2]
+    return {"lambda": "lambda:InvokeFunction", "sns": "sns:Publish", "sqs": "sqs:SendMessage"}.get(
+        service, f"{service}:Unknown"
+    )
 
 
 @contextmanager
@@ -670,6 +689,12 @@ def eventbridge_targets() -> Iterator[None]:
 
     def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
         ours = [target for target in self.targets if handled(target)]
+        log = call_log.active()
+        if log is not None and self.targets and self.event_pattern.matches_event(original_event):
+            for target in self.targets:
+                log.deliver(
+                    _delivery_action(target["Arn"]), target["Arn"], self.region_name, target.get("RoleArn"), self.arn
+                )
         if ours and self.event_pattern.matches_event(original_event):
             for target in ours:
                 transformer: Any = target.get("InputTransformer", {}) if transform_input else {}
@@ -746,6 +771,8 @@ def stepfunctions_caller_credentials() -> Iterator[None]:
                 # Without credentials in the environment, the default chain of a fresh session (profiles, ...).
                 source: Any = base if explicit else boto3.session.Session()
                 clients[key] = source.client(service_name=service, region_name=region, config=config, **explicit)
+                # Calls through these clients are the state machine's (its role), for the least-privilege contract.
+                setattr(clients[key], call_log.STATE_MACHINE_CLIENT, True)
             return clients[key]
 
     with ExitStack() as stack:

@@ -28,10 +28,11 @@ from typing import Any
 from orgbackup import aws, config
 from orgbackup.exceptions import ConfigurationError
 from orgbackup.settings import Settings
-from orgbackup_tools import deployment, emulation
+from orgbackup_tools import call_log, deployment, emulation
 
 ROOT = deployment.PROJECT_ROOT
 HOME_REGION = "us-east-1"
+LAMBDA_SERVICE = "lambda.amazonaws.com"
 MANAGEMENT_ACCOUNT = "111111111111"
 CENTRAL_ACCOUNT = "222222222222"
 
@@ -278,11 +279,14 @@ class _HandlerEnvironment:
 _HANDLER_ENVIRONMENT = _HandlerEnvironment()
 
 
-def _with_environment(handler: Callable[[Any, Any], Any], environment: Mapping[str, str]) -> Callable[[Any, Any], Any]:
-    """Run the handler with the environment its function has in the template, as Lambda would."""
+def _with_environment(
+    handler: Callable[[Any, Any], Any], environment: Mapping[str, str], role_arn: str = ""
+) -> Callable[[Any, Any], Any]:
+    """Run the handler with the environment its function has in the template, as Lambda would, and as its
+    execution role (for the call log)."""
 
     def run(event: Any, context: Any) -> Any:
-        with _HANDLER_ENVIRONMENT.applied(environment):
+        with _HANDLER_ENVIRONMENT.applied(environment), call_log.acting_as(role_arn, LAMBDA_SERVICE):
             return handler(event, context)
 
     return run
@@ -304,6 +308,8 @@ class World:
         self.executions: list[dict[str, str]] = []
         self.sent_events = 0
         self.session: Any = None
+        # Every AWS call of the run with the principal that made it (the least-privilege contract reads it).
+        self.calls = call_log.CallLog()
         # The process environment the emulation runs with (credentials of the management account included), for
         # callers that reset the environment between steps (pytest's per-test fixtures do).
         self.environment: dict[str, str] = {}
@@ -335,6 +341,7 @@ class World:
             world.waits = stack.enter_context(emulation.instant_waits())
             world.invocations = stack.enter_context(emulation.in_process_lambdas(world.handlers))
             world.environment = {**environment, **stack.enter_context(_signed_in_as(MANAGEMENT_ACCOUNT))}
+            world.calls = stack.enter_context(call_log.recording())
             # Every emulated Lambda starts cold: no boto3 session cached from an earlier run's credentials.
             aws.session.cache_clear()
             stack.callback(aws.session.cache_clear)
@@ -361,13 +368,13 @@ class World:
         self.deploy_event_rules()
 
     def register_roles(self) -> None:
-        """The template's IAM roles by ARN (moto does not enforce their policies; the static tests check them)."""
+        """The template's IAM roles, named by logical ID (moto does not enforce their policies; the least-privilege
+        contract, tests/workflow/test_least_privilege.py, evaluates them against the calls each makes)."""
+        iam = self.client("iam")
         for logical_id, resource in self.template["Resources"].items():
             if resource["Type"] == "AWS::IAM::Role":
-                self.resources[logical_id] = {
-                    "Ref": logical_id,
-                    "Arn": f"arn:aws:iam::{MANAGEMENT_ACCOUNT}:role/{logical_id}",
-                }
+                arn = iam.create_role(RoleName=logical_id, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+                self.resources[logical_id] = {"Ref": logical_id, "Arn": arn}
 
     def make_intrinsics(self) -> Intrinsics:
         lists = frozenset(
@@ -462,7 +469,7 @@ class World:
             created = lam.create_function(
                 FunctionName=logical_id,
                 Runtime="python3.13",
-                Role=role,
+                Role=self.role_of(logical_id) or role,
                 Handler=properties["Handler"],
                 Code={"ZipFile": code},
             )
@@ -481,7 +488,15 @@ class World:
             if resource["Type"] == "AWS::Serverless::Function":
                 properties = resource["Properties"]
                 handler = _load_handler(properties["CodeUri"], properties["Handler"])
-                self.handlers[logical_id] = _with_environment(handler, self.function_environment(logical_id))
+                self.handlers[logical_id] = _with_environment(
+                    handler, self.function_environment(logical_id), self.role_of(logical_id)
+                )
+
+    def role_of(self, logical_id: str) -> str:
+        """The ARN of a resource's execution role (``Role`` or ``RoleArn`` in the template), "" if none."""
+        properties = self.template["Resources"][logical_id]["Properties"]
+        role = properties.get("Role", properties.get("RoleArn", properties.get("Target", {}).get("RoleArn")))
+        return str(self.intrinsics.resolve(role)) if role else ""
 
     def deploy_alerts_bus(self) -> None:
         properties = self.template["Resources"]["AlertsEventBus"]["Properties"]
@@ -511,7 +526,11 @@ class World:
                 for target in raw["Targets"]
             ]
             events.put_targets(Rule=logical_id, EventBusName=bus, Targets=targets)
-            self.resources[logical_id] = {"Ref": logical_id}
+            self.resources[logical_id] = {
+                "Ref": logical_id,
+                "Arn": f"arn:aws:events:{HOME_REGION}:{MANAGEMENT_ACCOUNT}:rule/{bus + '/' if bus != 'default' else ''}"
+                f"{logical_id}",
+            }
 
     def emit_backup_event(self, account_id: str, region: str, event: Mapping[str, Any]) -> None:
         """AWS Backup in ``account_id`` and ``region`` emits ``event`` on that account's default bus."""
@@ -562,6 +581,8 @@ class World:
         self.state_machine_arn = self.client("stepfunctions").create_state_machine(
             name="orgbackup-onboarding", definition=definition, roleArn=role, type="STANDARD"
         )["stateMachineArn"]
+        self.resources["OnboardingStateMachine"] = {"Ref": self.state_machine_arn, "Name": "orgbackup-onboarding"}
+        self.calls.state_machine = call_log.Principal(self.role_of("OnboardingStateMachine"), "states.amazonaws.com")
 
     def deploy_lifecycle_rule(self) -> None:
         """The real rule pattern and input transformer, with the onboarding queue as its target."""
@@ -577,6 +598,11 @@ class World:
         if "InputTransformer" in template_target:
             target["InputTransformer"] = template_target["InputTransformer"]
         events.put_targets(Rule="controltower-lifecycle", Targets=[target])
+        self.resources["OnboardingQueue"] = {"Ref": self.queue_url, "Arn": queue_arn, "QueueName": "onboarding"}
+        self.resources["ControlTowerLifecycleRule"] = {
+            "Ref": "controltower-lifecycle",
+            "Arn": f"arn:aws:events:{HOME_REGION}:{MANAGEMENT_ACCOUNT}:rule/controltower-lifecycle",
+        }
         pipe = self.template["Resources"]["OnboardingPipe"]["Properties"]
         self.batch_size = int(pipe["SourceParameters"]["SqsQueueParameters"]["BatchSize"])
 
@@ -699,10 +725,16 @@ class World:
     ) -> list[list[dict[str, Any]]]:
         """What the Pipe does with the queue: one execution per batch (here in turn). Returns the histories."""
         histories = []
-        for index, batch in enumerate(self.pipe_batches(batch_size), start=1):
+        pipe = self.role_of("OnboardingPipe"), "pipes.amazonaws.com"
+        with call_log.acting_as(*pipe):
+            batches = self.pipe_batches(batch_size)
+        for index, batch in enumerate(batches, start=1):
             if on_batch:
                 on_batch(index, len(batch))
-            histories.append(self.execute(batch, on_event))
+            with call_log.acting_as(*pipe):
+                arn = self.start_execution(batch)
+            self.wait(arn, on_event)
+            histories.append(self.history(arn))
         return histories
 
     def read_notifications(self) -> list[dict[str, str]]:
