@@ -381,3 +381,98 @@ def test_step_functions_tasks_call_with_the_process_credentials_and_reuse_their_
         other = factory(region="us-east-1", service="sts")
         assert other is not first
         assert other.get_caller_identity()["Account"] == "222222222222"
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Stricter than moto (issue 9)
+
+
+@pytest.mark.parametrize(
+    ("statement", "refused"),
+    [
+        ({"Effect": "Deny", "Principal": "*", "Action": "backup:*", "Resource": "*"}, True),
+        ({"Effect": "Deny", "Principal": "*", "Action": ["backup:DeleteRecoveryPoint", "*"], "Resource": "*"}, True),
+        ({"Effect": "Maybe", "Principal": "*", "Action": "backup:DeleteRecoveryPoint", "Resource": "*"}, True),
+        ({"Effect": "Deny", "Principal": "*", "Action": "backup:DeleteRecoveryPoint", "Resource": "*"}, False),
+    ],
+)
+def test_a_vault_policy_with_a_wildcard_action_is_refused(statement: dict, refused: bool) -> None:
+    with mock_aws(), emulation.aws_extensions():
+        backup = boto3.client("backup", region_name="eu-west-1")
+        backup.create_backup_vault(BackupVaultName="central")
+        policy = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+        if not refused:
+            backup.put_backup_vault_access_policy(BackupVaultName="central", Policy=policy)
+            assert backup.get_backup_vault_access_policy(BackupVaultName="central")["Policy"] == policy
+            return
+        with pytest.raises(ClientError) as raised:
+            backup.put_backup_vault_access_policy(BackupVaultName="central", Policy=policy)
+        assert raised.value.response["Error"]["Code"] == "InvalidParameterValueException"
+        # And nothing was stored
+        with pytest.raises(ClientError):
+            backup.get_backup_vault_access_policy(BackupVaultName="central")
+
+
+CAUGHT_BY_ALL = {
+    "StartAt": "Work",
+    "States": {
+        "Work": {
+            "Type": "Task",
+            "Resource": "arn:aws:lambda:us-east-1:123456789012:function:worker",
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}],
+            "End": True,
+        },
+        "Caught": {"Type": "Pass", "End": True},
+    },
+}
+
+
+def _run(definition: dict, handler, execution_input: str) -> tuple[dict, list[dict]]:
+    import time
+
+    config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+    with mock_aws(config=config), emulation.aws_extensions(), emulation.in_process_lambdas({"worker": handler}):
+        role = boto3.client("iam", region_name="us-east-1").create_role(RoleName="r", AssumeRolePolicyDocument="{}")
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        machine = sfn.create_state_machine(name="m", definition=json.dumps(definition), roleArn=role["Role"]["Arn"])
+        execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input=execution_input)
+        for _ in range(200):
+            described = sfn.describe_execution(executionArn=execution["executionArn"])
+            if described["status"] != "RUNNING":
+                break
+            time.sleep(0.05)
+        history = sfn.get_execution_history(executionArn=execution["executionArn"])["events"]
+        return described, history
+
+
+def test_a_task_result_over_256_kib_fails_the_execution_past_a_states_all_catch() -> None:
+    # Given a task whose result is 256 KiB of text, and a Catch on States.ALL
+    described, history = _run(CAUGHT_BY_ALL, lambda event, context: {"blob": "x" * 262_144}, "{}")
+    # Then the execution fails with States.DataLimitExceeded, which States.ALL does not catch
+    assert described["status"] == "FAILED"
+    failed = [e for e in history if e["type"] == "ExecutionFailed"]
+    assert failed[0]["executionFailedEventDetails"]["error"] == "States.DataLimitExceeded"
+
+
+def test_a_task_result_under_the_limit_passes() -> None:
+    described, _ = _run(CAUGHT_BY_ALL, lambda event, context: {"blob": "x" * 200_000}, "{}")
+    assert described["status"] == "SUCCEEDED"
+
+
+def test_an_execution_input_over_256_kib_is_refused_and_at_the_limit_accepted() -> None:
+    config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+    with mock_aws(config=config), emulation.aws_extensions():
+        role = boto3.client("iam", region_name="us-east-1").create_role(RoleName="r", AssumeRolePolicyDocument="{}")
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        pass_only = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+        arn = sfn.create_state_machine(name="m", definition=json.dumps(pass_only), roleArn=role["Role"]["Arn"])[
+            "stateMachineArn"
+        ]
+        # Given inputs of exactly 262,144 UTF-8 bytes and one byte more ("é" is two bytes)
+        at_limit = json.dumps({"k": "é" * ((262_144 - 10) // 2)}, ensure_ascii=False)
+        at_limit += " " * (262_144 - len(at_limit.encode()))
+        assert len(at_limit.encode()) == 262_144
+        sfn.start_execution(stateMachineArn=arn, input=at_limit)
+        with pytest.raises(ClientError) as raised:
+            sfn.start_execution(stateMachineArn=arn, input=at_limit + " ")
+        assert raised.value.response["Error"]["Code"] == "InvalidExecutionInput"

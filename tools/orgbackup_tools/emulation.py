@@ -17,7 +17,13 @@ Organizations (API reference: CreatePolicy, AttachPolicy, DetachPolicy; user gui
 AWS Backup (API reference: PutBackupVaultAccessPolicy, GetBackupVaultAccessPolicy, DeleteBackupVaultAccessPolicy)
 - ``backup_vault_access_policy``: moto answers "Not yet implemented". AWS stores one JSON policy per vault
   (``ResourceNotFoundException`` for an unknown vault, or for Get when the vault has no policy) and rejects a
-  policy that is not JSON (``InvalidParameterValueException``).
+  policy that is not JSON (``InvalidParameterValueException``). Stricter (issue 9, ``vault_policy_problem``):
+  "Unlike other IAM-based policies, AWS Backup access policies don't support a wildcard in the Action key"
+  (AWS Backup developer guide, *Vault access policies*,
+  https://docs.aws.amazon.com/aws-backup/latest/devguide/create-a-vault-access-policy.html). The page does not
+  say how AWS answers such a policy; the safe side is to refuse it as the API's one validation error,
+  ``InvalidParameterValueException``, and so is a document without statements or with an Effect other than
+  Allow/Deny (IAM JSON policy elements). The same check applies to a vault's ``AccessPolicy`` in CloudFormation.
 
 CloudFormation (resource reference: AWS::Backup::BackupVault)
 - ``cloudformation_backup_vault``: moto's CloudFormation skips AWS::Backup::BackupVault with a warning, so a
@@ -59,6 +65,16 @@ Lambda and Step Functions (moto's documented switches, made useful here)
   machine. AWS calls them in the state machine's own account (as its role); here they use the credentials of the
   process (the environment's), which the local run sets to the management account's. One client per service,
   Region and credentials serves every task (a boto3 session per task cost 0.1 s each: most of a run's time).
+- ``stepfunctions_terminal_errors``: moto's interpreter fails a state whose input or output (or a task's result)
+  exceeds 256 KiB with ``States.DataLimitExceeded``, but lets a ``States.ALL`` Retry/Catch take it. AWS: "The
+  States.ALL error type ... can't catch the States.DataLimitExceeded terminal error or Runtime error types" (Step
+  Functions developer guide, "Error names",
+  https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html; the 256 KiB quota is in
+  "Step Functions service quotas"). Here ``States.ALL`` no longer matches those two.
+- ``stepfunctions_input_limit``: moto starts an execution with any input. StartExecution's
+  ``input`` has "Length Constraints: Maximum length of 262144", counted as UTF-8 bytes (API reference,
+  StartExecution). The reference names no error for the length; the safe side refuses it with the documented
+  ``InvalidExecutionInput``.
 - ``instant_waits``: moto's Step Functions interpreter really sleeps in Wait states; AWS's time is modelled, not
   spent, in a local run. Each wait is recorded (and yielded) instead.
 """
@@ -210,9 +226,12 @@ def _set_access_policy(vault: Any, policy: str) -> None:
     from moto.backup.exceptions import InvalidParameterValueException  # noqa: PLC0415
 
     try:
-        json.loads(policy)
+        document = json.loads(policy)
     except (TypeError, json.JSONDecodeError):
         raise InvalidParameterValueException(f"Policy is not a valid JSON document: {policy!r:.80}") from None
+    problem = vault_policy_problem(document)
+    if problem:
+        raise InvalidParameterValueException(problem)
     vault.access_policy = policy
 
 
@@ -890,3 +909,86 @@ def rename_account(current_id: str, new_id: str, state: str = "ACTIVE") -> None:
     account.status = "SUSPENDED" if state in ("SUSPENDED", "PENDING_CLOSURE", "CLOSED") else "ACTIVE"
     if current_id in organizations_backends.master_accounts:
         organizations_backends.master_accounts[new_id] = organizations_backends.master_accounts.pop(current_id)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Stricter behaviour (issue 9): what moto accepts and AWS refuses. Each is documented in the module docstring.
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def vault_policy_problem(document: Any) -> str | None:
+    """Why AWS Backup would refuse this vault access policy, or None."""
+    if not isinstance(document, dict) or "Statement" not in document:
+        return "Policy has no Statement"
+    statements = document["Statement"]
+    for index, statement in enumerate(_as_list(statements)):
+        if not isinstance(statement, dict) or statement.get("Effect") not in ("Allow", "Deny"):
+            return f"Statement {index}: Effect must be Allow or Deny"
+        wildcards = [action for action in _as_list(statement.get("Action", [])) if "*" in str(action)]
+        if wildcards:
+            return (
+                f"Statement {index}: Action {wildcards[0]!r} has a wildcard; AWS Backup access policies do not "
+                "support wildcards in Action"
+            )
+    return None
+
+
+STEPFUNCTIONS_INPUT_LIMIT_BYTES = 262_144
+
+
+@contextmanager
+def stepfunctions_input_limit() -> Iterator[None]:
+    from moto.stepfunctions.exceptions import InvalidExecutionInput  # noqa: PLC0415
+    from moto.stepfunctions.models import StepFunctionBackend  # noqa: PLC0415
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend  # noqa: PLC0415
+
+    def limited(original: Callable[..., Any]) -> Callable[..., Any]:
+        def start_execution(self: Any, state_machine_arn: str, *args: Any, **kwargs: Any) -> Any:
+            execution_input = kwargs.get("execution_input", args[1] if len(args) > 1 else None)
+            text = getattr(execution_input, "value", execution_input)
+            size = len(text.encode("utf-8")) if isinstance(text, str) else 0
+            if size > STEPFUNCTIONS_INPUT_LIMIT_BYTES:
+                raise InvalidExecutionInput(
+                    f"The execution input is {size} bytes; the limit is {STEPFUNCTIONS_INPUT_LIMIT_BYTES} "
+                    "(256 KiB, UTF-8)"
+                )
+            return original(self, state_machine_arn, *args, **kwargs)
+
+        return start_execution
+
+    with ExitStack() as stack:
+        for backend in (StepFunctionBackend, StepFunctionsParserBackend):
+            replacement = limited(vars(backend)["start_execution"])
+            stack.enter_context(mock.patch.object(backend, "start_execution", replacement))
+        yield
+
+
+@contextmanager
+def stepfunctions_terminal_errors() -> Iterator[None]:
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import (  # noqa: PLC0415
+        ErrorEqualsDecl,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (  # noqa: PLC0415
+        StatesErrorName,
+    )
+
+    original = ErrorEqualsDecl._eval_body
+    terminal = ("States.DataLimitExceeded", "States.Runtime")
+
+    def eval_body(self: Any, env: Any) -> None:
+        error_name = env.stack[-1]
+        wildcard_only = [name.error_name for name in self.error_names] == ["States.ALL"]
+        if wildcard_only and isinstance(error_name, StatesErrorName) and error_name.error_name in terminal:
+            env.stack.pop()
+            env.stack.append(False)
+            return
+        original(self, env)
+
+    with mock.patch.object(ErrorEqualsDecl, "_eval_body", eval_body):
+        yield
+
+
+EXTENSIONS = (*EXTENSIONS, stepfunctions_input_limit, stepfunctions_terminal_errors)
