@@ -476,3 +476,48 @@ def test_an_execution_input_over_256_kib_is_refused_and_at_the_limit_accepted() 
         with pytest.raises(ClientError) as raised:
             sfn.start_execution(stateMachineArn=arn, input=at_limit + " ")
         assert raised.value.response["Error"]["Code"] == "InvalidExecutionInput"
+
+
+def _status(cfn, operation_id: str, name: str = "member") -> str:
+    return cfn.describe_stack_set_operation(StackSetName=name, OperationId=operation_id)["StackSetOperation"]["Status"]
+
+
+def test_without_managed_execution_a_second_operation_is_refused_while_one_runs() -> None:
+    with mock_aws(), emulation.aws_extensions():
+        cfn = stackset_client()
+        # Given an operation still running
+        emulation.STACKSET_FAULTS.hold()
+        first = cfn.create_stack_instances(StackSetName="member", Accounts=["333333333333"], Regions=["us-east-1"])
+        # When another is requested on the same StackSet
+        with pytest.raises(ClientError) as raised:
+            cfn.create_stack_instances(StackSetName="member", Accounts=["444444444444"], Regions=["us-east-1"])
+        # Then it is refused and nothing of it is deployed
+        assert raised.value.response["Error"]["Code"] == "OperationInProgressException"
+        emulation.STACKSET_FAULTS.release()
+        assert _status(cfn, first["OperationId"]) == "SUCCEEDED"
+        assert set(instance_states(cfn)) == {("333333333333", "us-east-1")}
+
+
+def test_with_managed_execution_operations_queue_and_run_in_request_order() -> None:
+    with mock_aws(), emulation.aws_extensions():
+        cfn = boto3.client("cloudformation", region_name="us-east-1")
+        cfn.create_stack_set(
+            StackSetName="member",
+            TemplateBody=STACKSET_TEMPLATE,
+            PermissionModel="SELF_MANAGED",
+            ManagedExecution={"Active": True},
+        )
+        # Given an operation still running
+        emulation.STACKSET_FAULTS.hold()
+        first = cfn.create_stack_instances(StackSetName="member", Accounts=["333333333333"], Regions=["us-east-1"])
+        # When two more are requested
+        second = cfn.create_stack_instances(StackSetName="member", Accounts=["444444444444"], Regions=["us-east-1"])
+        third = cfn.create_stack_instances(StackSetName="member", Accounts=["555555555555"], Regions=["us-east-1"])
+        # Then they wait, QUEUED, with nothing deployed yet
+        assert [_status(cfn, op["OperationId"]) for op in (first, second, third)] == ["RUNNING", "QUEUED", "QUEUED"]
+        assert set(instance_states(cfn)) == {("333333333333", "us-east-1")}
+        # And when the running one ends, the queued ones run in order and finish
+        emulation.STACKSET_FAULTS.release()
+        assert [_status(cfn, op["OperationId"]) for op in (first, second, third)] == ["SUCCEEDED"] * 3
+        assert results(cfn, third["OperationId"]) == {("555555555555", "us-east-1"): "SUCCEEDED"}
+        assert {account for account, _ in instance_states(cfn)} == {"333333333333", "444444444444", "555555555555"}

@@ -45,6 +45,14 @@ ListStackSetOperationResults, ListStackInstances; user guide: StackSets operatio
   (``hold``) until ``release()``, for fault tests; a failing pair's stack is not created, as in AWS. While an
   operation is held, ListStackInstances reports the instances it deploys as AWS does during an operation:
   ``OUTDATED`` with detailed status ``RUNNING`` (``StackInstanceComprehensiveStatus``).
+  Stricter (issue 9): one operation per StackSet at a time. A create or update requested while another operation
+  of the StackSet is RUNNING (held) or QUEUED raises ``OperationInProgressException`` unless the StackSet was
+  created with ``ManagedExecution`` ``Active: true``; then it is ``QUEUED`` and runs when the running ones end, in
+  request order (API reference, ManagedExecution: "StackSets performs non-conflicting operations concurrently and
+  queues conflicting operations. After conflicting operations finish, StackSets starts queued operations in
+  request order", https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ManagedExecution.html).
+  Which operations conflict is not spelled out there: the safe side here treats every two operations of one
+  StackSet as conflicting (queued, never concurrent).
 
 EventBridge (user guide: "Event bus targets", "Sending and receiving events between AWS accounts", "Lambda
 asynchronous invocation"; Lambda developer guide: "Destinations")
@@ -388,6 +396,11 @@ class StackSetFaults:
         self.failing: dict[tuple[str, str], str] = {}
         self.holding = False
         self.held: list[tuple[dict[str, Any], str]] = []
+        # Operations requested while another of their StackSet ran, with ManagedExecution active: each with the
+        # work that runs it when it is its turn.
+        self.queued: list[tuple[dict[str, Any], Callable[[], str]]] = []
+        # StackSet name -> ManagedExecution Active (moto ignores the parameter)
+        self.managed_execution: dict[str, bool] = {}
 
     def reset(self) -> None:
         self.__init__()  # type: ignore[misc]
@@ -407,6 +420,10 @@ class StackSetFaults:
         for operation, final_status in self.held:
             operation["Status"] = final_status
         self.held.clear()
+        # Then the queued operations run, in request order (StackSets user guide, "Managed execution").
+        while self.queued:
+            _, run = self.queued.pop(0)
+            run()
 
 
 STACKSET_FAULTS = StackSetFaults()
@@ -478,26 +495,31 @@ def stackset_operations() -> Iterator[StackSetFaults]:  # noqa: PLR0915 - one fa
         results: list[dict[str, str]],
         preferences: dict[str, Any],
         accounts: int,
+        queued: dict[str, Any] | None = None,
     ) -> str:
+        """Record the operation (or complete the queued one); returns its status."""
         failures_per_region: dict[str, int] = {}
         for result in results:
             if result["Status"] == "FAILED":
                 failures_per_region[result["Region"]] = failures_per_region.get(result["Region"], 0) + 1
         tolerance = _tolerance(preferences, accounts)
         final = "FAILED" if any(count > tolerance for count in failures_per_region.values()) else "SUCCEEDED"
-        operation = {
-            "OperationId": operation_id,
-            "Action": action,
-            "Status": "RUNNING" if STACKSET_FAULTS.holding else final,
-            "CreationTimestamp": utcnow(),
-            "EndTimestamp": utcnow(),
-            "Instances": [{r["Account"]: r["Region"]} for r in results],
-            "Results": results,
-        }
+        operation: dict[str, Any] = queued if queued is not None else {"CreationTimestamp": utcnow()}
+        operation.update(
+            {
+                "OperationId": operation_id,
+                "Action": action,
+                "Status": "RUNNING" if STACKSET_FAULTS.holding else final,
+                "EndTimestamp": utcnow(),
+                "Instances": [{r["Account"]: r["Region"]} for r in results],
+                "Results": results,
+            }
+        )
         if STACKSET_FAULTS.holding:
             STACKSET_FAULTS.held.append((operation, final))
-        stackset.operations.append(operation)
-        return operation_id
+        if queued is None:
+            stackset.operations.append(operation)
+        return str(operation["Status"])
 
     def existing(stackset: Any, account: str, region: str) -> bool:
         return (
@@ -505,18 +527,45 @@ def stackset_operations() -> Iterator[StackSetFaults]:  # noqa: PLR0915 - one fa
             or (stackset.name, account, region) in failed_instances
         )
 
+    def in_progress(stackset: Any, operation_id: str, action: str, run: Callable[[dict[str, Any] | None], str]) -> bool:
+        """Whether another operation of this StackSet is running: then the new one queues with ManagedExecution
+        active, or is refused without it (API reference, ManagedExecution and OperationInProgressException)."""
+        busy = any(op["Status"] in ("RUNNING", "QUEUED", "STOPPING") for op in stackset.operations)
+        if not busy:
+            return False
+        if not STACKSET_FAULTS.managed_execution.get(stackset.name, False):
+            raise _stackset_error(
+                "OperationInProgressException",
+                f"Another Operation on StackSet {stackset.name} is in progress",
+            )
+        operation = {
+            "OperationId": operation_id,
+            "Action": action,
+            "Status": "QUEUED",
+            "CreationTimestamp": utcnow(),
+            "Results": [],
+        }
+        stackset.operations.append(operation)
+        STACKSET_FAULTS.queued.append((operation, lambda: run(operation)))
+        return True
+
     def create_stack_instances(response: Any) -> Any:
         stackset, accounts, regions, preferences, operation_id = params(response)
         overrides = response._get_param("ParameterOverrides", [])
-        results = []
-        for region in regions:
-            for account in accounts:
-                if stackset.instances.get_instance(account, region):
-                    status, reason = "SUCCEEDED", ""  # AWS skips a pair that already has an instance
-                else:
-                    status, reason = deploy(stackset, account, region, overrides)
-                results.append({"Account": account, "Region": region, "Status": status, "StatusReason": reason})
-        record(stackset, "CREATE", operation_id, results, preferences, len(accounts))
+
+        def run(queued: dict[str, Any] | None = None) -> str:
+            results = []
+            for region in regions:
+                for account in accounts:
+                    if stackset.instances.get_instance(account, region):
+                        status, reason = "SUCCEEDED", ""  # AWS skips a pair that already has an instance
+                    else:
+                        status, reason = deploy(stackset, account, region, overrides)
+                    results.append({"Account": account, "Region": region, "Status": status, "StatusReason": reason})
+            return record(stackset, "CREATE", operation_id, results, preferences, len(accounts), queued)
+
+        if not in_progress(stackset, operation_id, "CREATE", run):
+            run()
         return ActionResult({"OperationId": operation_id})
 
     def update_stack_instances(response: Any) -> Any:
@@ -525,15 +574,20 @@ def stackset_operations() -> Iterator[StackSetFaults]:  # noqa: PLR0915 - one fa
         if missing:
             raise _stackset_error("StackInstanceNotFoundException", f"Stack instances not found: {', '.join(missing)}")
         overrides = response._get_param("ParameterOverrides", [])
-        results = []
-        for region in regions:
-            for account in accounts:
-                if (stackset.name, account, region) in failed_instances:
-                    status, reason = deploy(stackset, account, region, overrides)
-                else:
-                    status, reason = "SUCCEEDED", ""
-                results.append({"Account": account, "Region": region, "Status": status, "StatusReason": reason})
-        record(stackset, "UPDATE", operation_id, results, preferences, len(accounts))
+
+        def run(queued: dict[str, Any] | None = None) -> str:
+            results = []
+            for region in regions:
+                for account in accounts:
+                    if (stackset.name, account, region) in failed_instances:
+                        status, reason = deploy(stackset, account, region, overrides)
+                    else:
+                        status, reason = "SUCCEEDED", ""
+                    results.append({"Account": account, "Region": region, "Status": status, "StatusReason": reason})
+            return record(stackset, "UPDATE", operation_id, results, preferences, len(accounts), queued)
+
+        if not in_progress(stackset, operation_id, "UPDATE", run):
+            run()
         return ActionResult({"OperationId": operation_id})
 
     def list_stack_set_operation_results(response: Any) -> Any:
@@ -573,8 +627,17 @@ def stackset_operations() -> Iterator[StackSetFaults]:  # noqa: PLR0915 - one fa
                 summary.update(Status="OUTDATED", StatusReason="", StackInstanceStatus={"DetailedStatus": "RUNNING"})
         return ActionResult({"Summaries": summaries})
 
+    original_create_stack_set = CloudFormationResponse.create_stack_set
+
+    def create_stack_set(response: Any) -> Any:
+        managed = response._get_params().get("ManagedExecution") or {}
+        active = str(managed.get("Active", "false")).lower() == "true"
+        STACKSET_FAULTS.managed_execution[response._get_param("StackSetName")] = active
+        return original_create_stack_set(response)
+
     STACKSET_FAULTS.reset()
     with (
+        mock.patch.object(CloudFormationResponse, "create_stack_set", create_stack_set),
         mock.patch.object(CloudFormationResponse, "create_stack_instances", create_stack_instances),
         mock.patch.object(CloudFormationResponse, "update_stack_instances", update_stack_instances),
         mock.patch.object(CloudFormationResponse, "list_stack_set_operation_results", list_stack_set_operation_results),

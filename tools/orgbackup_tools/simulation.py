@@ -446,6 +446,7 @@ class World:
                 Parameters=self.stackset_parameters(logical_id),
                 PermissionModel="SELF_MANAGED",
                 Capabilities=["CAPABILITY_NAMED_IAM"],
+                ManagedExecution=properties.get("ManagedExecution", {"Active": False}),
             )
             self.resources[logical_id] = {"Ref": name}
             for group in properties.get("StackInstancesGroup", []):
