@@ -521,3 +521,83 @@ def test_with_managed_execution_operations_queue_and_run_in_request_order() -> N
         assert [_status(cfn, op["OperationId"]) for op in (first, second, third)] == ["SUCCEEDED"] * 3
         assert results(cfn, third["OperationId"]) == {("555555555555", "us-east-1"): "SUCCEEDED"}
         assert {account for account, _ in instance_states(cfn)} == {"333333333333", "444444444444", "555555555555"}
+
+
+def _pairs(cfn, operation_id: str) -> dict[tuple[str, str], str]:
+    return results(cfn, operation_id)
+
+
+A, B, C = "333333333333", "444444444444", "555555555555"
+
+
+def test_beyond_tolerance_the_rest_of_the_region_and_later_sequential_regions_are_cancelled() -> None:
+    with mock_aws(), emulation.aws_extensions():
+        cfn = stackset_client()
+        # Given the first account fails in the first Region; defaults: one account at a time, no tolerance
+        emulation.STACKSET_FAULTS.fail(A, "us-east-1")
+        operation = cfn.create_stack_instances(
+            StackSetName="member", Accounts=[A, B], Regions=["us-east-1", "eu-west-1"]
+        )["OperationId"]
+        # Then the operation stops: the other account and the whole later Region are cancelled, not deployed
+        assert _status(cfn, operation) == "FAILED"
+        assert _pairs(cfn, operation) == {
+            (A, "us-east-1"): "FAILED",
+            (B, "us-east-1"): "CANCELLED",
+            (A, "eu-west-1"): "CANCELLED",
+            (B, "eu-west-1"): "CANCELLED",
+        }
+        assert set(instance_states(cfn).values()) == {("OUTDATED", "FAILED"), ("OUTDATED", "CANCELLED")}
+
+
+def test_with_parallel_regions_only_the_failing_region_stops() -> None:
+    with mock_aws(), emulation.aws_extensions():
+        cfn = stackset_client()
+        emulation.STACKSET_FAULTS.fail(A, "us-east-1")
+        operation = cfn.create_stack_instances(
+            StackSetName="member",
+            Accounts=[A, B],
+            Regions=["us-east-1", "eu-west-1"],
+            OperationPreferences={"RegionConcurrencyType": "PARALLEL"},
+        )["OperationId"]
+        assert _pairs(cfn, operation) == {
+            (A, "us-east-1"): "FAILED",
+            (B, "us-east-1"): "CANCELLED",
+            (A, "eu-west-1"): "SUCCEEDED",
+            (B, "eu-west-1"): "SUCCEEDED",
+        }
+        assert _status(cfn, operation) == "FAILED"
+
+
+def test_a_batch_in_flight_finishes_and_the_next_batch_is_cancelled() -> None:
+    with mock_aws(), emulation.aws_extensions():
+        cfn = stackset_client()
+        # Given two accounts at a time, no tolerance, and the first account failing
+        emulation.STACKSET_FAULTS.fail(A, "us-east-1")
+        operation = cfn.create_stack_instances(
+            StackSetName="member",
+            Accounts=[A, B, C],
+            Regions=["us-east-1"],
+            OperationPreferences={"MaxConcurrentCount": 2, "FailureToleranceCount": 0},
+        )["OperationId"]
+        # Then the second account of the same batch still deploys, the third is never attempted
+        assert _pairs(cfn, operation) == {
+            (A, "us-east-1"): "FAILED",
+            (B, "us-east-1"): "SUCCEEDED",
+            (C, "us-east-1"): "CANCELLED",
+        }
+
+
+def test_create_skips_a_failed_pair_and_update_repairs_it() -> None:
+    with mock_aws(), emulation.aws_extensions():
+        cfn = stackset_client()
+        emulation.STACKSET_FAULTS.fail(A, "us-east-1")
+        cfn.create_stack_instances(StackSetName="member", Accounts=[A], Regions=["us-east-1"])
+        emulation.STACKSET_FAULTS.heal()
+        # When a create names the failed pair again
+        again = cfn.create_stack_instances(StackSetName="member", Accounts=[A], Regions=["us-east-1"])["OperationId"]
+        # Then it is skipped: the instance stays OUTDATED
+        assert _status(cfn, again) == "SUCCEEDED"
+        assert instance_states(cfn) == {(A, "us-east-1"): ("OUTDATED", "FAILED")}
+        # And an update repairs it
+        cfn.update_stack_instances(StackSetName="member", Accounts=[A], Regions=["us-east-1"])
+        assert instance_states(cfn) == {(A, "us-east-1"): ("CURRENT", "SUCCEEDED")}

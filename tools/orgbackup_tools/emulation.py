@@ -53,6 +53,15 @@ ListStackSetOperationResults, ListStackInstances; user guide: StackSets operatio
   request order", https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ManagedExecution.html).
   Which operations conflict is not spelled out there: the safe side here treats every two operations of one
   StackSet as conflicting (queued, never concurrent).
+  Operation preferences (API reference, StackSetOperationPreferences,
+  https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackSetOperationPreferences.html): each
+  Region's accounts are deployed in batches of MaxConcurrentCount (or MaxConcurrentPercentage of the accounts,
+  rounded down, at least 1; default 1); when a Region's failures exceed FailureToleranceCount (or the percentage,
+  rounded down; default 0) CloudFormation stops there: the Region's remaining accounts, and with SEQUENTIAL Regions
+  every later Region, are CANCELLED (StackSetOperationResultSummary: "CANCELLED ... because the failure tolerance
+  of the stack set operation has been exceeded"), their instances OUTDATED with detailed status CANCELLED, and the
+  operation FAILED. RegionOrder is honoured. A create skips a pair that has a failed (OUTDATED) instance just as one
+  that is CURRENT: UpdateStackInstances repairs it.
 
 EventBridge (user guide: "Event bus targets", "Sending and receiving events between AWS accounts", "Lambda
 asynchronous invocation"; Lambda developer guide: "Destinations")
@@ -435,6 +444,19 @@ def _stackset_error(code: str, message: str) -> Exception:
     return CloudFormationError(code, message)
 
 
+CANCELLED_REASON = "Cancelled since failure tolerance has exceeded"
+
+
+def _concurrency(preferences: dict[str, Any], accounts: int) -> int:
+    """Accounts deployed at once in a Region (StackSetOperationPreferences: MaxConcurrentCount, or the percentage
+    rounded down but at least 1; neither: 1)."""
+    if "MaxConcurrentCount" in preferences:
+        return max(int(preferences["MaxConcurrentCount"]), 1)
+    if "MaxConcurrentPercentage" in preferences:
+        return max(int(preferences["MaxConcurrentPercentage"]) * accounts // 100, 1)
+    return 1
+
+
 def _tolerance(preferences: dict[str, Any], accounts: int) -> int:
     if "FailureToleranceCount" in preferences:
         return int(preferences["FailureToleranceCount"])
@@ -549,19 +571,50 @@ def stackset_operations() -> Iterator[StackSetFaults]:  # noqa: PLR0915 - one fa
         STACKSET_FAULTS.queued.append((operation, lambda: run(operation)))
         return True
 
+    def perform(
+        stackset: Any,
+        accounts: list[str],
+        regions: list[str],
+        preferences: dict[str, Any],
+        one: Callable[[str, str], tuple[str, str]],
+    ) -> list[dict[str, str]]:
+        """Each Region's accounts in batches of the maximum concurrency; once a Region's failures exceed the
+        failure tolerance, its remaining accounts are CANCELLED, and so is every later Region when Regions run
+        SEQUENTIAL (with PARALLEL they have all started)."""
+        results: list[dict[str, str]] = []
+        batch = _concurrency(preferences, len(accounts))
+        tolerance = _tolerance(preferences, len(accounts))
+        stopped = False
+        for region in preferences.get("RegionOrder") or regions:
+            failures = 0
+            for start in range(0, len(accounts), batch):
+                for account in accounts[start : start + batch]:
+                    if stopped:
+                        status, reason = "CANCELLED", CANCELLED_REASON
+                        if not existing(stackset, account, region):
+                            failed_instances[(stackset.name, account, region)] = CANCELLED_REASON
+                    else:
+                        status, reason = one(account, region)
+                        failures += status == "FAILED"
+                    results.append({"Account": account, "Region": region, "Status": status, "StatusReason": reason})
+                stopped = stopped or failures > tolerance
+            if preferences.get("RegionConcurrencyType", "SEQUENTIAL") == "PARALLEL":
+                stopped = False
+        return results
+
     def create_stack_instances(response: Any) -> Any:
         stackset, accounts, regions, preferences, operation_id = params(response)
         overrides = response._get_param("ParameterOverrides", [])
 
+        def one(account: str, region: str) -> tuple[str, str]:
+            # AWS skips a pair that already has an instance, a failed (OUTDATED) one included: UpdateStackInstances
+            # is what retries it.
+            if existing(stackset, account, region):
+                return "SUCCEEDED", ""
+            return deploy(stackset, account, region, overrides)
+
         def run(queued: dict[str, Any] | None = None) -> str:
-            results = []
-            for region in regions:
-                for account in accounts:
-                    if stackset.instances.get_instance(account, region):
-                        status, reason = "SUCCEEDED", ""  # AWS skips a pair that already has an instance
-                    else:
-                        status, reason = deploy(stackset, account, region, overrides)
-                    results.append({"Account": account, "Region": region, "Status": status, "StatusReason": reason})
+            results = perform(stackset, accounts, regions, preferences, one)
             return record(stackset, "CREATE", operation_id, results, preferences, len(accounts), queued)
 
         if not in_progress(stackset, operation_id, "CREATE", run):
@@ -575,15 +628,13 @@ def stackset_operations() -> Iterator[StackSetFaults]:  # noqa: PLR0915 - one fa
             raise _stackset_error("StackInstanceNotFoundException", f"Stack instances not found: {', '.join(missing)}")
         overrides = response._get_param("ParameterOverrides", [])
 
+        def one(account: str, region: str) -> tuple[str, str]:
+            if (stackset.name, account, region) in failed_instances:
+                return deploy(stackset, account, region, overrides)
+            return "SUCCEEDED", ""
+
         def run(queued: dict[str, Any] | None = None) -> str:
-            results = []
-            for region in regions:
-                for account in accounts:
-                    if (stackset.name, account, region) in failed_instances:
-                        status, reason = deploy(stackset, account, region, overrides)
-                    else:
-                        status, reason = "SUCCEEDED", ""
-                    results.append({"Account": account, "Region": region, "Status": status, "StatusReason": reason})
+            results = perform(stackset, accounts, regions, preferences, one)
             return record(stackset, "UPDATE", operation_id, results, preferences, len(accounts), queued)
 
         if not in_progress(stackset, operation_id, "UPDATE", run):
@@ -611,7 +662,9 @@ def stackset_operations() -> Iterator[StackSetFaults]:  # noqa: PLR0915 - one fa
                         "Region": region,
                         "Status": "OUTDATED",
                         "StatusReason": reason,
-                        "StackInstanceStatus": {"DetailedStatus": "FAILED"},
+                        "StackInstanceStatus": {
+                            "DetailedStatus": "CANCELLED" if reason == CANCELLED_REASON else "FAILED"
+                        },
                     }
                 )
         # While an operation runs, the instances it deploys are not CURRENT yet: OUTDATED, detailed status RUNNING
