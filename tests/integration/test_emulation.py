@@ -601,3 +601,32 @@ def test_create_skips_a_failed_pair_and_update_repairs_it() -> None:
         # And an update repairs it
         cfn.update_stack_instances(StackSetName="member", Accounts=[A], Regions=["us-east-1"])
         assert instance_states(cfn) == {(A, "us-east-1"): ("CURRENT", "SUCCEEDED")}
+
+
+def test_an_account_outside_the_organization_or_an_opt_in_region_not_enabled_fails_its_instance() -> None:
+    with mock_aws(), emulation.aws_extensions():
+        org = boto3.client("organizations", region_name="us-east-1")
+        org.create_organization(FeatureSet="ALL")
+        member = org.create_account(AccountName="m", Email="m@example.com")["CreateAccountStatus"]["AccountId"]
+        cfn = stackset_client()
+        # When instances are created for a member, an account outside the organization, and an opt-in Region
+        operation = cfn.create_stack_instances(
+            StackSetName="member",
+            Accounts=[member, "999999999999"],
+            Regions=["us-east-1", "af-south-1"],
+            OperationPreferences={"RegionConcurrencyType": "PARALLEL", "FailureTolerancePercentage": 100},
+        )["OperationId"]
+        summaries = cfn.list_stack_set_operation_results(StackSetName="member", OperationId=operation)["Summaries"]
+        outcome = {(s["Account"], s["Region"]): (s["Status"], s["StatusReason"]) for s in summaries}
+        # Then only the member in the default Region succeeds; the others fail, each saying why
+        assert outcome[(member, "us-east-1")] == ("SUCCEEDED", "")
+        assert outcome[("999999999999", "us-east-1")][0] == "FAILED"
+        assert "not in the organization" in outcome[("999999999999", "us-east-1")][1]
+        assert outcome[(member, "af-south-1")] == (
+            "FAILED",
+            f"Region af-south-1 is not enabled for account {member} (an opt-in Region)",
+        )
+        # And once the account enables the Region, an update deploys it
+        emulation.STACKSET_FAULTS.enable_region(member, "af-south-1")
+        cfn.update_stack_instances(StackSetName="member", Accounts=[member], Regions=["af-south-1"])
+        assert instance_states(cfn)[(member, "af-south-1")] == ("CURRENT", "SUCCEEDED")

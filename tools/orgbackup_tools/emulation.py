@@ -60,8 +60,10 @@ ListStackSetOperationResults, ListStackInstances; user guide: StackSets operatio
   rounded down; default 0) CloudFormation stops there: the Region's remaining accounts, and with SEQUENTIAL Regions
   every later Region, are CANCELLED (StackSetOperationResultSummary: "CANCELLED ... because the failure tolerance
   of the stack set operation has been exceeded"), their instances OUTDATED with detailed status CANCELLED, and the
-  operation FAILED. RegionOrder is honoured. A create skips a pair that has a failed (OUTDATED) instance just as one
-  that is CURRENT: UpdateStackInstances repairs it.
+  operation FAILED. RegionOrder is honoured. A pair whose account is not in the emulated organization, or whose
+  Region is an opt-in Region the account has not enabled (``STACKSET_FAULTS.enable_region``), fails its instance.
+  A create skips a pair that has a failed (OUTDATED) instance just as one that is CURRENT: UpdateStackInstances
+  repairs it.
 
 EventBridge (user guide: "Event bus targets", "Sending and receiving events between AWS accounts", "Lambda
 asynchronous invocation"; Lambda developer guide: "Destinations")
@@ -410,9 +412,15 @@ class StackSetFaults:
         self.queued: list[tuple[dict[str, Any], Callable[[], str]]] = []
         # StackSet name -> ManagedExecution Active (moto ignores the parameter)
         self.managed_execution: dict[str, bool] = {}
+        # account -> opt-in Regions it has enabled
+        self.enabled_regions: dict[str, set[str]] = {}
 
     def reset(self) -> None:
         self.__init__()  # type: ignore[misc]
+
+    def enable_region(self, account_id: str, region: str) -> None:
+        """The account has enabled this opt-in Region (Account Management, EnableRegion)."""
+        self.enabled_regions.setdefault(account_id, set()).add(region)
 
     def fail(self, account_id: str, region: str, reason: str = "Resource handler returned message: injected") -> None:
         self.failing[(account_id, region)] = reason
@@ -445,6 +453,37 @@ def _stackset_error(code: str, message: str) -> Exception:
 
 
 CANCELLED_REASON = "Cancelled since failure tolerance has exceeded"
+# "Regions launched before March 20, 2019 are enabled by default ... Opt-in Regions ... are disabled by default"
+# (AWS Account Management reference, "Enable or disable AWS Regions in your account",
+# https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-regions.html). Every other Region is opt-in.
+DEFAULT_REGIONS = frozenset(
+    {
+        "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "sa-east-1",
+        "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-north-1",
+        "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-southeast-1", "ap-southeast-2", "ap-south-1",
+    }
+)  # fmt: skip
+
+
+def _target_problem(account: str, region: str) -> str | None:
+    """Why StackSets cannot deploy to this account and Region: an account outside the organization has no Control
+    Tower execution role (the account gate fails: "Account ... should have '<role>' role with trust relationship
+    ...", ListStackSetOperationResults example in the API reference); a Region the account has not enabled cannot
+    hold resources. Neither message is specified by AWS beyond that; these name the cause."""
+    try:
+        backend = _organization_backend()
+    except RuntimeError:  # no emulated organization: nothing to check against
+        backend = None
+    if backend is not None:
+        members = {item.id for item in backend.accounts} | {backend.org.master_account_id}
+        if account not in members:
+            return (
+                f"Account {account} should have 'AWSControlTowerExecution' role with trust relationship to Role "
+                "'AWSControlTowerStackSetRole'. (The account is not in the organization.)"
+            )
+    if region not in DEFAULT_REGIONS and region not in STACKSET_FAULTS.enabled_regions.get(account, set()):
+        return f"Region {region} is not enabled for account {account} (an opt-in Region)"
+    return None
 
 
 def _concurrency(preferences: dict[str, Any], accounts: int) -> int:
@@ -491,7 +530,7 @@ def stackset_operations() -> Iterator[StackSetFaults]:  # noqa: PLR0915 - one fa
         )
 
     def deploy(stackset: Any, account: str, region: str, overrides: list[dict[str, Any]]) -> tuple[str, str]:
-        reason = STACKSET_FAULTS.failing.get((account, region))
+        reason = _target_problem(account, region) or STACKSET_FAULTS.failing.get((account, region))
         if reason is None:
             try:
                 stackset.instances.create_instances(
