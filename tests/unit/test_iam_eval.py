@@ -110,3 +110,8 @@ def test_condition_operators(condition: dict, context: dict, holds: bool) -> Non
 def test_an_operator_it_does_not_know_is_refused_not_guessed() -> None:
     with pytest.raises(UnsupportedPolicyError, match="NumericLessThan"):
         conditions_hold({"NumericLessThan": {"k": "1"}}, {"k": "0"})
+
+
+def test_condition_key_names_ignore_case_and_values_do_not() -> None:
+    assert conditions_hold({"StringEquals": {"AWS:SourceOwner": "111"}}, {"aws:SourceOwner": "111"})
+    assert not conditions_hold({"StringEquals": {"aws:PrincipalOrgID": "O-1"}}, {"aws:principalorgid": "o-1"})

@@ -67,6 +67,15 @@ ListStackSetOperationResults, ListStackInstances; user guide: StackSets operatio
 
 EventBridge (user guide: "Event bus targets", "Sending and receiving events between AWS accounts", "Lambda
 asynchronous invocation"; Lambda developer guide: "Destinations")
+- ``eventbridge_targets``, stricter (issue 9, ``delivery_refusal``): a delivery to an event bus is a PutEvents by
+  the target's role (``RoleArn``), or without one by the rule's account: EventBridge must be able to assume the role
+  (its trust policy), the role's own policies must allow ``events:PutEvents`` on the bus, and across accounts the
+  bus's resource policy must allow it too; a delivery to an SNS topic is a Publish by ``events.amazonaws.com``,
+  which the topic policy must allow ("Event bus targets" and "Sending and receiving events between AWS accounts";
+  SNS developer guide, "Amazon SNS access control"). Policies are decided by ``orgbackup_tools.iam_eval`` with
+  the principal's organization ID, and the rule as ``aws:SourceArn``/``aws:SourceAccount``. A refused delivery is
+  not made; its reason is appended to ``REFUSED_DELIVERIES``. (Lambda targets are not checked: the emulated
+  functions carry no resource policies.)
 - ``eventbridge_targets``: moto raises NotImplementedError for SNS and Lambda targets, and re-creates an event sent
   to another bus with the target's account, Region, ID and time. AWS delivers the original event to another bus
   unchanged (its ``account`` is still the source account), publishes it as the message of an SNS target, and
@@ -856,6 +865,7 @@ def eventbridge_targets() -> Iterator[None]:
     from moto.events.utils import EventTemplateParser  # noqa: PLC0415
 
     original_send = models.Rule.send_to_targets
+    REFUSED_DELIVERIES.clear()
 
     def handled(target: Any) -> bool:
         arn = target["Arn"]
@@ -882,6 +892,11 @@ def eventbridge_targets() -> Iterator[None]:
                     else dict(original_event)
                 )
                 arn = target["Arn"]
+                refusal = delivery_refusal(self, target)
+                if refusal:
+                    # AWS counts a failed invocation and, after its retries, drops the event (or dead-letters it).
+                    REFUSED_DELIVERIES.append(refusal)
+                    continue
                 if ":event-bus/" in arn:
                     _, _, _, region, account, resource = arn.split(":", 5)
                     bus = models.events_backends[account][region].describe_event_bus(resource.split("/", 1)[1])
@@ -1147,3 +1162,88 @@ def stepfunctions_terminal_errors() -> Iterator[None]:
 
 
 EXTENSIONS = (*EXTENSIONS, stepfunctions_input_limit, stepfunctions_terminal_errors)
+
+
+REFUSED_DELIVERIES: list[str] = []
+
+
+def _document(text: Any) -> dict[str, Any] | None:
+    from urllib.parse import unquote  # noqa: PLC0415
+
+    if not text:
+        return None
+    if isinstance(text, dict):
+        return text
+    try:
+        document: dict[str, Any] = json.loads(text)
+    except json.JSONDecodeError:
+        document = json.loads(unquote(text))
+    return document
+
+
+def _role(role_arn: str) -> Any:
+    from moto.iam.models import iam_backends  # noqa: PLC0415
+
+    try:
+        return iam_backends[role_arn.split(":")[4]]["aws"].get_role(role_arn.rsplit("/", 1)[-1])
+    except Exception:  # NoSuchEntity: a role that does not exist cannot be assumed
+        return None
+
+
+def _principal_context(principal_arn: str) -> dict[str, str | list[str]]:
+    account = principal_arn.split(":")[4]
+    context: dict[str, str | list[str]] = {
+        "aws:PrincipalArn": principal_arn,
+        "aws:PrincipalAccount": account,
+        "aws:SecureTransport": "true",
+    }
+    try:
+        backend = _organization_backend()
+    except RuntimeError:
+        return context
+    if account in {item.id for item in backend.accounts} | {backend.org.master_account_id}:
+        context["aws:PrincipalOrgID"] = backend.org.id
+    return context
+
+
+def delivery_refusal(rule: Any, target: dict[str, Any]) -> str | None:
+    """Why AWS would not deliver to this target (see the module docstring), or None."""
+    from orgbackup_tools import iam_eval  # noqa: PLC0415
+
+    arn = str(target["Arn"])
+    source = {"aws:SourceArn": rule.arn, "aws:SourceAccount": rule.account_id, "aws:SecureTransport": "true"}
+    if ":sns:" in arn:
+        from moto.sns.models import sns_backends  # noqa: PLC0415
+
+        _, _, _, region, account, _ = arn.split(":", 5)
+        topic = sns_backends[account][region].topics.get(arn)
+        policy = _document(getattr(topic, "policy", None)) if topic else None
+        request = iam_eval.Request("events.amazonaws.com", "sns:Publish", arn, source)
+        if not iam_eval.evaluate(request, {}, policy, account).allowed:
+            return f"rule {rule.arn}: the policy of topic {arn} does not let EventBridge publish"
+        return None
+    if ":event-bus/" not in arn:
+        return None
+    from moto.events.models import events_backends  # noqa: PLC0415
+
+    _, _, _, region, account, resource = arn.split(":", 5)
+    bus = events_backends[account][region].describe_event_bus(resource.split("/", 1)[1])
+    bus_policy = _document(bus.policy)
+    role_arn = target.get("RoleArn")
+    if role_arn:
+        role = _role(role_arn)
+        if role is None:
+            return f"rule {rule.arn}: role {role_arn} does not exist"
+        trust = _document(role.assume_role_policy_document)
+        assume = iam_eval.Request("events.amazonaws.com", "sts:AssumeRole", role_arn, source)
+        if not iam_eval.evaluate(assume, {}, trust, role_arn.split(":")[4]).allowed:
+            return f"rule {rule.arn}: EventBridge may not assume {role_arn} (its trust policy)"
+        identity = {name: _document(text) or {} for name, text in role.policies.items()}
+        principal = role_arn
+    else:
+        principal = f"arn:aws:iam::{rule.account_id}:root"
+        identity = {"account": {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}}
+    request = iam_eval.Request(principal, "events:PutEvents", arn, _principal_context(principal))
+    if not iam_eval.evaluate(request, identity, bus_policy, account).allowed:
+        return f"rule {rule.arn}: {principal} may not put events on {arn} (its policies and the bus policy)"
+    return None

@@ -159,11 +159,14 @@ def _operator_holds(operator: str, key: str, wanted: Any, context: Mapping[str, 
         raise UnsupportedPolicyError(f"condition operator {operator} is not implemented")
     compare = _BASE_OPERATORS[name]
     wanted_values = [str(item) if not isinstance(item, bool) else str(item).lower() for item in _as_list(wanted)]
-    if key not in context:
+    # Condition key names are not case-sensitive (IAM JSON policy elements: Condition, "Condition key names are
+    # not case-sensitive"); their values are, per operator.
+    present = {name.lower(): value for name, value in context.items()}
+    if key.lower() not in present:
         if if_exists:
             return True
         return name in _NEGATED and qualifier == ""
-    have_values = [str(item) for item in _as_list(context[key])]
+    have_values = [str(item) for item in _as_list(present[key.lower()])]
     if qualifier == "" and len(have_values) != 1:
         raise UnsupportedPolicyError(f"{operator} on the multivalued key {key} needs ForAnyValue or ForAllValues")
     matched = any(compare(want, have) for want in wanted_values for have in have_values)

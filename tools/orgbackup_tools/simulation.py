@@ -366,6 +366,45 @@ class World:
         self.deploy_state_machine()
         self.deploy_lifecycle_rule()
         self.deploy_event_rules()
+        self.apply_role_policies()
+        self.apply_resource_policies()
+
+    def apply_role_policies(self) -> None:
+        """Each template role's trust policy and inline policies, as CloudFormation would put them (the emulation
+        decides EventBridge deliveries with them). A policy naming a resource the simulation does not create is
+        left out; the least-privilege contract checks every policy in full."""
+        iam = self.client("iam")
+        for logical_id, resource in self.template["Resources"].items():
+            if resource["Type"] != "AWS::IAM::Role":
+                continue
+            properties = resource["Properties"]
+            trust = self.intrinsics.resolve(properties["AssumeRolePolicyDocument"])
+            iam.update_assume_role_policy(RoleName=logical_id, PolicyDocument=json.dumps(trust))
+            for policy in properties.get("Policies", []):
+                try:
+                    document = self.intrinsics.resolve(policy["PolicyDocument"])
+                except ConfigurationError:
+                    continue
+                iam.put_role_policy(
+                    RoleName=logical_id, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(document)
+                )
+
+    def apply_resource_policies(self) -> None:
+        """The alerts bus policy and the topic policy of the template on the emulated bus and topic."""
+        for resource in self.template["Resources"].values():
+            properties = resource.get("Properties", {})
+            if resource["Type"] == "AWS::Events::EventBusPolicy":
+                statement = {"Sid": properties["StatementId"], **self.intrinsics.resolve(properties["Statement"])}
+                self.client("events").put_permission(
+                    EventBusName=str(self.intrinsics.resolve(properties["EventBusName"])),
+                    Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+                )
+            elif resource["Type"] == "AWS::SNS::TopicPolicy":
+                document = json.dumps(self.intrinsics.resolve(properties["PolicyDocument"]))
+                for topic in self.intrinsics.resolve(properties["Topics"]):
+                    self.client("sns").set_topic_attributes(
+                        TopicArn=topic, AttributeName="Policy", AttributeValue=document
+                    )
 
     def register_roles(self) -> None:
         """The template's IAM roles, named by logical ID (moto does not enforce their policies; the least-privilege
