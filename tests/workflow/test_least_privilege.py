@@ -54,7 +54,7 @@ def _custom_resource(world: simulation.World, request_type: str) -> None:
 def run() -> Iterator[tuple[simulation.World, least_privilege.Contract]]:
     with simulation.World.emulate() as world:
         world.process_events([read_event("controltower/create-managed-account.json")])
-        with call_log.acting_as(world.role_of("ReconcileSchedule"), "scheduler.amazonaws.com"):
+        with call_log.playing(world.role_of("ReconcileSchedule"), "scheduler.amazonaws.com"):
             arn = world.start_execution(read_event("workflow/reconcile.json"))
         world.wait(arn)
         world.execute(read_event("workflow/invalid-batch.json"))

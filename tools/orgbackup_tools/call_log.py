@@ -22,6 +22,9 @@ from typing import Any
 EVENTS_SERVICE = "events.amazonaws.com"
 # Set on the boto3 clients the emulated Step Functions interpreter uses for its tasks.
 STATE_MACHINE_CLIENT = "_orgbackup_state_machine"
+# Set on the test harness's own clients (``World.client``): their calls are the harness's, even when a test makes
+# them from inside a handler (a callback at a chosen moment), unless the harness plays a principal (``playing``).
+HARNESS_CLIENT = "_orgbackup_harness"
 
 
 @dataclass(frozen=True)
@@ -67,11 +70,24 @@ class CallLog:
         finally:
             self._stack().pop()
 
+    @contextlib.contextmanager
+    def playing(self, role_arn: str, service: str) -> Iterator[None]:
+        if not hasattr(self._local, "playing"):
+            self._local.playing = []
+        self._local.playing.append(Principal(role_arn, service))
+        try:
+            yield
+        finally:
+            self._local.playing.pop()
+
     def current(self, client: Any) -> Principal | None:
         credentials = getattr(getattr(client, "_request_signer", None), "_credentials", None)
         key = getattr(credentials, "access_key", None)
         if key in self._assumed:
             return Principal(self._assumed[key], "")
+        if getattr(client, HARNESS_CLIENT, False):
+            played: list[Principal] = getattr(self._local, "playing", [])
+            return played[-1] if played else None
         stack = self._stack()
         if stack:
             return stack[-1]
@@ -113,6 +129,18 @@ def acting_as(role_arn: str, service: str) -> Iterator[None]:
         yield
         return
     with log.acting_as(role_arn, service):
+        yield
+
+
+@contextlib.contextmanager
+def playing(role_arn: str, service: str) -> Iterator[None]:
+    """The harness plays this principal (the Pipe, the schedule): its own clients' calls in this block are made
+    by ``role_arn``, assumed by ``service``."""
+    log = active()
+    if log is None:
+        yield
+        return
+    with log.playing(role_arn, service):
         yield
 
 
