@@ -81,3 +81,71 @@ def test_when_the_formatter_fails_the_raw_event_waits_in_the_alarmed_dead_letter
     assert record["requestContext"]["approximateInvokeCount"] == 3
     assert record["requestPayload"]["detail"] == event["detail"]
     assert record["requestPayload"]["account"] == MEMBER
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Deliveries honour the policies (emulation.delivery_refusal): the bus policy, the forwarder role, the topic policy
+
+
+def _bus_policy(world: simulation.World, statement: dict) -> None:
+    events = world.client("events")
+    bus = world.resources["AlertsEventBus"]["Name"]
+    events.put_permission(EventBusName=bus, Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}))
+
+
+def test_a_bus_policy_that_admits_only_the_management_account_refuses_member_failures(world) -> None:
+    from orgbackup_tools import emulation
+
+    template = world.template["Resources"]["AlertsEventBusPolicy"]["Properties"]
+    original = {"Sid": template["StatementId"], **world.intrinsics.resolve(template["Statement"])}
+    narrowed = {
+        "Sid": template["StatementId"],
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{simulation.MANAGEMENT_ACCOUNT}:root"},
+        "Action": "events:PutEvents",
+        "Resource": world.resources["AlertsEventBus"]["Arn"],
+    }
+    try:
+        # Given the alerts bus admits the management account only
+        _bus_policy(world, narrowed)
+        refused_before = len(emulation.REFUSED_DELIVERIES)
+        # When a member account's backup job fails
+        world.emit_backup_event(MEMBER, "us-east-1", read_event("backup/backup-job-failed.json"))
+        # Then nothing arrives, and the delivery was refused for the bus policy
+        assert new_notifications(world) == []
+        (refusal,) = emulation.REFUSED_DELIVERIES[refused_before:]
+        assert "may not put events on" in refusal
+        assert MEMBER in refusal
+    finally:
+        _bus_policy(world, original)
+    # And with the template's policy back, it arrives
+    world.emit_backup_event(MEMBER, "us-east-1", read_event("backup/backup-job-failed.json"))
+    assert len(new_notifications(world)) == 1
+
+
+def test_eventbridge_publishes_to_the_topic_only_as_its_policy_allows(world) -> None:
+    from orgbackup_tools import emulation
+
+    events, sns = world.client("events"), world.client("sns")
+    topic = world.resources["NotificationTopic"]["Ref"]
+    # Given a rule of the management account that targets the topic directly
+    events.put_rule(Name="direct", EventPattern=json.dumps({"source": ["orgbackup.test"]}), State="ENABLED")
+    events.put_targets(Rule="direct", Targets=[{"Id": "topic", "Arn": topic}])
+    entry = {"Source": "orgbackup.test", "DetailType": "t", "Detail": "{}"}
+    # When an event matches it, with the template's topic policy: it is published
+    events.put_events(Entries=[entry])
+    assert len(new_notifications(world)) == 1
+    # When the topic policy no longer admits EventBridge: it is refused
+    policy = sns.get_topic_attributes(TopicArn=topic)["Attributes"]["Policy"]
+    document = json.loads(policy)
+    narrowed = {**document, "Statement": [s for s in document["Statement"] if s.get("Sid", "").find("EventBridge") < 0]}
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps(narrowed))
+    try:
+        refused_before = len(emulation.REFUSED_DELIVERIES)
+        events.put_events(Entries=[entry])
+        assert new_notifications(world) == []
+        assert "does not let EventBridge publish" in emulation.REFUSED_DELIVERIES[refused_before]
+    finally:
+        sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=policy)
+        events.remove_targets(Rule="direct", Ids=["topic"])
+        events.delete_rule(Name="direct")

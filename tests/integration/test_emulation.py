@@ -459,3 +459,250 @@ def test_the_vault_deny_check_honours_principal_exceptions_and_refuses_condition
     unreadable = json.dumps({"Statement": [{**deny, "Condition": {"StringEquals": {"aws:PrincipalTag/x": "y"}}}]})
     with pytest.raises(NotImplementedError):
         emulation._vault_policy_denies(unreadable, "backup:DeleteBackupVault", role)
+# ------------------------------------------------------------------------------------------------------------------
+# Stricter than moto (issue 9)
+
+
+@pytest.mark.parametrize(
+    ("statement", "refused"),
+    [
+        ({"Effect": "Deny", "Principal": "*", "Action": "backup:*", "Resource": "*"}, True),
+        ({"Effect": "Deny", "Principal": "*", "Action": ["backup:DeleteRecoveryPoint", "*"], "Resource": "*"}, True),
+        ({"Effect": "Maybe", "Principal": "*", "Action": "backup:DeleteRecoveryPoint", "Resource": "*"}, True),
+        ({"Effect": "Deny", "Principal": "*", "Action": "backup:DeleteRecoveryPoint", "Resource": "*"}, False),
+    ],
+)
+def test_a_vault_policy_with_a_wildcard_action_is_refused(statement: dict, refused: bool) -> None:
+    with mock_aws(), emulation.aws_extensions():
+        backup = boto3.client("backup", region_name="eu-west-1")
+        backup.create_backup_vault(BackupVaultName="central")
+        policy = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+        if not refused:
+            backup.put_backup_vault_access_policy(BackupVaultName="central", Policy=policy)
+            assert backup.get_backup_vault_access_policy(BackupVaultName="central")["Policy"] == policy
+            return
+        with pytest.raises(ClientError) as raised:
+            backup.put_backup_vault_access_policy(BackupVaultName="central", Policy=policy)
+        assert raised.value.response["Error"]["Code"] == "InvalidParameterValueException"
+        # And nothing was stored
+        with pytest.raises(ClientError):
+            backup.get_backup_vault_access_policy(BackupVaultName="central")
+
+
+CAUGHT_BY_ALL = {
+    "StartAt": "Work",
+    "States": {
+        "Work": {
+            "Type": "Task",
+            "Resource": "arn:aws:lambda:us-east-1:123456789012:function:worker",
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}],
+            "End": True,
+        },
+        "Caught": {"Type": "Pass", "End": True},
+    },
+}
+
+
+def _run(definition: dict, handler, execution_input: str) -> tuple[dict, list[dict]]:
+    import time
+
+    config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+    with mock_aws(config=config), emulation.aws_extensions(), emulation.in_process_lambdas({"worker": handler}):
+        role = boto3.client("iam", region_name="us-east-1").create_role(RoleName="r", AssumeRolePolicyDocument="{}")
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        machine = sfn.create_state_machine(name="m", definition=json.dumps(definition), roleArn=role["Role"]["Arn"])
+        execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input=execution_input)
+        for _ in range(200):
+            described = sfn.describe_execution(executionArn=execution["executionArn"])
+            if described["status"] != "RUNNING":
+                break
+            time.sleep(0.05)
+        history = sfn.get_execution_history(executionArn=execution["executionArn"])["events"]
+        return described, history
+
+
+def test_a_task_result_over_256_kib_fails_the_execution_past_a_states_all_catch() -> None:
+    # Given a task whose result is 256 KiB of text, and a Catch on States.ALL
+    described, history = _run(CAUGHT_BY_ALL, lambda event, context: {"blob": "x" * 262_144}, "{}")
+    # Then the execution fails with States.DataLimitExceeded, which States.ALL does not catch
+    assert described["status"] == "FAILED"
+    failed = [e for e in history if e["type"] == "ExecutionFailed"]
+    assert failed[0]["executionFailedEventDetails"]["error"] == "States.DataLimitExceeded"
+
+
+def test_a_task_result_under_the_limit_passes() -> None:
+    described, _ = _run(CAUGHT_BY_ALL, lambda event, context: {"blob": "x" * 200_000}, "{}")
+    assert described["status"] == "SUCCEEDED"
+
+
+def test_an_execution_input_over_256_kib_is_refused_and_at_the_limit_accepted() -> None:
+    config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+    with mock_aws(config=config), emulation.aws_extensions():
+        role = boto3.client("iam", region_name="us-east-1").create_role(RoleName="r", AssumeRolePolicyDocument="{}")
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        pass_only = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+        arn = sfn.create_state_machine(name="m", definition=json.dumps(pass_only), roleArn=role["Role"]["Arn"])[
+            "stateMachineArn"
+        ]
+        # Given inputs of exactly 262,144 UTF-8 bytes and one byte more ("é" is two bytes)
+        at_limit = json.dumps({"k": "é" * ((262_144 - 10) // 2)}, ensure_ascii=False)
+        at_limit += " " * (262_144 - len(at_limit.encode()))
+        assert len(at_limit.encode()) == 262_144
+        sfn.start_execution(stateMachineArn=arn, input=at_limit)
+        with pytest.raises(ClientError) as raised:
+            sfn.start_execution(stateMachineArn=arn, input=at_limit + " ")
+        assert raised.value.response["Error"]["Code"] == "InvalidExecutionInput"
+
+
+def _status(cfn, operation_id: str, name: str = "member") -> str:
+    return cfn.describe_stack_set_operation(StackSetName=name, OperationId=operation_id)["StackSetOperation"]["Status"]
+
+
+def test_without_managed_execution_a_second_operation_is_refused_while_one_runs() -> None:
+    with mock_aws(), emulation.aws_extensions():
+        cfn = stackset_client()
+        # Given an operation still running
+        emulation.STACKSET_FAULTS.hold()
+        first = cfn.create_stack_instances(StackSetName="member", Accounts=["333333333333"], Regions=["us-east-1"])
+        # When another is requested on the same StackSet
+        with pytest.raises(ClientError) as raised:
+            cfn.create_stack_instances(StackSetName="member", Accounts=["444444444444"], Regions=["us-east-1"])
+        # Then it is refused and nothing of it is deployed
+        assert raised.value.response["Error"]["Code"] == "OperationInProgressException"
+        emulation.STACKSET_FAULTS.release()
+        assert _status(cfn, first["OperationId"]) == "SUCCEEDED"
+        assert set(instance_states(cfn)) == {("333333333333", "us-east-1")}
+
+
+def test_with_managed_execution_operations_queue_and_run_in_request_order() -> None:
+    with mock_aws(), emulation.aws_extensions():
+        cfn = boto3.client("cloudformation", region_name="us-east-1")
+        cfn.create_stack_set(
+            StackSetName="member",
+            TemplateBody=STACKSET_TEMPLATE,
+            PermissionModel="SELF_MANAGED",
+            ManagedExecution={"Active": True},
+        )
+        # Given an operation still running
+        emulation.STACKSET_FAULTS.hold()
+        first = cfn.create_stack_instances(StackSetName="member", Accounts=["333333333333"], Regions=["us-east-1"])
+        # When two more are requested
+        second = cfn.create_stack_instances(StackSetName="member", Accounts=["444444444444"], Regions=["us-east-1"])
+        third = cfn.create_stack_instances(StackSetName="member", Accounts=["555555555555"], Regions=["us-east-1"])
+        # Then they wait, QUEUED, with nothing deployed yet
+        assert [_status(cfn, op["OperationId"]) for op in (first, second, third)] == ["RUNNING", "QUEUED", "QUEUED"]
+        assert set(instance_states(cfn)) == {("333333333333", "us-east-1")}
+        # And when the running one ends, the queued ones run in order and finish
+        emulation.STACKSET_FAULTS.release()
+        assert [_status(cfn, op["OperationId"]) for op in (first, second, third)] == ["SUCCEEDED"] * 3
+        assert results(cfn, third["OperationId"]) == {("555555555555", "us-east-1"): "SUCCEEDED"}
+        assert {account for account, _ in instance_states(cfn)} == {"333333333333", "444444444444", "555555555555"}
+
+
+def _pairs(cfn, operation_id: str) -> dict[tuple[str, str], str]:
+    return results(cfn, operation_id)
+
+
+A, B, C = "333333333333", "444444444444", "555555555555"
+
+
+def test_beyond_tolerance_the_rest_of_the_region_and_later_sequential_regions_are_cancelled() -> None:
+    with mock_aws(), emulation.aws_extensions():
+        cfn = stackset_client()
+        # Given the first account fails in the first Region; defaults: one account at a time, no tolerance
+        emulation.STACKSET_FAULTS.fail(A, "us-east-1")
+        operation = cfn.create_stack_instances(
+            StackSetName="member", Accounts=[A, B], Regions=["us-east-1", "eu-west-1"]
+        )["OperationId"]
+        # Then the operation stops: the other account and the whole later Region are cancelled, not deployed
+        assert _status(cfn, operation) == "FAILED"
+        assert _pairs(cfn, operation) == {
+            (A, "us-east-1"): "FAILED",
+            (B, "us-east-1"): "CANCELLED",
+            (A, "eu-west-1"): "CANCELLED",
+            (B, "eu-west-1"): "CANCELLED",
+        }
+        assert set(instance_states(cfn).values()) == {("OUTDATED", "FAILED"), ("OUTDATED", "CANCELLED")}
+
+
+def test_with_parallel_regions_only_the_failing_region_stops() -> None:
+    with mock_aws(), emulation.aws_extensions():
+        cfn = stackset_client()
+        emulation.STACKSET_FAULTS.fail(A, "us-east-1")
+        operation = cfn.create_stack_instances(
+            StackSetName="member",
+            Accounts=[A, B],
+            Regions=["us-east-1", "eu-west-1"],
+            OperationPreferences={"RegionConcurrencyType": "PARALLEL"},
+        )["OperationId"]
+        assert _pairs(cfn, operation) == {
+            (A, "us-east-1"): "FAILED",
+            (B, "us-east-1"): "CANCELLED",
+            (A, "eu-west-1"): "SUCCEEDED",
+            (B, "eu-west-1"): "SUCCEEDED",
+        }
+        assert _status(cfn, operation) == "FAILED"
+
+
+def test_a_batch_in_flight_finishes_and_the_next_batch_is_cancelled() -> None:
+    with mock_aws(), emulation.aws_extensions():
+        cfn = stackset_client()
+        # Given two accounts at a time, no tolerance, and the first account failing
+        emulation.STACKSET_FAULTS.fail(A, "us-east-1")
+        operation = cfn.create_stack_instances(
+            StackSetName="member",
+            Accounts=[A, B, C],
+            Regions=["us-east-1"],
+            OperationPreferences={"MaxConcurrentCount": 2, "FailureToleranceCount": 0},
+        )["OperationId"]
+        # Then the second account of the same batch still deploys, the third is never attempted
+        assert _pairs(cfn, operation) == {
+            (A, "us-east-1"): "FAILED",
+            (B, "us-east-1"): "SUCCEEDED",
+            (C, "us-east-1"): "CANCELLED",
+        }
+
+
+def test_create_skips_a_failed_pair_and_update_repairs_it() -> None:
+    with mock_aws(), emulation.aws_extensions():
+        cfn = stackset_client()
+        emulation.STACKSET_FAULTS.fail(A, "us-east-1")
+        cfn.create_stack_instances(StackSetName="member", Accounts=[A], Regions=["us-east-1"])
+        emulation.STACKSET_FAULTS.heal()
+        # When a create names the failed pair again
+        again = cfn.create_stack_instances(StackSetName="member", Accounts=[A], Regions=["us-east-1"])["OperationId"]
+        # Then it is skipped: the instance stays OUTDATED
+        assert _status(cfn, again) == "SUCCEEDED"
+        assert instance_states(cfn) == {(A, "us-east-1"): ("OUTDATED", "FAILED")}
+        # And an update repairs it
+        cfn.update_stack_instances(StackSetName="member", Accounts=[A], Regions=["us-east-1"])
+        assert instance_states(cfn) == {(A, "us-east-1"): ("CURRENT", "SUCCEEDED")}
+
+
+def test_an_account_outside_the_organization_or_an_opt_in_region_not_enabled_fails_its_instance() -> None:
+    with mock_aws(), emulation.aws_extensions():
+        org = boto3.client("organizations", region_name="us-east-1")
+        org.create_organization(FeatureSet="ALL")
+        member = org.create_account(AccountName="m", Email="m@example.com")["CreateAccountStatus"]["AccountId"]
+        cfn = stackset_client()
+        # When instances are created for a member, an account outside the organization, and an opt-in Region
+        operation = cfn.create_stack_instances(
+            StackSetName="member",
+            Accounts=[member, "999999999999"],
+            Regions=["us-east-1", "af-south-1"],
+            OperationPreferences={"RegionConcurrencyType": "PARALLEL", "FailureTolerancePercentage": 100},
+        )["OperationId"]
+        summaries = cfn.list_stack_set_operation_results(StackSetName="member", OperationId=operation)["Summaries"]
+        outcome = {(s["Account"], s["Region"]): (s["Status"], s["StatusReason"]) for s in summaries}
+        # Then only the member in the default Region succeeds; the others fail, each saying why
+        assert outcome[(member, "us-east-1")] == ("SUCCEEDED", "")
+        assert outcome[("999999999999", "us-east-1")][0] == "FAILED"
+        assert "not in the organization" in outcome[("999999999999", "us-east-1")][1]
+        assert outcome[(member, "af-south-1")] == (
+            "FAILED",
+            f"Region af-south-1 is not enabled for account {member} (an opt-in Region)",
+        )
+        # And once the account enables the Region, an update deploys it
+        emulation.STACKSET_FAULTS.enable_region(member, "af-south-1")
+        cfn.update_stack_instances(StackSetName="member", Accounts=[member], Regions=["af-south-1"])
+        assert instance_states(cfn)[(member, "af-south-1")] == ("CURRENT", "SUCCEEDED")

@@ -249,3 +249,45 @@ def test_a_condition_on_an_unknown_parameter_is_named() -> None:
     # Then the error names the condition and the parameter
     with pytest.raises(ConfigurationError, match=r"Conditions\.Under: Ref 'Missing' has no value"):
         evaluate_condition("Under", document, {})
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# The forwarding rules: every baseline (member, central, management) forwards every event an alert rule takes
+
+BASELINES = ("template.yaml", "stacksets/member-account.yaml", "stacksets/central-backup-account.yaml")
+
+
+def _forwards_to_the_alerts_bus(target: dict[str, Any]) -> bool:
+    return target["Arn"] in ({"Ref": "AlertsEventBusArn"}, {"Fn::GetAtt": "AlertsEventBus.Arn"})
+
+
+@cache
+def forwarding_rules() -> dict[str, dict[str, Any]]:
+    """``file:logical ID`` -> pattern of each rule, in any of the three templates, that targets the alerts bus."""
+    found: dict[str, dict[str, Any]] = {}
+    for relative in BASELINES:
+        for logical_id, resource in load_template(ROOT / relative)["Resources"].items():
+            if resource["Type"] != "AWS::Events::Rule":
+                continue
+            if any(_forwards_to_the_alerts_bus(target) for target in resource["Properties"].get("Targets", [])):
+                found[f"{relative}:{logical_id}"] = resource["Properties"]["EventPattern"]
+    return found
+
+
+def test_each_baseline_has_a_forwarding_rule() -> None:
+    assert sorted(key.split(":")[0] for key in forwarding_rules()) == sorted(BASELINES)
+
+
+@pytest.mark.parametrize("relative", SAMPLES)
+def test_every_forwarding_rule_forwards_what_an_alert_rule_takes(relative: str) -> None:
+    # Given a sample that an alert rule takes when every condition is on
+    event = read(relative)
+    alerted = bool(routed_by(event, rules(completed_with_issues=True)))
+    # When matching it against each baseline's forwarding rule
+    for where, pattern in forwarding_rules().items():
+        # Then a sample that alerts is forwarded by every baseline (forwarding more is harmless: the alert rules
+        # decide), and a job that did not fail and has no status message is not forwarded at all
+        if alerted:
+            assert matches(pattern, event), f"{where} does not forward {relative}"
+        elif EXPECTED[relative] is None and "statusMessage" not in event.get("detail", {}):
+            assert not matches(pattern, event), f"{where} forwards {relative}, which never alerts"

@@ -78,3 +78,105 @@ def test_lambda_error_names_in_the_definition_are_domain_exceptions(definition) 
     assert names
     for name in names:
         assert hasattr(exceptions, name), name
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Retry per task and per error, and the operation's terminal states (issue 9: each of these was a surviving mutant)
+
+# Step Functions developer guide, "Handle Lambda service exceptions"
+# (https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html): transient Lambda service
+# errors surface as Lambda.ServiceException, Lambda.AWSLambdaException, Lambda.SdkClientException; throttling as
+# Lambda.TooManyRequestsException. Every Lambda task must retry each of them, and RetryableConflictError, which the
+# shared retry layer raises when Organizations or StackSets conflicts outlast its own bounded backoff.
+LAMBDA_TRANSIENT = (
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+)
+LAMBDA_TASK_RETRIES = (*LAMBDA_TRANSIENT, "RetryableConflictError")
+
+
+def _retried(state: dict) -> dict[str, int]:
+    """Error name -> attempts of the first Retry clause matching it (the one Step Functions applies)."""
+    retried: dict[str, int] = {}
+    for clause in state.get("Retry", []):
+        for error in clause["ErrorEquals"]:
+            retried.setdefault(error, clause.get("MaxAttempts", 3))
+    return retried
+
+
+def _lambda_tasks(definition: dict) -> list[tuple[str, dict]]:
+    return [
+        (name, state)
+        for name, state, _ in asl_check._walk(definition["States"], False)
+        if state["Type"] == "Task" and state["Resource"].endswith(":states:::lambda:invoke")
+    ]
+
+
+def test_every_lambda_task_retries_each_transient_lambda_error_and_conflicts(definition) -> None:
+    tasks = _lambda_tasks(definition)
+    assert {name for name, _ in tasks} >= {"Resolve", "StartBaseline", "ReattachBackupPolicies", "ReportFailure"}
+    for name, state in tasks:
+        retried = _retried(state)
+        for error in LAMBDA_TASK_RETRIES:
+            # Retried by its own clause (States.ALL would also retry bugs), at least once.
+            assert retried.get(error, 0) >= 1, f"{name} does not retry {error}"
+
+
+def test_the_retry_contract_notices_a_missing_error(definition) -> None:
+    broken = copy.deepcopy(definition)
+    for clause in broken["States"]["StartBaseline"]["Retry"]:
+        clause["ErrorEquals"] = [e for e in clause["ErrorEquals"] if e != "RetryableConflictError"]
+    retried = _retried(broken["States"]["StartBaseline"])
+    assert "RetryableConflictError" not in retried
+
+
+# DescribeStackSetOperation's Status (API reference, StackSetOperation:
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackSetOperation.html): RUNNING, QUEUED and
+# STOPPING go on; SUCCEEDED, FAILED (failure tolerance exceeded) and STOPPED (cancelled) are final.
+OPERATION_GOES_ON = {"RUNNING", "QUEUED", "STOPPING"}
+
+
+def _operation_statuses() -> set[str]:
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("cloudformation")
+    return set(model.shape_for("StackSetOperationStatus").enum)
+
+
+def _choose(choice_state: dict, data: dict) -> str:
+    """The Next of a Choice state for ``data``: the StringEquals / Or / NumericGreaterThanEquals rules it uses."""
+
+    def value(path: str) -> object:
+        current: object = data
+        for part in path.removeprefix("$.").split("."):
+            current = current[part] if isinstance(current, dict) else None
+        return current
+
+    def holds(rule: dict) -> bool:
+        if "Or" in rule:
+            return any(holds(item) for item in rule["Or"])
+        if "StringEquals" in rule:
+            return bool(value(rule["Variable"]) == rule["StringEquals"])
+        if "NumericGreaterThanEquals" in rule:
+            return bool(value(rule["Variable"]) >= rule["NumericGreaterThanEquals"])
+        raise AssertionError(f"rule not understood by this test: {rule}")
+
+    for rule in choice_state["Choices"]:
+        if holds(rule):
+            return str(rule["Next"])
+    return str(choice_state["Default"])
+
+
+def test_the_poll_ends_on_every_final_operation_status_and_only_on_those(definition) -> None:
+    states = definition["States"]["WaitForBaseline"]["ItemProcessor"]["States"]
+    statuses = _operation_statuses()
+    assert statuses >= OPERATION_GOES_ON | {"SUCCEEDED", "FAILED", "STOPPED"}
+    for status in statuses:
+        # Given the first poll reads this status
+        next_state = _choose(states["OperationEnded"], {"operation": {"status": status}, "polls": 1})
+        # Then a final status ends the wait at once and a running one polls again
+        expected = "WaitForOperation" if status in OPERATION_GOES_ON else "OperationDone"
+        assert next_state == expected, status
+    assert states["OperationDone"]["Type"] == "Succeed"

@@ -787,3 +787,22 @@ def test_a_restore_test_failure_is_named_as_a_restore_test() -> None:
     assert "scheduled restore test could not restore this recovery point" in alert.message
     # And a restore a person started still reads as a restore job
     assert format_alert(sample("restore-job-failed.json"), names).subject.startswith("AWS Backup: restore job FAILED")
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("Müller-Prod", "M?ller-Prod"),  # a non-ASCII letter in a name that fits: replaced, not cut
+        ("Café\u00a0Ops", "Caf? Ops"),  # a no-break space is whitespace: the name's words join with one space
+        ("ops\u200bteam", "ops?team"),  # an invisible, non-ASCII format character
+        ("ops\x7fteam", "ops?team"),  # DEL is ASCII but not printable
+    ],
+)
+def test_every_character_of_a_short_account_name_that_sns_refuses_is_replaced(name: str, shown: str) -> None:
+    # Given an account name that fits the subject but holds a character outside printable ASCII
+    event = sample("backup-job-failed.json")
+    # When formatting the alert
+    alert = format_alert(event, lambda _account_id: name)
+    # Then the subject names the account with that character replaced, and holds only printable ASCII
+    assert f" in {shown} (" in alert.subject
+    assert all(32 <= ord(ch) < 127 for ch in alert.subject)
+    # And the body keeps the name as it is
+    assert name in alert.message

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from least_privilege_guard import _every_world_keeps_least_privilege  # noqa: F401 - an autouse fixture
 
 from orgbackup import aws
 from orgbackup_tools.simulation import Account, OrgSpec, World

@@ -17,7 +17,13 @@ Organizations (API reference: CreatePolicy, AttachPolicy, DetachPolicy; user gui
 AWS Backup (API reference: PutBackupVaultAccessPolicy, GetBackupVaultAccessPolicy, DeleteBackupVaultAccessPolicy)
 - ``backup_vault_access_policy``: moto answers "Not yet implemented". AWS stores one JSON policy per vault
   (``ResourceNotFoundException`` for an unknown vault, or for Get when the vault has no policy) and rejects a
-  policy that is not JSON (``InvalidParameterValueException``).
+  policy that is not JSON (``InvalidParameterValueException``). Stricter (issue 9, ``vault_policy_problem``):
+  "Unlike other IAM-based policies, AWS Backup access policies don't support a wildcard in the Action key"
+  (AWS Backup developer guide, *Vault access policies*,
+  https://docs.aws.amazon.com/aws-backup/latest/devguide/create-a-vault-access-policy.html). The page does not
+  say how AWS answers such a policy; the safe side is to refuse it as the API's one validation error,
+  ``InvalidParameterValueException``, and so is a document without statements or with an Effect other than
+  Allow/Deny (IAM JSON policy elements). The same check applies to a vault's ``AccessPolicy`` in CloudFormation.
 
 CloudFormation (resource reference: AWS::Backup::BackupVault)
 - ``cloudformation_backup_vault``: moto's CloudFormation skips AWS::Backup::BackupVault with a warning, so a
@@ -39,9 +45,37 @@ ListStackSetOperationResults, ListStackInstances; user guide: StackSets operatio
   (``hold``) until ``release()``, for fault tests; a failing pair's stack is not created, as in AWS. While an
   operation is held, ListStackInstances reports the instances it deploys as AWS does during an operation:
   ``OUTDATED`` with detailed status ``RUNNING`` (``StackInstanceComprehensiveStatus``).
+  Stricter (issue 9): one operation per StackSet at a time. A create or update requested while another operation
+  of the StackSet is RUNNING (held) or QUEUED raises ``OperationInProgressException`` unless the StackSet was
+  created with ``ManagedExecution`` ``Active: true``; then it is ``QUEUED`` and runs when the running ones end, in
+  request order (API reference, ManagedExecution: "StackSets performs non-conflicting operations concurrently and
+  queues conflicting operations. After conflicting operations finish, StackSets starts queued operations in
+  request order", https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ManagedExecution.html).
+  Which operations conflict is not spelled out there: the safe side here treats every two operations of one
+  StackSet as conflicting (queued, never concurrent).
+  Operation preferences (API reference, StackSetOperationPreferences,
+  https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackSetOperationPreferences.html): each
+  Region's accounts are deployed in batches of MaxConcurrentCount (or MaxConcurrentPercentage of the accounts,
+  rounded down, at least 1; default 1); when a Region's failures exceed FailureToleranceCount (or the percentage,
+  rounded down; default 0) CloudFormation stops there: the Region's remaining accounts, and with SEQUENTIAL Regions
+  every later Region, are CANCELLED (StackSetOperationResultSummary: "CANCELLED ... because the failure tolerance
+  of the stack set operation has been exceeded"), their instances OUTDATED with detailed status CANCELLED, and the
+  operation FAILED. RegionOrder is honoured. A pair whose account is not in the emulated organization, or whose
+  Region is an opt-in Region the account has not enabled (``STACKSET_FAULTS.enable_region``), fails its instance.
+  A create skips a pair that has a failed (OUTDATED) instance just as one that is CURRENT: UpdateStackInstances
+  repairs it.
 
 EventBridge (user guide: "Event bus targets", "Sending and receiving events between AWS accounts", "Lambda
 asynchronous invocation"; Lambda developer guide: "Destinations")
+- ``eventbridge_targets``, stricter (issue 9, ``delivery_refusal``): a delivery to an event bus is a PutEvents by
+  the target's role (``RoleArn``), or without one by the rule's account: EventBridge must be able to assume the role
+  (its trust policy), the role's own policies must allow ``events:PutEvents`` on the bus, and across accounts the
+  bus's resource policy must allow it too; a delivery to an SNS topic is a Publish by ``events.amazonaws.com``,
+  which the topic policy must allow ("Event bus targets" and "Sending and receiving events between AWS accounts";
+  SNS developer guide, "Amazon SNS access control"). Policies are decided by ``orgbackup_tools.iam_eval`` with
+  the principal's organization ID, and the rule as ``aws:SourceArn``/``aws:SourceAccount``. A refused delivery is
+  not made; its reason is appended to ``REFUSED_DELIVERIES``. (Lambda targets are not checked: the emulated
+  functions carry no resource policies.)
 - ``eventbridge_targets``: moto raises NotImplementedError for SNS and Lambda targets, and re-creates an event sent
   to another bus with the target's account, Region, ID and time. AWS delivers the original event to another bus
   unchanged (its ``account`` is still the source account), publishes it as the message of an SNS target, and
@@ -60,6 +94,16 @@ Lambda and Step Functions (moto's documented switches, made useful here)
   machine. AWS calls them in the state machine's own account (as its role); here they use the credentials of the
   process (the environment's), which the local run sets to the management account's. One client per service,
   Region and credentials serves every task (a boto3 session per task cost 0.1 s each: most of a run's time).
+- ``stepfunctions_terminal_errors``: moto's interpreter fails a state whose input or output (or a task's result)
+  exceeds 256 KiB with ``States.DataLimitExceeded``, but lets a ``States.ALL`` Retry/Catch take it. AWS: "The
+  States.ALL error type ... can't catch the States.DataLimitExceeded terminal error or Runtime error types" (Step
+  Functions developer guide, "Error names",
+  https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html; the 256 KiB quota is in
+  "Step Functions service quotas"). Here ``States.ALL`` no longer matches those two.
+- ``stepfunctions_input_limit``: moto starts an execution with any input. StartExecution's
+  ``input`` has "Length Constraints: Maximum length of 262144", counted as UTF-8 bytes (API reference,
+  StartExecution). The reference names no error for the length; the safe side refuses it with the documented
+  ``InvalidExecutionInput``.
 - ``instant_waits``: moto's Step Functions interpreter really sleeps in Wait states; AWS's time is modelled, not
   spent, in a local run. Each wait is recorded (and yielded) instead.
 
@@ -78,6 +122,8 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any, Final
 from unittest import mock
+
+from orgbackup_tools import call_log
 
 BACKUP_POLICY = "BACKUP_POLICY"
 POLICY_CONTENT_LIMIT = 10_000
@@ -215,9 +261,12 @@ def _set_access_policy(vault: Any, policy: str) -> None:
     from moto.backup.exceptions import InvalidParameterValueException  # noqa: PLC0415
 
     try:
-        json.loads(policy)
+        document = json.loads(policy)
     except (TypeError, json.JSONDecodeError):
         raise InvalidParameterValueException(f"Policy is not a valid JSON document: {policy!r:.80}") from None
+    problem = vault_policy_problem(document)
+    if problem:
+        raise InvalidParameterValueException(problem)
     vault.access_policy = policy
 
 
@@ -374,9 +423,20 @@ class StackSetFaults:
         self.failing: dict[tuple[str, str], str] = {}
         self.holding = False
         self.held: list[tuple[dict[str, Any], str]] = []
+        # Operations requested while another of their StackSet ran, with ManagedExecution active: each with the
+        # work that runs it when it is its turn.
+        self.queued: list[tuple[dict[str, Any], Callable[[], str]]] = []
+        # StackSet name -> ManagedExecution Active (moto ignores the parameter)
+        self.managed_execution: dict[str, bool] = {}
+        # account -> opt-in Regions it has enabled
+        self.enabled_regions: dict[str, set[str]] = {}
 
     def reset(self) -> None:
         self.__init__()  # type: ignore[misc]
+
+    def enable_region(self, account_id: str, region: str) -> None:
+        """The account has enabled this opt-in Region (Account Management, EnableRegion)."""
+        self.enabled_regions.setdefault(account_id, set()).add(region)
 
     def fail(self, account_id: str, region: str, reason: str = "Resource handler returned message: injected") -> None:
         self.failing[(account_id, region)] = reason
@@ -393,6 +453,10 @@ class StackSetFaults:
         for operation, final_status in self.held:
             operation["Status"] = final_status
         self.held.clear()
+        # Then the queued operations run, in request order (StackSets user guide, "Managed execution").
+        while self.queued:
+            _, run = self.queued.pop(0)
+            run()
 
 
 STACKSET_FAULTS = StackSetFaults()
@@ -402,6 +466,50 @@ def _stackset_error(code: str, message: str) -> Exception:
     from moto.cloudformation.exceptions import CloudFormationError  # noqa: PLC0415
 
     return CloudFormationError(code, message)
+
+
+CANCELLED_REASON = "Cancelled since failure tolerance has exceeded"
+# "Regions launched before March 20, 2019 are enabled by default ... Opt-in Regions ... are disabled by default"
+# (AWS Account Management reference, "Enable or disable AWS Regions in your account",
+# https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-regions.html). Every other Region is opt-in.
+DEFAULT_REGIONS = frozenset(
+    {
+        "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "sa-east-1",
+        "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-north-1",
+        "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-southeast-1", "ap-southeast-2", "ap-south-1",
+    }
+)  # fmt: skip
+
+
+def _target_problem(account: str, region: str) -> str | None:
+    """Why StackSets cannot deploy to this account and Region: an account outside the organization has no Control
+    Tower execution role (the account gate fails: "Account ... should have '<role>' role with trust relationship
+    ...", ListStackSetOperationResults example in the API reference); a Region the account has not enabled cannot
+    hold resources. Neither message is specified by AWS beyond that; these name the cause."""
+    try:
+        backend = _organization_backend()
+    except RuntimeError:  # no emulated organization: nothing to check against
+        backend = None
+    if backend is not None:
+        members = {item.id for item in backend.accounts} | {backend.org.master_account_id}
+        if account not in members:
+            return (
+                f"Account {account} should have 'AWSControlTowerExecution' role with trust relationship to Role "
+                "'AWSControlTowerStackSetRole'. (The account is not in the organization.)"
+            )
+    if region not in DEFAULT_REGIONS and region not in STACKSET_FAULTS.enabled_regions.get(account, set()):
+        return f"Region {region} is not enabled for account {account} (an opt-in Region)"
+    return None
+
+
+def _concurrency(preferences: dict[str, Any], accounts: int) -> int:
+    """Accounts deployed at once in a Region (StackSetOperationPreferences: MaxConcurrentCount, or the percentage
+    rounded down but at least 1; neither: 1)."""
+    if "MaxConcurrentCount" in preferences:
+        return max(int(preferences["MaxConcurrentCount"]), 1)
+    if "MaxConcurrentPercentage" in preferences:
+        return max(int(preferences["MaxConcurrentPercentage"]) * accounts // 100, 1)
+    return 1
 
 
 def _tolerance(preferences: dict[str, Any], accounts: int) -> int:
@@ -438,7 +546,7 @@ def stackset_operations() -> Iterator[StackSetFaults]:  # noqa: PLR0915 - one fa
         )
 
     def deploy(stackset: Any, account: str, region: str, overrides: list[dict[str, Any]]) -> tuple[str, str]:
-        reason = STACKSET_FAULTS.failing.get((account, region))
+        reason = _target_problem(account, region) or STACKSET_FAULTS.failing.get((account, region))
         if reason is None:
             try:
                 stackset.instances.create_instances(
@@ -464,26 +572,31 @@ def stackset_operations() -> Iterator[StackSetFaults]:  # noqa: PLR0915 - one fa
         results: list[dict[str, str]],
         preferences: dict[str, Any],
         accounts: int,
+        queued: dict[str, Any] | None = None,
     ) -> str:
+        """Record the operation (or complete the queued one); returns its status."""
         failures_per_region: dict[str, int] = {}
         for result in results:
             if result["Status"] == "FAILED":
                 failures_per_region[result["Region"]] = failures_per_region.get(result["Region"], 0) + 1
         tolerance = _tolerance(preferences, accounts)
         final = "FAILED" if any(count > tolerance for count in failures_per_region.values()) else "SUCCEEDED"
-        operation = {
-            "OperationId": operation_id,
-            "Action": action,
-            "Status": "RUNNING" if STACKSET_FAULTS.holding else final,
-            "CreationTimestamp": utcnow(),
-            "EndTimestamp": utcnow(),
-            "Instances": [{r["Account"]: r["Region"]} for r in results],
-            "Results": results,
-        }
+        operation: dict[str, Any] = queued if queued is not None else {"CreationTimestamp": utcnow()}
+        operation.update(
+            {
+                "OperationId": operation_id,
+                "Action": action,
+                "Status": "RUNNING" if STACKSET_FAULTS.holding else final,
+                "EndTimestamp": utcnow(),
+                "Instances": [{r["Account"]: r["Region"]} for r in results],
+                "Results": results,
+            }
+        )
         if STACKSET_FAULTS.holding:
             STACKSET_FAULTS.held.append((operation, final))
-        stackset.operations.append(operation)
-        return operation_id
+        if queued is None:
+            stackset.operations.append(operation)
+        return str(operation["Status"])
 
     def existing(stackset: Any, account: str, region: str) -> bool:
         return (
@@ -491,18 +604,76 @@ def stackset_operations() -> Iterator[StackSetFaults]:  # noqa: PLR0915 - one fa
             or (stackset.name, account, region) in failed_instances
         )
 
+    def in_progress(stackset: Any, operation_id: str, action: str, run: Callable[[dict[str, Any] | None], str]) -> bool:
+        """Whether another operation of this StackSet is running: then the new one queues with ManagedExecution
+        active, or is refused without it (API reference, ManagedExecution and OperationInProgressException)."""
+        busy = any(op["Status"] in ("RUNNING", "QUEUED", "STOPPING") for op in stackset.operations)
+        if not busy:
+            return False
+        if not STACKSET_FAULTS.managed_execution.get(stackset.name, False):
+            raise _stackset_error(
+                "OperationInProgressException",
+                f"Another Operation on StackSet {stackset.name} is in progress",
+            )
+        operation = {
+            "OperationId": operation_id,
+            "Action": action,
+            "Status": "QUEUED",
+            "CreationTimestamp": utcnow(),
+            "Results": [],
+        }
+        stackset.operations.append(operation)
+        STACKSET_FAULTS.queued.append((operation, lambda: run(operation)))
+        return True
+
+    def perform(
+        stackset: Any,
+        accounts: list[str],
+        regions: list[str],
+        preferences: dict[str, Any],
+        one: Callable[[str, str], tuple[str, str]],
+    ) -> list[dict[str, str]]:
+        """Each Region's accounts in batches of the maximum concurrency; once a Region's failures exceed the
+        failure tolerance, its remaining accounts are CANCELLED, and so is every later Region when Regions run
+        SEQUENTIAL (with PARALLEL they have all started)."""
+        results: list[dict[str, str]] = []
+        batch = _concurrency(preferences, len(accounts))
+        tolerance = _tolerance(preferences, len(accounts))
+        stopped = False
+        for region in preferences.get("RegionOrder") or regions:
+            failures = 0
+            for start in range(0, len(accounts), batch):
+                for account in accounts[start : start + batch]:
+                    if stopped:
+                        status, reason = "CANCELLED", CANCELLED_REASON
+                        if not existing(stackset, account, region):
+                            failed_instances[(stackset.name, account, region)] = CANCELLED_REASON
+                    else:
+                        status, reason = one(account, region)
+                        failures += status == "FAILED"
+                    results.append({"Account": account, "Region": region, "Status": status, "StatusReason": reason})
+                stopped = stopped or failures > tolerance
+            if preferences.get("RegionConcurrencyType", "SEQUENTIAL") == "PARALLEL":
+                stopped = False
+        return results
+
     def create_stack_instances(response: Any) -> Any:
         stackset, accounts, regions, preferences, operation_id = params(response)
         overrides = response._get_param("ParameterOverrides", [])
-        results = []
-        for region in regions:
-            for account in accounts:
-                if stackset.instances.get_instance(account, region):
-                    status, reason = "SUCCEEDED", ""  # AWS skips a pair that already has an instance
-                else:
-                    status, reason = deploy(stackset, account, region, overrides)
-                results.append({"Account": account, "Region": region, "Status": status, "StatusReason": reason})
-        record(stackset, "CREATE", operation_id, results, preferences, len(accounts))
+
+        def one(account: str, region: str) -> tuple[str, str]:
+            # AWS skips a pair that already has an instance, a failed (OUTDATED) one included: UpdateStackInstances
+            # is what retries it.
+            if existing(stackset, account, region):
+                return "SUCCEEDED", ""
+            return deploy(stackset, account, region, overrides)
+
+        def run(queued: dict[str, Any] | None = None) -> str:
+            results = perform(stackset, accounts, regions, preferences, one)
+            return record(stackset, "CREATE", operation_id, results, preferences, len(accounts), queued)
+
+        if not in_progress(stackset, operation_id, "CREATE", run):
+            run()
         return ActionResult({"OperationId": operation_id})
 
     def update_stack_instances(response: Any) -> Any:
@@ -511,15 +682,18 @@ def stackset_operations() -> Iterator[StackSetFaults]:  # noqa: PLR0915 - one fa
         if missing:
             raise _stackset_error("StackInstanceNotFoundException", f"Stack instances not found: {', '.join(missing)}")
         overrides = response._get_param("ParameterOverrides", [])
-        results = []
-        for region in regions:
-            for account in accounts:
-                if (stackset.name, account, region) in failed_instances:
-                    status, reason = deploy(stackset, account, region, overrides)
-                else:
-                    status, reason = "SUCCEEDED", ""
-                results.append({"Account": account, "Region": region, "Status": status, "StatusReason": reason})
-        record(stackset, "UPDATE", operation_id, results, preferences, len(accounts))
+
+        def one(account: str, region: str) -> tuple[str, str]:
+            if (stackset.name, account, region) in failed_instances:
+                return deploy(stackset, account, region, overrides)
+            return "SUCCEEDED", ""
+
+        def run(queued: dict[str, Any] | None = None) -> str:
+            results = perform(stackset, accounts, regions, preferences, one)
+            return record(stackset, "UPDATE", operation_id, results, preferences, len(accounts), queued)
+
+        if not in_progress(stackset, operation_id, "UPDATE", run):
+            run()
         return ActionResult({"OperationId": operation_id})
 
     def list_stack_set_operation_results(response: Any) -> Any:
@@ -543,7 +717,9 @@ def stackset_operations() -> Iterator[StackSetFaults]:  # noqa: PLR0915 - one fa
                         "Region": region,
                         "Status": "OUTDATED",
                         "StatusReason": reason,
-                        "StackInstanceStatus": {"DetailedStatus": "FAILED"},
+                        "StackInstanceStatus": {
+                            "DetailedStatus": "CANCELLED" if reason == CANCELLED_REASON else "FAILED"
+                        },
                     }
                 )
         # While an operation runs, the instances it deploys are not CURRENT yet: OUTDATED, detailed status RUNNING
@@ -559,8 +735,17 @@ def stackset_operations() -> Iterator[StackSetFaults]:  # noqa: PLR0915 - one fa
                 summary.update(Status="OUTDATED", StatusReason="", StackInstanceStatus={"DetailedStatus": "RUNNING"})
         return ActionResult({"Summaries": summaries})
 
+    original_create_stack_set = CloudFormationResponse.create_stack_set
+
+    def create_stack_set(response: Any) -> Any:
+        managed = response._get_params().get("ManagedExecution") or {}
+        active = str(managed.get("Active", "false")).lower() == "true"
+        STACKSET_FAULTS.managed_execution[response._get_param("StackSetName")] = active
+        return original_create_stack_set(response)
+
     STACKSET_FAULTS.reset()
     with (
+        mock.patch.object(CloudFormationResponse, "create_stack_set", create_stack_set),
         mock.patch.object(CloudFormationResponse, "create_stack_instances", create_stack_instances),
         mock.patch.object(CloudFormationResponse, "update_stack_instances", update_stack_instances),
         mock.patch.object(CloudFormationResponse, "list_stack_set_operation_results", list_stack_set_operation_results),
@@ -659,15 +844,33 @@ def _invoke_async(function_arn: str, event: Any) -> None:
         error = json.loads(response["Payload"].read() or b"null")
     destination = config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
     record = json.dumps(_invocation_record(function_arn, event, error, attempts))
-    if destination and ":sns:" in destination:
-        sns: Any = boto3.session.Session().client("sns", region_name=destination.split(":")[3])
-        sns.publish(TopicArn=destination, Message=record)
-    elif destination and ":sqs:" in destination:
-        _, _, _, region, account, name = destination.split(":", 5)
-        sqs: Any = boto3.session.Session().client("sqs", region_name=region)
-        sqs.send_message(
-            QueueUrl=sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"], MessageBody=record
-        )
+    if not destination:
+        return
+    # Lambda sends to a destination with the function's execution role (Lambda developer guide, "Adding a
+    # destination": the execution role needs permission to send to it).
+    role = client.get_function(FunctionName=function_arn)["Configuration"]["Role"]
+    with call_log.acting_as(role, "lambda.amazonaws.com"):
+        if ":sns:" in destination:
+            sns: Any = boto3.session.Session().client("sns", region_name=destination.split(":")[3])
+            sns.publish(TopicArn=destination, Message=record)
+        elif ":sqs:" in destination:
+            _, _, _, region, account, name = destination.split(":", 5)
+            sqs: Any = boto3.session.Session().client("sqs", region_name=region)
+            sqs.send_message(
+                QueueUrl=sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"],
+                MessageBody=record,
+            )
+
+
+def _delivery_action(target_arn: str) -> str:
+    """The IAM action EventBridge needs to deliver to a target (EventBridge user guide, "Using resource-based
+    policies for Amazon EventBridge": PutEvents for a bus, InvokeFunction, Publish, SendMessage)."""
+    if ":event-bus/" in target_arn:
+        return "events:PutEvents"
+    service = target_arn.split(":")[2]
+    return {"lambda": "lambda:InvokeFunction", "sns": "sns:Publish", "sqs": "sqs:SendMessage"}.get(
+        service, f"{service}:Unknown"
+    )
 
 
 @contextmanager
@@ -677,6 +880,7 @@ def eventbridge_targets() -> Iterator[None]:
     from moto.events.utils import EventTemplateParser  # noqa: PLC0415
 
     original_send = models.Rule.send_to_targets
+    REFUSED_DELIVERIES.clear()
 
     def handled(target: Any) -> bool:
         arn = target["Arn"]
@@ -684,6 +888,12 @@ def eventbridge_targets() -> Iterator[None]:
 
     def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
         ours = [target for target in self.targets if handled(target)]
+        log = call_log.active()
+        if log is not None and self.targets and self.event_pattern.matches_event(original_event):
+            for target in self.targets:
+                log.deliver(
+                    _delivery_action(target["Arn"]), target["Arn"], self.region_name, target.get("RoleArn"), self.arn
+                )
         if ours and self.event_pattern.matches_event(original_event):
             for target in ours:
                 transformer: Any = target.get("InputTransformer", {}) if transform_input else {}
@@ -697,6 +907,11 @@ def eventbridge_targets() -> Iterator[None]:
                     else dict(original_event)
                 )
                 arn = target["Arn"]
+                refusal = delivery_refusal(self, target)
+                if refusal:
+                    # AWS counts a failed invocation and, after its retries, drops the event (or dead-letters it).
+                    REFUSED_DELIVERIES.append(refusal)
+                    continue
                 if ":event-bus/" in arn:
                     _, _, _, region, account, resource = arn.split(":", 5)
                     bus = models.events_backends[account][region].describe_event_bus(resource.split("/", 1)[1])
@@ -760,6 +975,8 @@ def stepfunctions_caller_credentials() -> Iterator[None]:
                 # Without credentials in the environment, the default chain of a fresh session (profiles, ...).
                 source: Any = base if explicit else boto3.session.Session()
                 clients[key] = source.client(service_name=service, region_name=region, config=config, **explicit)
+                # Calls through these clients are the state machine's (its role), for the least-privilege contract.
+                setattr(clients[key], call_log.STATE_MACHINE_CLIENT, True)
             return clients[key]
 
     with ExitStack() as stack:
@@ -1822,3 +2039,171 @@ def stack_instance_deletion() -> Iterator[None]:
 
 
 EXTENSIONS = (*EXTENSIONS, backup_vault_deletion, stack_instance_deletion)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Stricter behaviour (issue 9): what moto accepts and AWS refuses. Each is documented in the module docstring.
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def vault_policy_problem(document: Any) -> str | None:
+    """Why AWS Backup would refuse this vault access policy, or None."""
+    if not isinstance(document, dict) or "Statement" not in document:
+        return "Policy has no Statement"
+    statements = document["Statement"]
+    for index, statement in enumerate(_as_list(statements)):
+        if not isinstance(statement, dict) or statement.get("Effect") not in ("Allow", "Deny"):
+            return f"Statement {index}: Effect must be Allow or Deny"
+        wildcards = [action for action in _as_list(statement.get("Action", [])) if "*" in str(action)]
+        if wildcards:
+            return (
+                f"Statement {index}: Action {wildcards[0]!r} has a wildcard; AWS Backup access policies do not "
+                "support wildcards in Action"
+            )
+    return None
+
+
+STEPFUNCTIONS_INPUT_LIMIT_BYTES = 262_144
+
+
+@contextmanager
+def stepfunctions_input_limit() -> Iterator[None]:
+    from moto.stepfunctions.exceptions import InvalidExecutionInput  # noqa: PLC0415
+    from moto.stepfunctions.models import StepFunctionBackend  # noqa: PLC0415
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend  # noqa: PLC0415
+
+    def limited(original: Callable[..., Any]) -> Callable[..., Any]:
+        def start_execution(self: Any, state_machine_arn: str, *args: Any, **kwargs: Any) -> Any:
+            execution_input = kwargs.get("execution_input", args[1] if len(args) > 1 else None)
+            text = getattr(execution_input, "value", execution_input)
+            size = len(text.encode("utf-8")) if isinstance(text, str) else 0
+            if size > STEPFUNCTIONS_INPUT_LIMIT_BYTES:
+                raise InvalidExecutionInput(
+                    f"The execution input is {size} bytes; the limit is {STEPFUNCTIONS_INPUT_LIMIT_BYTES} "
+                    "(256 KiB, UTF-8)"
+                )
+            return original(self, state_machine_arn, *args, **kwargs)
+
+        return start_execution
+
+    with ExitStack() as stack:
+        for backend in (StepFunctionBackend, StepFunctionsParserBackend):
+            replacement = limited(vars(backend)["start_execution"])
+            stack.enter_context(mock.patch.object(backend, "start_execution", replacement))
+        yield
+
+
+@contextmanager
+def stepfunctions_terminal_errors() -> Iterator[None]:
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import (  # noqa: PLC0415
+        ErrorEqualsDecl,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (  # noqa: PLC0415
+        StatesErrorName,
+    )
+
+    original = ErrorEqualsDecl._eval_body
+    terminal = ("States.DataLimitExceeded", "States.Runtime")
+
+    def eval_body(self: Any, env: Any) -> None:
+        error_name = env.stack[-1]
+        wildcard_only = [name.error_name for name in self.error_names] == ["States.ALL"]
+        if wildcard_only and isinstance(error_name, StatesErrorName) and error_name.error_name in terminal:
+            env.stack.pop()
+            env.stack.append(False)
+            return
+        original(self, env)
+
+    with mock.patch.object(ErrorEqualsDecl, "_eval_body", eval_body):
+        yield
+
+
+EXTENSIONS = (*EXTENSIONS, stepfunctions_input_limit, stepfunctions_terminal_errors)
+
+
+REFUSED_DELIVERIES: list[str] = []
+
+
+def _document(text: Any) -> dict[str, Any] | None:
+    from urllib.parse import unquote  # noqa: PLC0415
+
+    if not text:
+        return None
+    if isinstance(text, dict):
+        return text
+    try:
+        document: dict[str, Any] = json.loads(text)
+    except json.JSONDecodeError:
+        document = json.loads(unquote(text))
+    return document
+
+
+def _role(role_arn: str) -> Any:
+    from moto.iam.models import iam_backends  # noqa: PLC0415
+
+    try:
+        return iam_backends[role_arn.split(":")[4]]["aws"].get_role(role_arn.rsplit("/", 1)[-1])
+    except Exception:  # NoSuchEntity: a role that does not exist cannot be assumed
+        return None
+
+
+def _principal_context(principal_arn: str) -> dict[str, str | list[str]]:
+    account = principal_arn.split(":")[4]
+    context: dict[str, str | list[str]] = {
+        "aws:PrincipalArn": principal_arn,
+        "aws:PrincipalAccount": account,
+        "aws:SecureTransport": "true",
+    }
+    try:
+        backend = _organization_backend()
+    except RuntimeError:
+        return context
+    if account in {item.id for item in backend.accounts} | {backend.org.master_account_id}:
+        context["aws:PrincipalOrgID"] = backend.org.id
+    return context
+
+
+def delivery_refusal(rule: Any, target: dict[str, Any]) -> str | None:
+    """Why AWS would not deliver to this target (see the module docstring), or None."""
+    from orgbackup_tools import iam_eval  # noqa: PLC0415
+
+    arn = str(target["Arn"])
+    source = {"aws:SourceArn": rule.arn, "aws:SourceAccount": rule.account_id, "aws:SecureTransport": "true"}
+    if ":sns:" in arn:
+        from moto.sns.models import sns_backends  # noqa: PLC0415
+
+        _, _, _, region, account, _ = arn.split(":", 5)
+        topic = sns_backends[account][region].topics.get(arn)
+        policy = _document(getattr(topic, "policy", None)) if topic else None
+        request = iam_eval.Request("events.amazonaws.com", "sns:Publish", arn, source)
+        if not iam_eval.evaluate(request, {}, policy, account).allowed:
+            return f"rule {rule.arn}: the policy of topic {arn} does not let EventBridge publish"
+        return None
+    if ":event-bus/" not in arn:
+        return None
+    from moto.events.models import events_backends  # noqa: PLC0415
+
+    _, _, _, region, account, resource = arn.split(":", 5)
+    bus = events_backends[account][region].describe_event_bus(resource.split("/", 1)[1])
+    bus_policy = _document(bus.policy)
+    role_arn = target.get("RoleArn")
+    if role_arn:
+        role = _role(role_arn)
+        if role is None:
+            return f"rule {rule.arn}: role {role_arn} does not exist"
+        trust = _document(role.assume_role_policy_document)
+        assume = iam_eval.Request("events.amazonaws.com", "sts:AssumeRole", role_arn, source)
+        if not iam_eval.evaluate(assume, {}, trust, role_arn.split(":")[4]).allowed:
+            return f"rule {rule.arn}: EventBridge may not assume {role_arn} (its trust policy)"
+        identity = {name: _document(text) or {} for name, text in role.policies.items()}
+        principal = role_arn
+    else:
+        principal = f"arn:aws:iam::{rule.account_id}:root"
+        identity = {"account": {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}}
+    request = iam_eval.Request(principal, "events:PutEvents", arn, _principal_context(principal))
+    if not iam_eval.evaluate(request, identity, bus_policy, account).allowed:
+        return f"rule {rule.arn}: {principal} may not put events on {arn} (its policies and the bus policy)"
+    return None

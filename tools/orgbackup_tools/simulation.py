@@ -28,10 +28,11 @@ from typing import Any
 from orgbackup import aws, config
 from orgbackup.exceptions import ConfigurationError
 from orgbackup.settings import Settings
-from orgbackup_tools import deployment, emulation
+from orgbackup_tools import call_log, deployment, emulation
 
 ROOT = deployment.PROJECT_ROOT
 HOME_REGION = "us-east-1"
+LAMBDA_SERVICE = "lambda.amazonaws.com"
 MANAGEMENT_ACCOUNT = "111111111111"
 CENTRAL_ACCOUNT = "222222222222"
 
@@ -296,11 +297,14 @@ class _HandlerEnvironment:
 _HANDLER_ENVIRONMENT = _HandlerEnvironment()
 
 
-def _with_environment(handler: Callable[[Any, Any], Any], environment: Mapping[str, str]) -> Callable[[Any, Any], Any]:
-    """Run the handler with the environment its function has in the template, as Lambda would."""
+def _with_environment(
+    handler: Callable[[Any, Any], Any], environment: Mapping[str, str], role_arn: str = ""
+) -> Callable[[Any, Any], Any]:
+    """Run the handler with the environment its function has in the template, as Lambda would, and as its
+    execution role (for the call log)."""
 
     def run(event: Any, context: Any) -> Any:
-        with _HANDLER_ENVIRONMENT.applied(environment):
+        with _HANDLER_ENVIRONMENT.applied(environment), call_log.acting_as(role_arn, LAMBDA_SERVICE):
             return handler(event, context)
 
     return run
@@ -322,6 +326,8 @@ class World:
         self.executions: list[dict[str, str]] = []
         self.sent_events = 0
         self.session: Any = None
+        # Every AWS call of the run with the principal that made it (the least-privilege contract reads it).
+        self.calls = call_log.CallLog()
         # The process environment the emulation runs with (credentials of the management account included), for
         # callers that reset the environment between steps (pytest's per-test fixtures do).
         self.environment: dict[str, str] = {}
@@ -356,6 +362,7 @@ class World:
             world.waits = stack.enter_context(emulation.instant_waits())
             world.invocations = stack.enter_context(emulation.in_process_lambdas(world.handlers))
             world.environment = {**environment, **stack.enter_context(_signed_in_as(MANAGEMENT_ACCOUNT))}
+            world.calls = stack.enter_context(call_log.recording())
             # Every emulated Lambda starts cold: no boto3 session cached from an earlier run's credentials.
             aws.session.cache_clear()
             stack.callback(aws.session.cache_clear)
@@ -365,7 +372,9 @@ class World:
             yield world
 
     def client(self, service: str, region: str = HOME_REGION) -> Any:
-        return self.session.client(service, region_name=region)
+        client = self.session.client(service, region_name=region)
+        setattr(client, call_log.HARNESS_CLIENT, True)  # the harness's own calls (see call_log)
+        return client
 
     def build(self, deploy: bool = True) -> None:
         self.build_organization()
@@ -386,15 +395,54 @@ class World:
         self.deploy_lifecycle_rule()
         self.deploy_event_rules()
         self.record_stack()
+        self.apply_role_policies()
+        self.apply_resource_policies()
+
+    def apply_role_policies(self) -> None:
+        """Each template role's trust policy and inline policies, as CloudFormation would put them (the emulation
+        decides EventBridge deliveries with them). A policy naming a resource the simulation does not create is
+        left out; the least-privilege contract checks every policy in full."""
+        iam = self.client("iam")
+        for logical_id, resource in self.template["Resources"].items():
+            if resource["Type"] != "AWS::IAM::Role":
+                continue
+            properties = resource["Properties"]
+            trust = self.intrinsics.resolve(properties["AssumeRolePolicyDocument"])
+            iam.update_assume_role_policy(RoleName=logical_id, PolicyDocument=json.dumps(trust))
+            for policy in properties.get("Policies", []):
+                try:
+                    document = self.intrinsics.resolve(policy["PolicyDocument"])
+                except ConfigurationError:
+                    continue
+                iam.put_role_policy(
+                    RoleName=logical_id, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(document)
+                )
+
+    def apply_resource_policies(self) -> None:
+        """The alerts bus policy and the topic policy of the template on the emulated bus and topic."""
+        for resource in self.template["Resources"].values():
+            properties = resource.get("Properties", {})
+            if resource["Type"] == "AWS::Events::EventBusPolicy":
+                statement = {"Sid": properties["StatementId"], **self.intrinsics.resolve(properties["Statement"])}
+                self.client("events").put_permission(
+                    EventBusName=str(self.intrinsics.resolve(properties["EventBusName"])),
+                    Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+                )
+            elif resource["Type"] == "AWS::SNS::TopicPolicy":
+                document = json.dumps(self.intrinsics.resolve(properties["PolicyDocument"]))
+                for topic in self.intrinsics.resolve(properties["Topics"]):
+                    self.client("sns").set_topic_attributes(
+                        TopicArn=topic, AttributeName="Policy", AttributeValue=document
+                    )
 
     def register_roles(self) -> None:
-        """The template's IAM roles by ARN (moto does not enforce their policies; the static tests check them)."""
+        """The template's IAM roles, named by logical ID (moto does not enforce their policies; the least-privilege
+        contract, tests/workflow/test_least_privilege.py, evaluates them against the calls each makes)."""
+        iam = self.client("iam")
         for logical_id, resource in self.template["Resources"].items():
             if resource["Type"] == "AWS::IAM::Role":
-                self.resources[logical_id] = {
-                    "Ref": logical_id,
-                    "Arn": f"arn:aws:iam::{MANAGEMENT_ACCOUNT}:role/{logical_id}",
-                }
+                arn = iam.create_role(RoleName=logical_id, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+                self.resources[logical_id] = {"Ref": logical_id, "Arn": arn}
 
     def make_intrinsics(self) -> Intrinsics:
         lists = frozenset(
@@ -536,6 +584,7 @@ class World:
                 PermissionModel="SELF_MANAGED",
                 ExecutionRoleName=str(self.intrinsics.resolve(properties["ExecutionRoleName"])),
                 Capabilities=["CAPABILITY_NAMED_IAM"],
+                ManagedExecution=properties.get("ManagedExecution", {"Active": False}),
             )
             self.resources[logical_id] = {"Ref": name}
             for group in properties.get("StackInstancesGroup", []):
@@ -559,7 +608,7 @@ class World:
             created = lam.create_function(
                 FunctionName=logical_id,
                 Runtime="python3.13",
-                Role=role,
+                Role=self.role_of(logical_id) or role,
                 Handler=properties["Handler"],
                 Code={"ZipFile": code},
             )
@@ -578,7 +627,15 @@ class World:
             if resource["Type"] == "AWS::Serverless::Function":
                 properties = resource["Properties"]
                 handler = _load_handler(properties["CodeUri"], properties["Handler"])
-                self.handlers[logical_id] = _with_environment(handler, self.function_environment(logical_id))
+                self.handlers[logical_id] = _with_environment(
+                    handler, self.function_environment(logical_id), self.role_of(logical_id)
+                )
+
+    def role_of(self, logical_id: str) -> str:
+        """The ARN of a resource's execution role (``Role`` or ``RoleArn`` in the template), "" if none."""
+        properties = self.template["Resources"][logical_id]["Properties"]
+        role = properties.get("Role", properties.get("RoleArn", properties.get("Target", {}).get("RoleArn")))
+        return str(self.intrinsics.resolve(role)) if role else ""
 
     def deploy_alerts_bus(self) -> None:
         properties = self.template["Resources"]["AlertsEventBus"]["Properties"]
@@ -608,7 +665,11 @@ class World:
                 for target in raw["Targets"]
             ]
             events.put_targets(Rule=logical_id, EventBusName=bus, Targets=targets)
-            self.resources[logical_id] = {"Ref": logical_id}
+            self.resources[logical_id] = {
+                "Ref": logical_id,
+                "Arn": f"arn:aws:events:{HOME_REGION}:{MANAGEMENT_ACCOUNT}:rule/{bus + '/' if bus != 'default' else ''}"
+                f"{logical_id}",
+            }
 
     def emit_backup_event(self, account_id: str, region: str, event: Mapping[str, Any]) -> None:
         """AWS Backup in ``account_id`` and ``region`` emits ``event`` on that account's default bus."""
@@ -666,6 +727,8 @@ class World:
         self.state_machine_arn = self.client("stepfunctions").create_state_machine(
             name="orgbackup-onboarding", definition=definition, roleArn=role, type="STANDARD"
         )["stateMachineArn"]
+        self.resources["OnboardingStateMachine"] = {"Ref": self.state_machine_arn, "Name": "orgbackup-onboarding"}
+        self.calls.state_machine = call_log.Principal(self.role_of("OnboardingStateMachine"), "states.amazonaws.com")
 
     def deploy_lifecycle_rule(self) -> None:
         """The real rule pattern and input transformer, with the onboarding queue as its target."""
@@ -681,6 +744,11 @@ class World:
         if "InputTransformer" in template_target:
             target["InputTransformer"] = template_target["InputTransformer"]
         events.put_targets(Rule="controltower-lifecycle", Targets=[target])
+        self.resources["OnboardingQueue"] = {"Ref": self.queue_url, "Arn": queue_arn, "QueueName": "onboarding"}
+        self.resources["ControlTowerLifecycleRule"] = {
+            "Ref": "controltower-lifecycle",
+            "Arn": f"arn:aws:events:{HOME_REGION}:{MANAGEMENT_ACCOUNT}:rule/controltower-lifecycle",
+        }
         pipe = self.template["Resources"]["OnboardingPipe"]["Properties"]
         self.batch_size = int(pipe["SourceParameters"]["SqsQueueParameters"]["BatchSize"])
 
@@ -827,10 +895,16 @@ class World:
     ) -> list[list[dict[str, Any]]]:
         """What the Pipe does with the queue: one execution per batch (here in turn). Returns the histories."""
         histories = []
-        for index, batch in enumerate(self.pipe_batches(batch_size), start=1):
+        pipe = self.role_of("OnboardingPipe"), "pipes.amazonaws.com"
+        with call_log.playing(*pipe):
+            batches = self.pipe_batches(batch_size)
+        for index, batch in enumerate(batches, start=1):
             if on_batch:
                 on_batch(index, len(batch))
-            histories.append(self.execute(batch, on_event))
+            with call_log.playing(*pipe):
+                arn = self.start_execution(batch)
+            self.wait(arn, on_event)
+            histories.append(self.history(arn))
         return histories
 
     def read_alerts_dead_letters(self) -> list[dict[str, Any]]:
