@@ -19,6 +19,8 @@ def _every_world_keeps_least_privilege() -> Iterator[None]:
     def emulate(*args: Any, **kwargs: Any) -> Iterator[simulation.World]:
         with original(*args, **kwargs) as world:
             yield world
+            if not kwargs.get("deploy", True):
+                return  # the organization only (the doctor's tests): no template principal exists to call anything
             refused = least_privilege.check_world(world)
             assert refused == [], "calls the templates' policies do not allow:\n" + "\n".join(refused)
 

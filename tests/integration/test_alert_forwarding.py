@@ -4,6 +4,7 @@ account's alerts bus; the alert rule (template.yaml) invokes the formatter; the 
 subscriber (an SQS queue here). Also: the management account's own failures, events that must not alert, and the
 raw event kept in the alarmed dead-letter queue when the formatter fails."""
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -128,24 +129,38 @@ def test_eventbridge_publishes_to_the_topic_only_as_its_policy_allows(world) -> 
 
     events, sns = world.client("events"), world.client("sns")
     topic = world.resources["NotificationTopic"]["Ref"]
-    # Given a rule of the management account that targets the topic directly
-    events.put_rule(Name="direct", EventPattern=json.dumps({"source": ["orgbackup.test"]}), State="ENABLED")
+    # Given a rule of the management account that targets the topic directly, which the template's topic policy
+    # does not name (it admits EventBridge only for the baseline alarms rule, by aws:SourceArn)
+    rule_arn = events.put_rule(Name="direct", EventPattern=json.dumps({"source": ["orgbackup.test"]}), State="ENABLED")[
+        "RuleArn"
+    ]
     events.put_targets(Rule="direct", Targets=[{"Id": "topic", "Arn": topic}])
     entry = {"Source": "orgbackup.test", "DetailType": "t", "Detail": "{}"}
-    # When an event matches it, with the template's topic policy: it is published
-    events.put_events(Entries=[entry])
-    assert len(new_notifications(world)) == 1
-    # When the topic policy no longer admits EventBridge: it is refused
     policy = sns.get_topic_attributes(TopicArn=topic)["Attributes"]["Policy"]
-    document = json.loads(policy)
-    narrowed = {**document, "Statement": [s for s in document["Statement"] if s.get("Sid", "").find("EventBridge") < 0]}
-    sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps(narrowed))
     try:
+        # When an event matches it: it is refused
         refused_before = len(emulation.REFUSED_DELIVERIES)
         events.put_events(Entries=[entry])
         assert new_notifications(world) == []
         assert "does not let EventBridge publish" in emulation.REFUSED_DELIVERIES[refused_before]
+        # When the topic policy admits EventBridge for that rule: it is published
+        document = json.loads(policy)
+        admit = {
+            "Sid": "AdmitTheDirectRule",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sns:Publish",
+            "Resource": topic,
+            "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+        }
+        widened = {**document, "Statement": [*document["Statement"], admit]}
+        sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps(widened))
+        events.put_events(Entries=[entry])
+        assert len(new_notifications(world)) == 1
     finally:
         sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=policy)
         events.remove_targets(Rule="direct", Ids=["topic"])
         events.delete_rule(Name="direct")
+        # The test's own rule is no principal of the templates: its deliveries are not the product's calls, and the
+        # refused one was refused on purpose (the least-privilege guard judges the rest at teardown).
+        world.calls.calls[:] = [call for call in world.calls.calls if call.context.get("aws:SourceArn") != rule_arn]

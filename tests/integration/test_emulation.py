@@ -459,6 +459,8 @@ def test_the_vault_deny_check_honours_principal_exceptions_and_refuses_condition
     unreadable = json.dumps({"Statement": [{**deny, "Condition": {"StringEquals": {"aws:PrincipalTag/x": "y"}}}]})
     with pytest.raises(NotImplementedError):
         emulation._vault_policy_denies(unreadable, "backup:DeleteBackupVault", role)
+
+
 # ------------------------------------------------------------------------------------------------------------------
 # Stricter than moto (issue 9)
 

@@ -263,14 +263,18 @@ def _forwards_to_the_alerts_bus(target: dict[str, Any]) -> bool:
 
 @cache
 def forwarding_rules() -> dict[str, dict[str, Any]]:
-    """``file:logical ID`` -> pattern of each rule, in any of the three templates, that targets the alerts bus."""
+    """``file:logical ID`` -> pattern of each rule, in any of the three templates, that forwards AWS Backup events to
+    the alerts bus (the baselines' dead-letter alarm rules forward CloudWatch alarms there too: not these)."""
     found: dict[str, dict[str, Any]] = {}
     for relative in BASELINES:
         for logical_id, resource in load_template(ROOT / relative)["Resources"].items():
             if resource["Type"] != "AWS::Events::Rule":
                 continue
+            pattern = resource["Properties"].get("EventPattern", {})
+            if "aws.backup" not in pattern.get("source", []):
+                continue
             if any(_forwards_to_the_alerts_bus(target) for target in resource["Properties"].get("Targets", [])):
-                found[f"{relative}:{logical_id}"] = resource["Properties"]["EventPattern"]
+                found[f"{relative}:{logical_id}"] = pattern
     return found
 
 

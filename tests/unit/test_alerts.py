@@ -15,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from orgbackup import alerts, aws
+from orgbackup import alerts, aws, text
 from orgbackup.alerts import (
     UNKNOWN_ACCOUNT,
     AccountNames,
@@ -787,6 +787,8 @@ def test_a_restore_test_failure_is_named_as_a_restore_test() -> None:
     assert "scheduled restore test could not restore this recovery point" in alert.message
     # And a restore a person started still reads as a restore job
     assert format_alert(sample("restore-job-failed.json"), names).subject.startswith("AWS Backup: restore job FAILED")
+
+
 @pytest.mark.parametrize(
     ("name", "shown"),
     [
@@ -804,5 +806,6 @@ def test_every_character_of_a_short_account_name_that_sns_refuses_is_replaced(na
     # Then the subject names the account with that character replaced, and holds only printable ASCII
     assert f" in {shown} (" in alert.subject
     assert all(32 <= ord(ch) < 127 for ch in alert.subject)
-    # And the body keeps the name as it is
-    assert name in alert.message
+    # And the body names the account as readable text: cleaned only of what could forge or hide lines (security
+    # review, finding 10: orgbackup.text.one_line)
+    assert f"in {text.one_line(name)} (" in alert.message

@@ -95,6 +95,9 @@ def test_a_service_principal_needs_the_resource_policy_and_its_conditions() -> N
         ({"StringEquals": {"k": "a", "j": "b"}}, {"k": "a", "j": "c"}, False),  # every key
         ({"ForAnyValue:StringEquals": {"k": "a"}}, {"k": ["x", "a"]}, True),
         ({"ForAnyValue:StringEquals": {"k": "a"}}, {}, False),
+        ({"ForAllValues:StringEquals": {"aws:TagKeys": ["managed-by"]}}, {"aws:TagKeys": ["managed-by"]}, True),
+        ({"ForAllValues:StringEquals": {"aws:TagKeys": ["managed-by"]}}, {"aws:TagKeys": ["managed-by", "x"]}, False),
+        ({"ForAllValues:StringEquals": {"aws:TagKeys": ["managed-by"]}}, {}, True),  # no keys in the request: true
         ({"Bool": {"aws:SecureTransport": "false"}}, {"aws:SecureTransport": "true"}, False),
         (
             {"ArnLike": {"aws:SourceArn": "arn:aws:events:*:111111111111:rule/*"}},

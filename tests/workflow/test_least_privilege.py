@@ -11,6 +11,7 @@ them with a failing formatter (the OnFailure destination)."""
 import copy
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import pytest
 from sample_events import read_event
 
 from orgbackup import custom_resource
-from orgbackup_tools import call_log, emulation, least_privilege, simulation
+from orgbackup_tools import call_log, coverage_demo, emulation, least_privilege, simulation
 
 REASONS_FILE = Path(__file__).parent / "data" / "least_privilege_reasons.json"
 MEMBERS = ("333333333333", "555555555555")
@@ -70,6 +71,14 @@ def run() -> Iterator[tuple[simulation.World, least_privilege.Contract]]:
         world.handlers["FormatBackupAlertFunction"] = broken
         world.emit_backup_event(MEMBERS[0], "us-east-1", read_event("backup/restore-job-failed.json"))
         world.handlers["FormatBackupAlertFunction"] = formatter
+        # The daily coverage report, started by its schedule, over seeded jobs
+        coverage_demo.seed_jobs(world, datetime.now(UTC))
+        with call_log.playing(world.role_of("CoverageReportSchedule"), "scheduler.amazonaws.com"):
+            response = world.client("lambda").invoke(
+                FunctionName=world.resources["CoverageReportFunction"]["Arn"],
+                Payload=json.dumps(read_event("functions/coverage-report.json")).encode(),
+            )
+        assert "FunctionError" not in response, response["Payload"].read()
         _custom_resource(world, "Update")
         templates = least_privilege.Templates.load(world, MEMBERS)
         _custom_resource(world, "Delete")

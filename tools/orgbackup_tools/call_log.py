@@ -43,7 +43,7 @@ class Call:
     operation: str  # the API operation, or the IAM action for deliveries
     params: Mapping[str, Any]
     region: str
-    context: dict[str, str] = field(default_factory=dict)
+    context: dict[str, str | list[str]] = field(default_factory=dict)
     delivery: bool = False
 
 
@@ -95,11 +95,20 @@ class CallLog:
             return self.state_machine
         return None
 
-    def record(self, client: Any, operation: str, params: Mapping[str, Any], response: Any) -> None:
+    def record(
+        self,
+        client: Any,
+        operation: str,
+        params: Mapping[str, Any],
+        response: Any,
+        context: Mapping[str, str | list[str]] | None = None,
+    ) -> None:
         principal = self.current(client)
         service = client.meta.service_model.service_name
         with self._lock:
-            self.calls.append(Call(principal, service, operation, dict(params), client.meta.region_name))
+            self.calls.append(
+                Call(principal, service, operation, dict(params), client.meta.region_name, dict(context or {}))
+            )
             if operation == "AssumeRole" and isinstance(response, Mapping) and "Credentials" in response:
                 self._assumed[response["Credentials"]["AccessKeyId"]] = str(params["RoleArn"])
 
@@ -107,7 +116,7 @@ class CallLog:
         """An EventBridge rule delivers to a target: as the target's role, or as the service for the rule."""
         service, _, operation = action.partition(":")
         principal = Principal(role_arn, EVENTS_SERVICE) if role_arn else Principal("", EVENTS_SERVICE)
-        context = {"aws:SourceArn": rule_arn, "aws:SourceAccount": rule_arn.split(":")[4]}
+        context: dict[str, str | list[str]] = {"aws:SourceArn": rule_arn, "aws:SourceAccount": rule_arn.split(":")[4]}
         with self._lock:
             self.calls.append(
                 Call(principal, service, operation, {"resource": resource}, region, context, delivery=True)
@@ -155,13 +164,15 @@ def recording() -> Iterator[CallLog]:
     original = vars(BaseClient)["_make_api_call"]
 
     def make_api_call(self: Any, operation_name: str, api_params: Mapping[str, Any]) -> Any:
+        # The request's condition keys are read before the call (a deleted policy has no tags afterwards).
+        context = request_context(self.meta.service_model.service_name, operation_name, api_params)
         # Recorded whether it succeeds or not: a refused or failed call still needed its permission.
         try:
             response = original(self, operation_name, api_params)
         except Exception:
-            log.record(self, operation_name, api_params, None)
+            log.record(self, operation_name, api_params, None, context)
             raise
-        log.record(self, operation_name, api_params, response)
+        log.record(self, operation_name, api_params, response, context)
         return response
 
     _ACTIVE.append(log)
@@ -170,3 +181,39 @@ def recording() -> Iterator[CallLog]:
             yield log
     finally:
         _ACTIVE.remove(log)
+
+
+# Organizations' condition keys for the calls the product makes (Service Authorization Reference, "Actions,
+# resources, and condition keys for AWS Organizations",
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsorganizations.html):
+# CreatePolicy carries organizations:PolicyType and, with tags, aws:RequestTag/<key> and aws:TagKeys; TagResource
+# the same tag keys; a call on a policy is authorized with that policy's tags as aws:ResourceTag/<key>.
+RESOURCE_TAG = "aws:ResourceTag/"
+
+
+def request_context(service: str, operation: str, params: Mapping[str, Any]) -> dict[str, str | list[str]]:
+    """The condition keys AWS would put in the request context of this call (the ones the templates test)."""
+    if service != "organizations":
+        return {}
+    context: dict[str, str | list[str]] = {}
+    if operation == "CreatePolicy":
+        context["organizations:PolicyType"] = str(params.get("Type", ""))
+    tags = params.get("Tags") or []
+    if operation in ("CreatePolicy", "TagResource") and tags:
+        context.update({f"aws:RequestTag/{tag['Key']}": str(tag["Value"]) for tag in tags})
+        context["aws:TagKeys"] = [str(tag["Key"]) for tag in tags]
+    policy_id = params.get("PolicyId") or params.get("ResourceId")
+    if isinstance(policy_id, str) and policy_id.startswith("p-"):
+        context.update({f"{RESOURCE_TAG}{key}": value for key, value in _policy_tags(policy_id).items()})
+    return context
+
+
+def _policy_tags(policy_id: str) -> dict[str, str]:
+    from moto.organizations.models import organizations_backends  # noqa: PLC0415
+
+    for by_partition in organizations_backends.values():
+        for backend in by_partition.values():
+            policy = next((p for p in getattr(backend, "policies", []) if p.id == policy_id), None)
+            if policy is not None:
+                return {str(key): str(value) for key, value in policy.tags.items()}
+    return {}

@@ -428,15 +428,14 @@ class StackSetFaults:
         self.queued: list[tuple[dict[str, Any], Callable[[], str]]] = []
         # StackSet name -> ManagedExecution Active (moto ignores the parameter)
         self.managed_execution: dict[str, bool] = {}
-        # account -> opt-in Regions it has enabled
-        self.enabled_regions: dict[str, set[str]] = {}
 
     def reset(self) -> None:
         self.__init__()  # type: ignore[misc]
 
     def enable_region(self, account_id: str, region: str) -> None:
-        """The account has enabled this opt-in Region (Account Management, EnableRegion)."""
-        self.enabled_regions.setdefault(account_id, set()).add(region)
+        """The account has enabled this opt-in Region (Account Management, EnableRegion): one record of opt-ins,
+        the one GetRegionOptStatus reads (``set_region_opt_status``)."""
+        set_region_opt_status(account_id, region, "ENABLED")
 
     def fail(self, account_id: str, region: str, reason: str = "Resource handler returned message: injected") -> None:
         self.failing[(account_id, region)] = reason
@@ -497,7 +496,7 @@ def _target_problem(account: str, region: str) -> str | None:
                 f"Account {account} should have 'AWSControlTowerExecution' role with trust relationship to Role "
                 "'AWSControlTowerStackSetRole'. (The account is not in the organization.)"
             )
-    if region not in DEFAULT_REGIONS and region not in STACKSET_FAULTS.enabled_regions.get(account, set()):
+    if region not in DEFAULT_REGIONS and DOCTOR_STATE.region_status.get((account, region)) != "ENABLED":
         return f"Region {region} is not enabled for account {account} (an opt-in Region)"
     return None
 
@@ -849,17 +848,20 @@ def _invoke_async(function_arn: str, event: Any) -> None:
     # Lambda sends to a destination with the function's execution role (Lambda developer guide, "Adding a
     # destination": the execution role needs permission to send to it).
     role = client.get_function(FunctionName=function_arn)["Configuration"]["Role"]
+    queue_url = ""
+    if ":sqs:" in destination:
+        # Lambda sends to the queue's ARN; the emulation needs its URL (a lookup of its own, not Lambda's call).
+        _, _, _, region, account, name = destination.split(":", 5)
+        lookup: Any = boto3.session.Session().client("sqs", region_name=region)
+        setattr(lookup, call_log.HARNESS_CLIENT, True)
+        queue_url = lookup.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
     with call_log.acting_as(role, "lambda.amazonaws.com"):
         if ":sns:" in destination:
             sns: Any = boto3.session.Session().client("sns", region_name=destination.split(":")[3])
             sns.publish(TopicArn=destination, Message=record)
-        elif ":sqs:" in destination:
-            _, _, _, region, account, name = destination.split(":", 5)
-            sqs: Any = boto3.session.Session().client("sqs", region_name=region)
-            sqs.send_message(
-                QueueUrl=sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"],
-                MessageBody=record,
-            )
+        elif queue_url:
+            sqs: Any = boto3.session.Session().client("sqs", region_name=destination.split(":")[3])
+            sqs.send_message(QueueUrl=queue_url, MessageBody=record)
 
 
 def _delivery_action(target_arn: str) -> str:

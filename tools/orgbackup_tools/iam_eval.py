@@ -29,7 +29,8 @@ AWS documentation it follows:
   that you specify in a policy condition is not present in the request context, the values do not match and the
   condition is false. If the policy condition requires that the key is not matched, such as StringNotLike or
   ArnNotLike, and the right key is not present, the condition is true"; ...IfExists holds when the key is absent;
-  ForAnyValue holds when any request value matches, and is false for an absent key.
+  ForAnyValue holds when any request value matches, and is false for an absent key; ForAllValues holds when every
+  request value matches one of the policy's, and for an absent key.
 """
 
 import re
@@ -155,7 +156,9 @@ def _operator_holds(operator: str, key: str, wanted: Any, context: Mapping[str, 
     qualifier, _, name = operator.rpartition(":")
     if_exists = name.endswith("IfExists")
     name = name.removesuffix("IfExists")
-    if name not in _BASE_OPERATORS or qualifier not in ("", "ForAnyValue"):
+    if name not in _BASE_OPERATORS or qualifier not in ("", "ForAnyValue", "ForAllValues"):
+        raise UnsupportedPolicyError(f"condition operator {operator} is not implemented")
+    if qualifier == "ForAllValues" and name in _NEGATED:
         raise UnsupportedPolicyError(f"condition operator {operator} is not implemented")
     compare = _BASE_OPERATORS[name]
     wanted_values = [str(item) if not isinstance(item, bool) else str(item).lower() for item in _as_list(wanted)]
@@ -165,10 +168,15 @@ def _operator_holds(operator: str, key: str, wanted: Any, context: Mapping[str, 
     if key.lower() not in present:
         if if_exists:
             return True
-        return name in _NEGATED and qualifier == ""
+        # ForAllValues "also returns true if there are no keys in the request" (IAM user guide, "Single-valued vs.
+        # multivalued context keys", https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html).
+        return qualifier == "ForAllValues" or (name in _NEGATED and qualifier == "")
     have_values = [str(item) for item in _as_list(present[key.lower()])]
     if qualifier == "" and len(have_values) != 1:
         raise UnsupportedPolicyError(f"{operator} on the multivalued key {key} needs ForAnyValue or ForAllValues")
+    if qualifier == "ForAllValues":
+        # "true if every key value in the request matches at least one value in the policy" (same page).
+        return all(any(compare(want, have) for want in wanted_values) for have in have_values)
     matched = any(compare(want, have) for want in wanted_values for have in have_values)
     return not matched if name in _NEGATED else matched
 

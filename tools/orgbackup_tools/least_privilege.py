@@ -43,7 +43,12 @@ NO_VALUE = object()
 # botocore service name -> IAM service prefix, where they differ
 IAM_PREFIX = {"stepfunctions": "states"}
 # API operation -> IAM action, where they differ
-IAM_ACTION = {("lambda", "Invoke"): "lambda:InvokeFunction"}
+# API operations whose IAM action has another name (Service Authorization Reference).
+IAM_ACTION = {
+    ("lambda", "Invoke"): "lambda:InvokeFunction",
+    ("s3", "ListObjectsV2"): "s3:ListBucket",
+    ("s3", "HeadObject"): "s3:GetObject",
+}
 
 
 class _Intrinsics(simulation.Intrinsics):
@@ -331,6 +336,14 @@ def _param(name: str) -> Resolver:
     return lambda call, account, org: [str(call.params[name])]
 
 
+def _bucket(call: call_log.Call, account: str, org: Org) -> list[str]:
+    return [f"arn:aws:s3:::{call.params['Bucket']}"]
+
+
+def _object(call: call_log.Call, account: str, org: Org) -> list[str]:
+    return [f"arn:aws:s3:::{call.params['Bucket']}/{call.params['Key']}"]
+
+
 def _queue(call: call_log.Call, account: str, org: Org) -> list[str]:
     return [_queue_arn(str(call.params["QueueUrl"]), call.region)]
 
@@ -349,6 +362,7 @@ RESOURCES: dict[tuple[str, str], Resolver] = {
     ("organizations", "ListOrganizationalUnitsForParent"): _org("ParentId"),
     ("organizations", "ListChildren"): _org("ParentId"),
     ("organizations", "ListPoliciesForTarget"): _org("TargetId"),
+    ("organizations", "DescribeEffectivePolicy"): _org("TargetId"),
     ("organizations", "ListTagsForResource"): _org("ResourceId"),
     ("organizations", "TagResource"): _org("ResourceId"),
     ("organizations", "DescribePolicy"): _org("PolicyId"),
@@ -381,6 +395,12 @@ RESOURCES: dict[tuple[str, str], Resolver] = {
         )
     },
     ("sns", "Publish"): _param("TopicArn"),
+    # AWS Backup's job listings have no resource type (Service Authorization Reference, AWS Backup).
+    **{("backup", op): _everything for op in ("ListBackupJobs", "ListCopyJobs", "ListRestoreJobs")},
+    ("s3", "GetObject"): _object,
+    ("s3", "PutObject"): _object,
+    ("s3", "ListObjectsV2"): _bucket,
+    ("s3", "HeadObject"): _object,
     ("lambda", "Invoke"): _function,
     ("stepfunctions", "StartExecution"): _param("stateMachineArn"),
     **{("sqs", op): _queue for op in ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes", "SendMessage")},
@@ -407,7 +427,7 @@ class Contract:
             frozenset([simulation.MANAGEMENT_ACCOUNT, *(a.account_id for a in spec.accounts)]),
         )
 
-    def context(self, principal: str, extra: Mapping[str, str] | None = None) -> dict[str, str | list[str]]:
+    def context(self, principal: str, extra: Mapping[str, str | list[str]] | None = None) -> dict[str, str | list[str]]:
         context: dict[str, str | list[str]] = {"aws:SecureTransport": "true"}
         if not principal.endswith(".amazonaws.com"):
             account = principal.split(":")[4]
@@ -476,7 +496,11 @@ class Contract:
         resource_account = resource.split(":")[4] if resource.count(":") >= 5 and resource.split(":")[4] else ""
         if not resource_account:
             resource_account = who.split(":")[4] if who.startswith("arn:") else self.org.management
-        yield Need(Request(who, action, resource, self.context(who, call.context)), why, resource_account)
+        context = dict(call.context)
+        if ":policy/" not in resource:
+            # A policy's tags condition that policy only, not the target an attach or detach also names.
+            context = {key: value for key, value in context.items() if not key.startswith(call_log.RESOURCE_TAG)}
+        yield Need(Request(who, action, resource, self.context(who, context)), why, resource_account)
         key = self.templates.encryption.get(resource)
         if key is None:
             return

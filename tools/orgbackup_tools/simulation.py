@@ -182,7 +182,8 @@ class Intrinsics:
 
     def evaluate(self, expression: Any) -> bool:
         ((key, arg),) = expression.items()
-        if key == "Condition":
+        # A condition naming another: {"Condition": name} in JSON, !Condition name (read as Fn::Condition) in YAML.
+        if key in ("Condition", "Fn::Condition"):
             return self.condition(arg)
         if key == "Fn::Equals":
             left, right = (self.resolve(item) for item in arg)
