@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from orgbackup.exceptions import OrgBackupError
 
-COMMANDS = ("policy", "simulate", "alerts", "bench")
+COMMANDS = ("policy", "simulate", "alerts", "bench", "invoke")
 
 
 def build_parser() -> argparse.ArgumentParser:
