@@ -48,7 +48,9 @@ def test_every_function_sample_works(capsys, sample: Path) -> None:
 
 
 def test_the_inspect_sample_replays_the_operation_its_state_names(capsys) -> None:
-    status, result, err = invoke(capsys, "InspectBaselineFunction", "-e", str(EVENTS / "functions/inspect-baseline.json"))
+    status, result, err = invoke(
+        capsys, "InspectBaselineFunction", "-e", str(EVENTS / "functions/inspect-baseline.json")
+    )
     assert status == 0
     assert "replaying StartBaselineFunction" in err
     assert sorted(result["baseline"]["onboarded"]) == ["333333333333", "444444444444"]
@@ -87,7 +89,8 @@ def test_an_unusable_file_exits_2_naming_it(capsys, tmp_path, content: bytes, me
     path.write_bytes(content)
     status, result, err = invoke(capsys, "ResolveAccountsFunction", "-e", str(path))
     assert (status, result) == (2, None)
-    assert str(path) in err and message in err
+    assert str(path) in err
+    assert message in err
 
 
 def test_a_missing_file_exits_2(capsys, tmp_path) -> None:
@@ -105,6 +108,8 @@ def test_replay_follows_the_keys_the_state_holds() -> None:
         "RefreshVaultPolicyFunction",
     ]
     # each replayed step gets the state as it was before that step ran
-    assert "operations" not in plan[0][1] and "baseline" not in plan[1][1] and "vault_policy" not in plan[2][1]
+    assert "operations" not in plan[0][1]
+    assert "baseline" not in plan[1][1]
+    assert "vault_policy" not in plan[2][1]
     assert replay_plan("ResolveAccountsFunction", state) == []
     assert replay_plan("InspectBaselineFunction", ["not", "a", "state"]) == []
