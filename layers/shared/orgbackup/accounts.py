@@ -218,7 +218,7 @@ def _outcome_from(item: object, path: str) -> AccountOutcome:
         raise InvalidInputError(f"{path}.reason: missing")
     return AccountOutcome(
         account_id=_optional_str(item, "account_id", path),
-        code=code,
+        code=cast(OutcomeCode, code),
         reason=reason,
         name=_optional_str(item, "name", path),
         sources=_sources(item, path),
