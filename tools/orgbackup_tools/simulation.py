@@ -12,6 +12,7 @@ Development-only: imports moto. Used by `orgbackup simulate`, `orgbackup bench` 
 """
 
 import contextlib
+import datetime
 import hashlib
 import importlib.util
 import io
@@ -514,21 +515,24 @@ class World:
             self.resources[logical_id] = {"Ref": logical_id}
 
     def emit_backup_event(self, account_id: str, region: str, event: Mapping[str, Any]) -> None:
-        """AWS Backup in ``account_id`` and ``region`` emits ``event`` on that account's default bus."""
+        """AWS Backup in ``account_id`` and ``region`` emits ``event`` on that account's default bus. The event is
+        re-targeted whole: every string naming its own account or Region (ARNs, the status message) names the
+        emitting ones, so the alert tells one story; its time is kept."""
         import boto3  # noqa: PLC0415
 
+        event = retarget(event, account_id, region)
         credentials = _assume_role(self.client("sts"), account_id, "AWSServiceRoleForBackup", "aws-backup")
         session = boto3.session.Session(**_session_arguments(credentials), region_name=region)
-        session.client("events").put_events(
-            Entries=[
-                {
-                    "Source": event["source"],
-                    "DetailType": event["detail-type"],
-                    "Detail": json.dumps(event["detail"]),
-                    "Resources": event.get("resources", []),
-                }
-            ]
-        )
+        entry: dict[str, Any] = {
+            "Source": event["source"],
+            "DetailType": event["detail-type"],
+            "Detail": json.dumps(event["detail"]),
+            "Resources": event.get("resources", []),
+        }
+        if isinstance(event.get("time"), str):
+            entry["Time"] = datetime.datetime.fromisoformat(event["time"])
+        events: Any = session.client("events")
+        events.put_events(Entries=[entry])
 
     def deploy_backup_policies(self) -> None:
         """What the Custom::BackupPolicies resource does on stack creation, through the real handler."""
@@ -715,6 +719,16 @@ class World:
                 envelope = json.loads(message["Body"])
                 self.notifications.append({"subject": envelope.get("Subject", ""), "message": envelope["Message"]})
                 sqs.delete_message(QueueUrl=self.inbox_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def retarget(event: Mapping[str, Any], account_id: str, region: str) -> dict[str, Any]:
+    """``event`` with its own account (``account``) and Region (``region``) replaced by these in every string."""
+    text = json.dumps(event)
+    for old, new in ((event.get("account"), account_id), (event.get("region"), region)):
+        if isinstance(old, str) and old:
+            text = text.replace(old, new)
+    moved: dict[str, Any] = json.loads(text)
+    return moved
 
 
 @contextlib.contextmanager
