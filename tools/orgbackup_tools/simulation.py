@@ -583,6 +583,7 @@ class World:
         events.put_targets(Rule="controltower-lifecycle", Targets=[target])
         pipe = self.template["Resources"]["OnboardingPipe"]["Properties"]
         self.batch_size = int(pipe["SourceParameters"]["SqsQueueParameters"]["BatchSize"])
+        self.pipe_input_template: str | None = pipe.get("TargetParameters", {}).get("InputTemplate")
 
     # -- running --------------------------------------------------------------------------------------------
     def put_lifecycle_events(self, events_to_send: list[dict[str, Any]]) -> int:
@@ -607,7 +608,8 @@ class World:
         return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
 
     def pipe_batches(self, batch_size: int | None = None) -> list[list[dict[str, Any]]]:
-        """Drain the queue into batches of SQS records, shaped as EventBridge Pipes hands them to its target."""
+        """Drain the queue into batches of SQS records, shaped as EventBridge Pipes hands them to its target (through
+        the Pipe's InputTemplate when it has one)."""
         sqs = self.client("sqs")
         queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
@@ -634,6 +636,9 @@ class World:
                     }
                 )
                 sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        if self.pipe_input_template:
+            # The Pipe's target InputTemplate, applied to each record (emulation.render_pipe_input_template).
+            records = [emulation.render_pipe_input_template(self.pipe_input_template, record) for record in records]
         size = batch_size or self.batch_size
         return [records[i : i + size] for i in range(0, len(records), size)]
 
