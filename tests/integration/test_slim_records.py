@@ -83,7 +83,7 @@ def test_a_slim_record_carries_what_onboarding_needs_for_both_event_names() -> N
     [
         (
             {"eventName": "CreateManagedAccount", "accountId": "", "ouId": "ou-ab12-11111111", "state": "SUCCEEDED"},
-            "body.accountId: '' is not a 12-digit account ID",
+            "createManagedAccountStatus.account.accountId: '' is not a 12-digit account ID",
         ),
         # an event carrying both status keys: the rule runs their values together
         (
@@ -93,7 +93,7 @@ def test_a_slim_record_carries_what_onboarding_needs_for_both_event_names() -> N
                 "ouId": "ou-ab12-11111111",
                 "state": "SUCCEEDEDSUCCEEDED",
             },
-            "body.accountId: '333333333333444444444444' is not a 12-digit account ID",
+            "account.accountId: '333333333333444444444444' is not a 12-digit account ID",
         ),
         (
             {
@@ -106,7 +106,7 @@ def test_a_slim_record_carries_what_onboarding_needs_for_both_event_names() -> N
         ),
         (
             {"eventName": "CreateManagedAccount", "accountId": "333333333333", "ouId": "nope", "state": "SUCCEEDED"},
-            "body.ouId: 'nope' is not an OU ID",
+            "organizationalUnit.organizationalUnitId: 'nope' is not an OU ID",
         ),
         (
             {
@@ -115,7 +115,7 @@ def test_a_slim_record_carries_what_onboarding_needs_for_both_event_names() -> N
                 "ouId": "ou-ab12-11111111",
                 "state": "SUCCEEDED",
             },
-            "body.accountId: must be a string",
+            "account.accountId: must be a string",
         ),
     ],
 )

@@ -310,3 +310,14 @@ def test_json_has_the_documented_shape_on_a_tiny_run(
     for figures in report["cold_start"].values():
         assert set(figures) == {"import_ms", "boto3_ms", "ratio"}
         assert figures["ratio"] == pytest.approx(figures["import_ms"] / figures["boto3_ms"], abs=0.01)
+
+
+def test_a_step_is_no_faster_than_the_services_request_rates_allow() -> None:
+    # Given a step of 100 Organizations calls (estimated rate: REQUESTS_PER_SECOND), and one of 100 SNS calls
+    organizations = latency_model.REQUESTS_PER_SECOND["organizations"]
+    throttled = latency_model.lambda_step_seconds(100, {"organizations": 100})
+    unthrottled = latency_model.lambda_step_seconds(100, {"sns": 100})
+    # Then the Organizations step is paced by the rate, the other by each call's latency
+    assert throttled == latency_model.LAMBDA_STEP_SECONDS + 100 / organizations
+    assert unthrottled == latency_model.LAMBDA_STEP_SECONDS + 100 * latency_model.API_CALL_SECONDS
+    assert throttled > unthrottled

@@ -387,7 +387,10 @@ def _event_from_body(record: object) -> object:
             raise RecordError(_size_error("body", size))
         return body
     if not isinstance(body, str):
-        raise RecordError(f"body: must be a string (the EventBridge event as JSON text), got {json_type(body)}")
+        raise RecordError(
+            "body: must be a string (the EventBridge event as JSON text) or an object (the body the Pipe's "
+            f"InputTemplate hands over), got {json_type(body)}"
+        )
     size = len(body.encode("utf-8", errors="surrogatepass"))
     if size > MAX_RECORD_BYTES:
         raise RecordError(_size_error("body", size))
@@ -412,21 +415,25 @@ def parse_slim_body(body: Mapping[str, Any], source: str) -> AccountRequest | In
     """``{"eventName", "accountId", "ouId", "state"}`` as the rule writes it; never raises. A key whose path the
     event lacked arrives empty (EventBridge leaves such a variable out), and a malformed event that carried both
     status keys arrives with both values run together: both fail the checks below with the value quoted."""
+    # Reasons name the field of the event the value came from, as for a whole event.
     try:
-        event_name = _string(body, "eventName", "body.eventName")
+        event_name = _string(body, "eventName", "detail.eventName")
         if event_name not in STATUS_KEYS:
             raise RecordError(
-                f"body.eventName: {show(event_name)} is not an onboarding trigger "
+                f"detail.eventName: {show(event_name)} is not an onboarding trigger "
                 "(only CreateManagedAccount and UpdateManagedAccount are)",
                 "not-a-trigger",
             )
-        state = _string(body, "state", "body.state")
-        account_id = check_account_id(_field(body, "accountId", "body.accountId"), "body.accountId")
+        base = f"detail.serviceEventDetails.{STATUS_KEYS[event_name]}"
+        state = _string(body, "state", f"{base}.state")
+        account_path = f"{base}.account.accountId"
+        account_id = check_account_id(_field(body, "accountId", account_path), account_path)
         if state == "FAILED":
             raise RecordError(failure_reason(event_name, ""), "failed-state")
         if state != "SUCCEEDED":
-            raise RecordError(f"body.state: {show(state)} is not SUCCEEDED or FAILED")
-        ou_id = check_ou_id(_field(body, "ouId", "body.ouId"), "body.ouId")
+            raise RecordError(f"{base}.state: {show(state)} is not SUCCEEDED or FAILED")
+        ou_path = f"{base}.organizationalUnit.organizationalUnitId"
+        ou_id = check_ou_id(_field(body, "ouId", ou_path), ou_path)
     except RecordError as error:
         named = body.get("accountId") if isinstance(body.get("accountId"), str) else None
         account = named if named is not None and ACCOUNT_ID_RE.fullmatch(named) else None

@@ -22,7 +22,7 @@ def register(subparsers: Any) -> None:
         type=_bursts,
         default=None,
         metavar="N,N,...",
-        help="burst sizes in new accounts (default: 1,10,50,200)",
+        help="burst sizes in new accounts (default: 1,200,1000; one execution per event only up to 200)",
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON only")
     parser.add_argument(
