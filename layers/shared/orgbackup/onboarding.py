@@ -129,6 +129,8 @@ def protected_accounts(settings: Settings, org: "OrganizationsClient", cfn: "Clo
 # onboardings at once must all end in the policy). Each round re-reads only the StackSet's instances (one call):
 # onboardings change baselines, not the organization's membership, which is listed once per invocation.
 MAX_REFRESH_ROUNDS = 3
+# Policy attachments listed in the workflow state and the report (see reattach_backup_policies).
+ATTACHMENTS_LISTED = 50
 
 
 def refresh_vault_policy(
@@ -212,6 +214,9 @@ def reattach_backup_policies(
             "policies": sorted(report.policy_ids),
             "created": report.created,
             "updated": report.updated,
-            "attached": report.attached,
+            # The state must stay inside Step Functions' 256 KiB (a batch of 1,000 accounts attaches 2,000 times):
+            # the first ones are listed, all are counted.
+            "attached": report.attached[:ATTACHMENTS_LISTED],
+            "attached_count": len(report.attached),
         },
     }

@@ -45,6 +45,15 @@ def _check_baseline(baseline: Mapping[str, Any]) -> None:
         _strings(reasons, f"baseline.failed.{account}")
 
 
+def _check_backup_policies(policies: Mapping[str, Any]) -> None:
+    for key in ("policies", "attached", "created", "updated"):
+        if key in policies:
+            _strings(policies[key], f"backup_policies.{key}")
+    count = policies.get("attached_count", 0)
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise InvalidInputError(f"workflow state: backup_policies.attached_count: must be a count, got {got(count)}")
+
+
 def _check_failure(failure: Mapping[str, Any]) -> None:
     if "step" in failure and not isinstance(failure["step"], str):
         raise InvalidInputError(f"workflow state: failure.step: must be a string, got {got(failure['step'])}")
@@ -86,9 +95,8 @@ def check_state(state: object, *, required: tuple[str, ...] = ()) -> State:
     if vault_policy is not None and "written_regions" in vault_policy:
         _strings(vault_policy["written_regions"], "vault_policy.written_regions")
     policies = _object(state, "backup_policies")
-    for key in ("policies", "attached", "created", "updated"):
-        if policies is not None and key in policies:
-            _strings(policies[key], f"backup_policies.{key}")
+    if policies is not None:
+        _check_backup_policies(policies)
     failure = _object(state, "failure")
     if failure is not None:
         _check_failure(failure)
