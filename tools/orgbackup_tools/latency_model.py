@@ -332,11 +332,14 @@ def describe(timing: ProductTiming, preferences: Mapping[str, Any], regions: int
         f"{STACKSET_INSTANCE_OPERATIONS_PER_REGION} stack instances per Region at once [CloudFormation quotas]",
         f"  Poll: every {timing.poll_interval_seconds} s, at most {timing.poll_bound} polls, "
         f"{timing.transitions_per_poll} transitions a round (statemachine/onboarding.asl.json)",
-        f"  Lambda step = {LAMBDA_STEP_SECONDS:.1f} s + {API_CALL_SECONDS:.1f} s per AWS API call it made; "
-        f"{timing.lambda_memory_mb} MB {timing.lambda_architecture} (template.yaml Globals)",
+        f"  Lambda step = {LAMBDA_STEP_SECONDS:.1f} s + {API_CALL_SECONDS:.1f} s per AWS API call it made, and no "
+        "faster than each service's request rate (throttling): "
+        + ", ".join(f"{service} {rate:g}/s" for service, rate in REQUESTS_PER_SECOND.items())
+        + f"; {timing.lambda_memory_mb} MB {timing.lambda_architecture} (template.yaml Globals)",
         "  Estimates (AWS publishes no figure): stack instance "
         f"{STACK_INSTANCE_SECONDS:.0f} s, operation overhead {OPERATION_OVERHEAD_SECONDS:.0f} s, API call "
-        f"{API_CALL_SECONDS:.1f} s, Lambda step {LAMBDA_STEP_SECONDS:.1f} s",
+        f"{API_CALL_SECONDS:.1f} s, Lambda step {LAMBDA_STEP_SECONDS:.1f} s, request rates above (the Organizations "
+        "and CloudFormation quota pages publish no API rate)",
         f"  Prices (us-east-1, no free tier): Step Functions ${SFN_USD_PER_TRANSITION * 1000:.3f} per 1,000 "
         f"transitions; Lambda ${LAMBDA_USD_PER_REQUEST * 1e6:.2f} per 1M requests + "
         f"${LAMBDA_USD_PER_GB_SECOND.get(timing.lambda_architecture, 0):.10f} per GB-s; SNS "

@@ -7,6 +7,9 @@ The state machine's input contract (``parse_workflow_input``) takes one of these
    and concurrency"); each record is shaped as in "Amazon Simple Queue Service as a source" (``messageId``,
    ``receiptHandle``, ``body``, ``attributes``, ``messageAttributes``, ``md5OfBody``, ``eventSource``,
    ``eventSourceARN``, ``awsRegion``), and ``body`` is the EventBridge event as JSON text. An empty list is valid.
+   As deployed, each record is slim: the lifecycle rule writes ``{"eventName", "accountId", "ouId", "state"}``
+   into the SQS body and the Pipe's InputTemplate hands over ``{"messageId": ..., "body": <that object>}``
+   (``parse_slim_body``), so 1,000 records fit Step Functions' input.
 2. ``{"mode": "manual", "account_ids": ["333333333333", ...], "reason": "optional note"}`` for replays and backfill.
 3. ``{"mode": "reconcile"}``, what the daily schedule should send as its constant input. The raw EventBridge
    ``Scheduled Event`` (``source`` ``aws.events``) is accepted as reconcile too, so a schedule without an input
