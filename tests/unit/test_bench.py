@@ -269,8 +269,30 @@ def test_the_aims_are_checked_against_the_batched_figures() -> None:
         "cold_start": {"a": {"ratio": 0.4}, "b": {"ratio": 1.6}},
     }
     lines = bench.aims(report, regions=2)
-    assert [line.rsplit(" - ", 1)[1] for line in lines] == ["met", "met", "NOT met", "NOT met"]
+    # issue 5's aims, then issue 14's: one operation, within 1.2x, at most 5 API calls per onboarded account
+    assert [line.rsplit(" - ", 1)[1] for line in lines] == [
+        "met",
+        "met",
+        "NOT met",
+        "NOT met",
+        "NOT met",
+        "NOT met",
+        "met",
+    ]
     assert "7.0 / 4.0 min = 1.75x" in lines[2]
+
+
+def test_issue_14s_aims_count_api_calls_per_onboarded_account() -> None:
+    one = dataclasses.replace(_figures(1, 1, 2, 7.7), api_calls={"organizations": 22}, protected=1)
+    big = dataclasses.replace(_figures(1, 1, 2, 9.0), api_calls={"organizations": 5500, "sns": 1}, protected=1000)
+    report = {
+        "bursts": [{"accounts": 1, "batched": one}, {"accounts": 1000, "batched": big}],
+        "cold_start": {"a": {"ratio": 0.4}},
+    }
+    lines = bench.aims(report, regions=2)
+    assert lines[4] == "- 1000 accounts in ONE StackSet operation: 1 - met"
+    assert lines[5].endswith("1.17x - met")
+    assert lines[6] == "- at most 5 API calls per onboarded account in the batch of 1000: 5.5 - NOT met"
 
 
 @pytest.mark.parametrize("text", ["", "0", "1,x", "2000", "-5"])
