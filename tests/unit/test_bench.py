@@ -311,9 +311,12 @@ def test_json_has_the_documented_shape_on_a_tiny_run(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(bench, "COLD_START_RUNS", 1)  # enough to check the shape
-    assert main(["bench", "--bursts", "1", "--jobs", "1", "--json"]) == 0
+    assert main(["bench", "--bursts", "1", "--jobs", "1", "--org-sizes", "10", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert set(report) == {"bursts", "cold_start"}
+    assert set(report) == {"bursts", "cold_start", "org_size"}
+    (org,) = report["org_size"]
+    assert org["accounts"] == 10
+    assert org["total"] == sum(org["api_calls"].values()) > 0
     (burst,) = report["bursts"]
     assert set(burst) == {"accounts", "batched", "unbatched", "ratio_time", "ratio_stackset_operations"}
     assert burst["accounts"] == 1
@@ -343,3 +346,13 @@ def test_a_step_is_no_faster_than_the_services_request_rates_allow() -> None:
     assert throttled == latency_model.LAMBDA_STEP_SECONDS + 100 / organizations
     assert unthrottled == latency_model.LAMBDA_STEP_SECONDS + 100 * latency_model.API_CALL_SECONDS
     assert throttled > unthrottled
+
+
+def test_the_org_size_comparison_says_whether_a_batch_of_1_costs_the_same() -> None:
+    lines = bench._org_size_lines(
+        [
+            {"accounts": 100, "api_calls": {"organizations": 32}, "total": 32},
+            {"accounts": 5000, "api_calls": {"organizations": 522}, "total": 522},
+        ]
+    )
+    assert lines[-2] == "- a batch of 1 costs the same in 5000 accounts as in 100: 522 vs 32 calls - NOT met"

@@ -34,6 +34,9 @@ DEFAULT_BURSTS = (1, 200, 1000)
 # One execution per event costs about the size of the organization per execution, the square of the burst: above
 # this many accounts the unbatched comparison is not run (it would take hours in the emulation).
 UNBATCHED_UP_TO = 200
+# A batch of one new account in organizations of these sizes (issue 14: a batch's work must not grow with the
+# organization). The other accounts sit in the in-scope OU without a baseline.
+DEFAULT_ORG_SIZES = (100, 5000)
 COLD_START_RUNS = 7  # fresh interpreters per function (and for boto3); the median is reported
 STATES = "states"  # the origin of calls made by the state machine's service integrations
 POLL_OPERATION = ("cloudformation", "DescribeStackSetOperation")
@@ -406,6 +409,30 @@ def run_burst(accounts: int, batch_size: int | None, timing: ProductTiming) -> R
     )
 
 
+def run_org_size(total_accounts: int) -> dict[str, int]:
+    """The AWS API calls, by service, of a batch of ONE new account in an organization of ``total_accounts``."""
+    from orgbackup_tools import simulation  # noqa: PLC0415 - moto
+    from orgbackup_tools.commands.simulate import DEFAULT_EVENT, burst_events, plan_world  # noqa: PLC0415
+
+    events = burst_events(1, json.loads(DEFAULT_EVENT.read_text(encoding="utf-8")))
+    spec, _ = plan_world(events)
+    in_scope = spec.in_scope_ou_ids[0]
+    for index in range(max(0, total_accounts - len(spec.accounts) - 1)):  # the management account is not listed
+        spec.accounts.append(simulation.Account(f"8{index:011d}", f"existing-{index:05d}", in_scope))
+    recorder = Recorder()
+    with (
+        open(os.devnull, "w", encoding="utf-8") as quiet,
+        contextlib.redirect_stdout(quiet),
+        lighter_emulation(),
+        simulation.World.emulate(spec) as world,
+        counting(world, recorder),
+    ):
+        world.put_lifecycle_events(events)
+        for batch in world.pipe_batches():
+            execute(world, batch)
+    return dict(Counter(call.service for call in recorder.calls()))
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Cold start
 
@@ -478,7 +505,10 @@ def _measure(accounts: int, mode: str) -> RunFigures:
 
 
 def run(
-    bursts: Sequence[int], progress: Callable[[str], None], jobs: int | None = None
+    bursts: Sequence[int],
+    progress: Callable[[str], None],
+    jobs: int | None = None,
+    org_sizes: Sequence[int] = DEFAULT_ORG_SIZES,
 ) -> tuple[dict[str, Any], ProductTiming]:
     """Cold start first (on a machine the bursts do not load yet), then every burst in both modes, side by side
     in ``jobs`` processes (each run has its own emulated organization), the longest first."""
@@ -522,7 +552,12 @@ def run(
                 ),
             }
         )
-    return {"bursts": results, "cold_start": cold}, timing
+    org_size = []
+    for size in org_sizes:
+        progress(f"a batch of 1 new account in an organization of {size} accounts ...")
+        calls = run_org_size(size)
+        org_size.append({"accounts": size, "api_calls": calls, "total": sum(calls.values())})
+    return {"bursts": results, "cold_start": cold, "org_size": org_size}, timing
 
 
 def _ratio(a: float, b: float) -> float:
@@ -543,6 +578,7 @@ def contract(report: dict[str, Any]) -> dict[str, Any]:
             for item in report["bursts"]
         ],
         "cold_start": report["cold_start"],
+        "org_size": report.get("org_size", []),
     }
 
 
@@ -602,6 +638,24 @@ def aims(report: dict[str, Any], regions: int) -> list[str]:
         f"{ratio:.2f}x - {mark(ratio <= 1.2)}",
         f"- at most 5 API calls per onboarded account in the batch of {large['accounts']}: "
         f"{per_account:.1f} - {mark(per_account <= 5)}",
+    ]
+
+
+def _org_size_lines(org_size: Sequence[dict[str, Any]]) -> list[str]:
+    if not org_size:
+        return []
+    services = sorted({service for item in org_size for service in item["api_calls"]})
+    rows = [[item["accounts"], *(item["api_calls"].get(s, 0) for s in services), item["total"]] for item in org_size]
+    smallest, largest = org_size[0], org_size[-1]
+    same = largest["total"] <= smallest["total"]
+    return [
+        "A batch of 1 new account in organizations of different sizes (AWS API calls by service):",
+        "",
+        *_table(["organization (accounts)", *services, "total"], rows),
+        "",
+        f"- a batch of 1 costs the same in {largest['accounts']} accounts as in {smallest['accounts']}: "
+        f"{largest['total']} vs {smallest['total']} calls - {'met' if same else 'NOT met'}",
+        "",
     ]
 
 
@@ -702,6 +756,7 @@ def render(report: dict[str, Any], timing: ProductTiming) -> list[str]:
         "",
         *latency_model.describe(timing, OPERATION_PREFERENCES, regions),
         "",
+        *_org_size_lines(report.get("org_size", [])),
         "Cold start (median of fresh interpreters; the handler module's import vs a bare `import boto3`):",
         "",
         *_table(
