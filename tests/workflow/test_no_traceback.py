@@ -64,13 +64,24 @@ def _argv(command: tuple[str, ...], parser: argparse.ArgumentParser, path: Path)
                 argv += [action.option_strings[0], str(path)]
                 fed = True
             elif action.required:
-                argv += [action.option_strings[0], ARGUMENT_VALUES[action.dest]]
+                argv += [action.option_strings[0], _value(command, action)]
         elif takes_file:
             argv.append(str(path))
             fed = True
         else:
-            argv.append(ARGUMENT_VALUES[action.dest])
+            argv.append(_value(command, action))
     return argv if fed else None
+
+
+def _value(command: tuple[str, ...], action: argparse.Action) -> str:
+    """A valid value for a required argument that is not a file: its first choice, or ARGUMENT_VALUES."""
+    if action.choices:
+        return str(next(iter(action.choices)))
+    assert action.dest in ARGUMENT_VALUES, (
+        f"{' '.join(command)}: give its required argument {action.dest!r} a value in ARGUMENT_VALUES "
+        "(or name the command in NOT_FED with the reason)"
+    )
+    return ARGUMENT_VALUES[action.dest]
 
 
 COMMANDS = list(_leaf_commands(cli.build_parser()))
