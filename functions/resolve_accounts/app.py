@@ -13,9 +13,10 @@ from orgbackup.settings import load_settings
 @logger.inject_lambda_context(correlation_id_path="execution")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = load_settings()
+    raw_input, execution = onboarding.resolve_request(event)
     state = onboarding.resolve(
-        event.get("input"),
-        str(event.get("execution", "")),
+        raw_input,
+        execution,
         settings,
         aws.client("organizations"),
         aws.client("cloudformation"),

@@ -269,8 +269,30 @@ def test_the_aims_are_checked_against_the_batched_figures() -> None:
         "cold_start": {"a": {"ratio": 0.4}, "b": {"ratio": 1.6}},
     }
     lines = bench.aims(report, regions=2)
-    assert [line.rsplit(" - ", 1)[1] for line in lines] == ["met", "met", "NOT met", "NOT met"]
+    # issue 5's aims, then issue 14's: one operation, within 1.2x, at most 5 API calls per onboarded account
+    assert [line.rsplit(" - ", 1)[1] for line in lines] == [
+        "met",
+        "met",
+        "NOT met",
+        "NOT met",
+        "NOT met",
+        "NOT met",
+        "met",
+    ]
     assert "7.0 / 4.0 min = 1.75x" in lines[2]
+
+
+def test_issue_14s_aims_count_api_calls_per_onboarded_account() -> None:
+    one = dataclasses.replace(_figures(1, 1, 2, 7.7), api_calls={"organizations": 22}, protected=1)
+    big = dataclasses.replace(_figures(1, 1, 2, 9.0), api_calls={"organizations": 5500, "sns": 1}, protected=1000)
+    report = {
+        "bursts": [{"accounts": 1, "batched": one}, {"accounts": 1000, "batched": big}],
+        "cold_start": {"a": {"ratio": 0.4}},
+    }
+    lines = bench.aims(report, regions=2)
+    assert lines[4] == "- 1000 accounts in ONE StackSet operation: 1 - met"
+    assert lines[5].endswith("1.17x - met")
+    assert lines[6] == "- at most 5 API calls per onboarded account in the batch of 1000: 5.5 - NOT met"
 
 
 @pytest.mark.parametrize("text", ["", "0", "1,x", "2000", "-5"])
@@ -289,9 +311,12 @@ def test_json_has_the_documented_shape_on_a_tiny_run(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(bench, "COLD_START_RUNS", 1)  # enough to check the shape
-    assert main(["bench", "--bursts", "1", "--jobs", "1", "--json"]) == 0
+    assert main(["bench", "--bursts", "1", "--jobs", "1", "--org-sizes", "10", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert set(report) == {"bursts", "cold_start"}
+    assert set(report) == {"bursts", "cold_start", "org_size"}
+    (org,) = report["org_size"]
+    assert org["accounts"] == 10
+    assert org["total"] == sum(org["api_calls"].values()) > 0
     (burst,) = report["bursts"]
     assert set(burst) == {"accounts", "batched", "unbatched", "ratio_time", "ratio_stackset_operations"}
     assert burst["accounts"] == 1
@@ -310,3 +335,24 @@ def test_json_has_the_documented_shape_on_a_tiny_run(
     for figures in report["cold_start"].values():
         assert set(figures) == {"import_ms", "boto3_ms", "ratio"}
         assert figures["ratio"] == pytest.approx(figures["import_ms"] / figures["boto3_ms"], abs=0.01)
+
+
+def test_a_step_is_no_faster_than_the_services_request_rates_allow() -> None:
+    # Given a step of 100 Organizations calls (estimated rate: REQUESTS_PER_SECOND), and one of 100 SNS calls
+    organizations = latency_model.REQUESTS_PER_SECOND["organizations"]
+    throttled = latency_model.lambda_step_seconds(100, {"organizations": 100})
+    unthrottled = latency_model.lambda_step_seconds(100, {"sns": 100})
+    # Then the Organizations step is paced by the rate, the other by each call's latency
+    assert throttled == latency_model.LAMBDA_STEP_SECONDS + 100 / organizations
+    assert unthrottled == latency_model.LAMBDA_STEP_SECONDS + 100 * latency_model.API_CALL_SECONDS
+    assert throttled > unthrottled
+
+
+def test_the_org_size_comparison_says_whether_a_batch_of_1_costs_the_same() -> None:
+    lines = bench._org_size_lines(
+        [
+            {"accounts": 100, "api_calls": {"organizations": 32}, "total": 32},
+            {"accounts": 5000, "api_calls": {"organizations": 522}, "total": 522},
+        ]
+    )
+    assert lines[-2] == "- a batch of 1 costs the same in 5000 accounts as in 100: 522 vs 32 calls - NOT met"

@@ -122,9 +122,23 @@ def test_validate_reports_a_missing_file(capsys: pytest.CaptureFixture[str], tmp
     missing = tmp_path / "missing.json"
     # When validating it
     code, out, _ = run(capsys, "policy", "validate", missing)
-    # Then it is an error for that file, not a crash
-    assert code == 1
+    # Then it is an error for that file, not a crash, and the exit status says the file is unusable (2)
+    assert code == 2
     assert out.startswith(f"{missing}: $: cannot read the file")
+
+
+def test_validate_reports_a_file_that_is_not_utf8_as_unusable(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Given a binary file next to a valid policy
+    binary = tmp_path / "binary.json"
+    binary.write_bytes(b"\xff\xfe\x00{")
+    # When validating both
+    code, out, _ = run(capsys, "policy", "validate", VALID, binary)
+    # Then each file gets its line, and the exit status is 2
+    assert code == 2
+    assert f"{VALID}: valid" in out
+    assert f"{binary}: $: cannot read the file: not UTF-8 text" in out
 
 
 def test_validate_standalone_requires_complete_plans(capsys: pytest.CaptureFixture[str]) -> None:

@@ -70,3 +70,21 @@ def test_subjects_are_short_printable_ascii() -> None:
     subject = failure_report(state)["subject"]
     assert len(subject) <= SUBJECT_LIMIT
     assert all(32 <= ord(ch) < 127 for ch in subject)
+
+
+def test_a_long_list_of_attachments_is_cut_and_counted() -> None:
+    # Given a run that attached 2,000 times, 50 of them listed in the state (onboarding.ATTACHMENTS_LISTED)
+    state = {
+        "execution": "big",
+        "resolution": {"mode": "events", "to_onboard": [], "skipped": [], "invalid": []},
+        "baseline": {"onboarded": [], "failed": {}},
+        "backup_policies": {
+            "policies": ["orgbackup-daily"],
+            "attached": [f"orgbackup-daily -> {i:012d}" for i in range(50)],
+            "attached_count": 2000,
+        },
+    }
+    # When the report is built
+    message = build_report(state)["report"]["message"]
+    # Then the 50 are named and the rest counted
+    assert "orgbackup-daily -> 000000000049 ... and 1950 more." in message

@@ -30,7 +30,13 @@ from orgbackup_tools import deployment, emulation, latency_model
 from orgbackup_tools.latency_model import ExecutionTrace, Operation, ProductTiming
 
 ROOT = deployment.PROJECT_ROOT
-DEFAULT_BURSTS = (1, 10, 50, 200)
+DEFAULT_BURSTS = (1, 200, 1000)
+# One execution per event costs about the size of the organization per execution, the square of the burst: above
+# this many accounts the unbatched comparison is not run (it would take hours in the emulation).
+UNBATCHED_UP_TO = 200
+# A batch of one new account in organizations of these sizes (issue 14: a batch's work must not grow with the
+# organization). The other accounts sit in the in-scope OU without a baseline.
+DEFAULT_ORG_SIZES = (100, 5000)
 COLD_START_RUNS = 7  # fresh interpreters per function (and for boto3); the median is reported
 STATES = "states"  # the origin of calls made by the state machine's service integrations
 POLL_OPERATION = ("cloudformation", "DescribeStackSetOperation")
@@ -299,10 +305,13 @@ def trace_of(
         if kind == "invoke":
             steps.append(0)
             trace.step_functions.append(item)
+            trace.step_service_calls.append({})
         elif kind == "operation":
             trace.operations.append(item)
         elif item.origin != STATES:
             steps[-1] += 1
+            by_service = trace.step_service_calls[-1]
+            by_service[item.service] = by_service.get(item.service, 0) + 1
         elif (item.service, item.operation) == POLL_OPERATION:
             trace.polls += 1
             steps = trace.steps_after_wait
@@ -400,6 +409,30 @@ def run_burst(accounts: int, batch_size: int | None, timing: ProductTiming) -> R
     )
 
 
+def run_org_size(total_accounts: int) -> dict[str, int]:
+    """The AWS API calls, by service, of a batch of ONE new account in an organization of ``total_accounts``."""
+    from orgbackup_tools import simulation  # noqa: PLC0415 - moto
+    from orgbackup_tools.commands.simulate import DEFAULT_EVENT, burst_events, plan_world  # noqa: PLC0415
+
+    events = burst_events(1, json.loads(DEFAULT_EVENT.read_text(encoding="utf-8")))
+    spec, _ = plan_world(events)
+    in_scope = spec.in_scope_ou_ids[0]
+    for index in range(max(0, total_accounts - len(spec.accounts) - 1)):  # the management account is not listed
+        spec.accounts.append(simulation.Account(f"8{index:011d}", f"existing-{index:05d}", in_scope))
+    recorder = Recorder()
+    with (
+        open(os.devnull, "w", encoding="utf-8") as quiet,
+        contextlib.redirect_stdout(quiet),
+        lighter_emulation(),
+        simulation.World.emulate(spec) as world,
+        counting(world, recorder),
+    ):
+        world.put_lifecycle_events(events)
+        for batch in world.pipe_batches():
+            execute(world, batch)
+    return dict(Counter(call.service for call in recorder.calls()))
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Cold start
 
@@ -472,7 +505,10 @@ def _measure(accounts: int, mode: str) -> RunFigures:
 
 
 def run(
-    bursts: Sequence[int], progress: Callable[[str], None], jobs: int | None = None
+    bursts: Sequence[int],
+    progress: Callable[[str], None],
+    jobs: int | None = None,
+    org_sizes: Sequence[int] = DEFAULT_ORG_SIZES,
 ) -> tuple[dict[str, Any], ProductTiming]:
     """Cold start first (on a machine the bursts do not load yet), then every burst in both modes, side by side
     in ``jobs`` processes (each run has its own emulated organization), the longest first."""
@@ -481,7 +517,7 @@ def run(
     cold = cold_start(COLD_START_RUNS)
     # One execution per event costs about the size of the organization per execution: the square of the burst.
     runs = sorted(
-        ((n, mode) for n in dict.fromkeys(bursts) for mode in MODES),
+        ((n, mode) for n in dict.fromkeys(bursts) for mode in MODES if mode == "batched" or n <= UNBATCHED_UP_TO),
         key=lambda item: -(item[0] * item[0] if item[1] == "unbatched" else item[0]),
     )
     jobs = max(1, min(jobs or min(2, os.cpu_count() or 1), len(runs)))
@@ -504,17 +540,24 @@ def run(
                 done(pending[future], future.result())
     results = []
     for n in dict.fromkeys(bursts):
-        batched, unbatched = figures[(n, "batched")], figures[(n, "unbatched")]
+        batched, unbatched = figures[(n, "batched")], figures.get((n, "unbatched"))
         results.append(
             {
                 "accounts": n,
                 "batched": batched,
                 "unbatched": unbatched,
-                "ratio_time": _ratio(unbatched.modelled_minutes, batched.modelled_minutes),
-                "ratio_stackset_operations": _ratio(unbatched.stackset_operations, batched.stackset_operations),
+                "ratio_time": _ratio(unbatched.modelled_minutes, batched.modelled_minutes) if unbatched else None,
+                "ratio_stackset_operations": (
+                    _ratio(unbatched.stackset_operations, batched.stackset_operations) if unbatched else None
+                ),
             }
         )
-    return {"bursts": results, "cold_start": cold}, timing
+    org_size = []
+    for size in org_sizes:
+        progress(f"a batch of 1 new account in an organization of {size} accounts ...")
+        calls = run_org_size(size)
+        org_size.append({"accounts": size, "api_calls": calls, "total": sum(calls.values())})
+    return {"bursts": results, "cold_start": cold, "org_size": org_size}, timing
 
 
 def _ratio(a: float, b: float) -> float:
@@ -528,13 +571,14 @@ def contract(report: dict[str, Any]) -> dict[str, Any]:
             {
                 "accounts": item["accounts"],
                 "batched": item["batched"].contract(),
-                "unbatched": item["unbatched"].contract(),
+                "unbatched": item["unbatched"].contract() if item["unbatched"] else None,
                 "ratio_time": item["ratio_time"],
                 "ratio_stackset_operations": item["ratio_stackset_operations"],
             }
             for item in report["bursts"]
         ],
         "cold_start": report["cold_start"],
+        "org_size": report.get("org_size", []),
     }
 
 
@@ -543,7 +587,9 @@ def problems(report: dict[str, Any]) -> list[str]:
     found = []
     for item in report["bursts"]:
         for mode in MODES:
-            run_: RunFigures = item[mode]
+            run_: RunFigures | None = item[mode]
+            if run_ is None:
+                continue
             if run_.protected != item["accounts"] or run_.failed_executions:
                 found.append(
                     f"{item['accounts']} account(s), {mode}: {run_.protected} protected, "
@@ -566,12 +612,13 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], labels: int = 1
 
 
 def aims(report: dict[str, Any], regions: int) -> list[str]:
-    """Issue 5's aims, checked against this run's figures (batched, as deployed)."""
+    """Issues 5's and 14's aims, checked against this run's figures (batched, as deployed)."""
     bursts = sorted(report["bursts"], key=lambda item: item["accounts"])
     small, large = bursts[0], bursts[-1]
     big: RunFigures = large["batched"]
     ratio = big.modelled_minutes / small["batched"].modelled_minutes if small["batched"].modelled_minutes else 0.0
     worst = max((v["ratio"] for v in report["cold_start"].values()), default=0.0)
+    per_account = sum(big.api_calls.values()) / max(1, big.protected)
 
     def mark(ok: bool) -> str:
         return "met" if ok else "NOT met"
@@ -585,6 +632,30 @@ def aims(report: dict[str, Any], regions: int) -> list[str]:
         f"{big.modelled_minutes:.1f} / {small['batched'].modelled_minutes:.1f} min = {ratio:.2f}x - "
         f"{mark(ratio <= 1.5)}",
         f"- cold-start import within 1.5x of bare boto3: worst {worst:.2f}x - {mark(worst <= 1.5)}",
+        f"- {large['accounts']} accounts in ONE StackSet operation: {big.stackset_operations} - "
+        f"{mark(big.stackset_operations == 1)}",
+        f"- modelled time for {large['accounts']} accounts within 1.2x of the time for {small['accounts']}: "
+        f"{ratio:.2f}x - {mark(ratio <= 1.2)}",
+        f"- at most 5 API calls per onboarded account in the batch of {large['accounts']}: "
+        f"{per_account:.1f} - {mark(per_account <= 5)}",
+    ]
+
+
+def _org_size_lines(org_size: Sequence[dict[str, Any]]) -> list[str]:
+    if not org_size:
+        return []
+    services = sorted({service for item in org_size for service in item["api_calls"]})
+    rows = [[item["accounts"], *(item["api_calls"].get(s, 0) for s in services), item["total"]] for item in org_size]
+    smallest, largest = org_size[0], org_size[-1]
+    same = largest["total"] <= smallest["total"]
+    return [
+        "A batch of 1 new account in organizations of different sizes (AWS API calls by service):",
+        "",
+        *_table(["organization (accounts)", *services, "total"], rows),
+        "",
+        f"- a batch of 1 costs the same in {largest['accounts']} accounts as in {smallest['accounts']}: "
+        f"{largest['total']} vs {smallest['total']} calls - {'met' if same else 'NOT met'}",
+        "",
     ]
 
 
@@ -610,36 +681,37 @@ def render(report: dict[str, Any], timing: ProductTiming) -> list[str]:
         ]
         for i in report["bursts"]
         for mode in MODES
+        if i[mode]
     ]
-    rows, services = [], sorted({s for item in report["bursts"] for m in MODES for s in item[m].api_calls})
+    runs = [(item, mode, item[mode]) for item in report["bursts"] for mode in MODES if item[mode]]
+    rows, services = [], sorted({s for _, _, f in runs for s in f.api_calls})
     service_rows, notes = [], []
-    for item in report["bursts"]:
-        for mode in MODES:
-            f: RunFigures = item[mode]
-            rows.append(
-                [
-                    item["accounts"],
-                    mode,
-                    f.executions,
-                    f.stackset_operations,
-                    sum(f.api_calls.values()),
-                    f.state_transitions,
-                    f.lambda_invocations,
-                    f.vault_policy_writes,
-                    f"{f.modelled_minutes:.1f}",
-                    f"{f.cost_per_account_usd:.6f}",
-                ]
+    for item, mode, f in runs:
+        rows.append(
+            [
+                item["accounts"],
+                mode,
+                f.executions,
+                f.stackset_operations,
+                sum(f.api_calls.values()),
+                f"{sum(f.api_calls.values()) / max(1, f.protected):.1f}",
+                f.state_transitions,
+                f.lambda_invocations,
+                f.vault_policy_writes,
+                f"{f.modelled_minutes:.1f}",
+                f"{f.cost_per_account_usd:.6f}",
+            ]
+        )
+        service_rows.append([item["accounts"], mode, *(f.api_calls.get(s, 0) for s in services)])
+        if f.over_poll_bound:
+            notes.append(
+                f"- {item['accounts']} accounts {mode}: {f.over_poll_bound} of {f.executions} executions would "
+                f"wait longer than the workflow's bound ({timing.poll_bound} polls x "
+                f"{timing.poll_interval_seconds} s) for their queued StackSet operation: they fail "
+                "(StackSetOperationTimedOut), their accounts get the vault policy and backup policies only from "
+                "a later run (the daily reconcile), so the minutes shown (as if they had waited) are a lower "
+                "bound; their cost counts polls up to the bound."
             )
-            service_rows.append([item["accounts"], mode, *(f.api_calls.get(s, 0) for s in services)])
-            if f.over_poll_bound:
-                notes.append(
-                    f"- {item['accounts']} accounts {mode}: {f.over_poll_bound} of {f.executions} executions would "
-                    f"wait longer than the workflow's bound ({timing.poll_bound} polls x "
-                    f"{timing.poll_interval_seconds} s) for their queued StackSet operation: they fail "
-                    "(StackSetOperationTimedOut), their accounts get the vault policy and backup policies only from "
-                    "a later run (the daily reconcile), so the minutes shown (as if they had waited) are a lower "
-                    "bound; their cost counts polls up to the bound."
-                )
     lines = [
         f"Bursts of new accounts (batched: the Pipe's batch size {timing.pipe_batch_size}, as deployed; unbatched: "
         "batch size 1, one execution per event). Counted in the emulated organization; minutes and dollars modelled.",
@@ -651,6 +723,7 @@ def render(report: dict[str, Any], timing: ProductTiming) -> list[str]:
                 "executions",
                 "StackSet ops",
                 "API calls",
+                "per account",
                 "state transitions",
                 "Lambda invocations",
                 "vault-policy writes",
@@ -665,13 +738,14 @@ def render(report: dict[str, Any], timing: ProductTiming) -> list[str]:
         "",
         *_table(["accounts", "mode", *services], service_rows, labels=2),
         "",
-        "Unbatched / batched:",
+        f"Unbatched / batched (one execution per event is run up to {UNBATCHED_UP_TO} accounts):",
         "",
         *_table(
             ["accounts", "time", "StackSet operations"],
             [
                 [i["accounts"], f"{i['ratio_time']:.2f}", f"{i['ratio_stackset_operations']:.2f}"]
                 for i in report["bursts"]
+                if i["unbatched"]
             ],
         ),
         *(["", *notes] if notes else []),
@@ -682,6 +756,7 @@ def render(report: dict[str, Any], timing: ProductTiming) -> list[str]:
         "",
         *latency_model.describe(timing, OPERATION_PREFERENCES, regions),
         "",
+        *_org_size_lines(report.get("org_size", [])),
         "Cold start (median of fresh interpreters; the handler module's import vs a bare `import boto3`):",
         "",
         *_table(
@@ -689,7 +764,7 @@ def render(report: dict[str, Any], timing: ProductTiming) -> list[str]:
             [[name, v["import_ms"], v["boto3_ms"], f"{v['ratio']:.2f}"] for name, v in report["cold_start"].items()],
         ),
         "",
-        "Aims (issue 5), batched as deployed:",
+        "Aims (issues 5 and 14), batched as deployed:",
         *aims(report, regions),
     ]
     return lines

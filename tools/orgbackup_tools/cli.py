@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from orgbackup.exceptions import OrgBackupError
 
-COMMANDS = ("policy", "simulate", "alerts", "bench", "doctor", "coverage", "recover", "protection")
+COMMANDS = ("policy", "simulate", "alerts", "bench", "doctor", "coverage", "recover", "protection", "invoke")
 
 
 def build_parser() -> argparse.ArgumentParser:

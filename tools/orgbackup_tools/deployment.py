@@ -50,14 +50,26 @@ def _default_text(value: Any) -> str:
     return str(value)
 
 
-def samconfig_overrides(path: Path | None = None, environment: str = "default") -> dict[str, str]:
-    """``parameter_overrides`` of the environment's deploy section, as a mapping."""
+def samconfig_section(
+    path: Path | None = None, environment: str = "default", command: str = "deploy"
+) -> dict[str, Any]:
+    """The ``[ENVIRONMENT.COMMAND.parameters]`` table of samconfig.toml (``command`` as SAM names it: ``deploy``,
+    ``local_invoke``); empty when the file or the table is missing."""
     path = path or PROJECT_ROOT / "samconfig.toml"
     if not path.exists():
         return {}
     with path.open("rb") as handle:
         document = tomllib.load(handle)
-    section = document.get(environment, {}).get("deploy", {}).get("parameters", {})
+    section: dict[str, Any] = document.get(environment, {}).get(command, {}).get("parameters", {})
+    return section
+
+
+def samconfig_overrides(
+    path: Path | None = None, environment: str = "default", command: str = "deploy"
+) -> dict[str, str]:
+    """``parameter_overrides`` of the environment's section for ``command`` (deploy by default), as a mapping."""
+    path = path or PROJECT_ROOT / "samconfig.toml"
+    section = samconfig_section(path, environment, command)
     raw = section.get("parameter_overrides", [])
     items = shlex.split(raw) if isinstance(raw, str) else list(raw)
     overrides: dict[str, str] = {}

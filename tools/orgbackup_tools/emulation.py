@@ -113,13 +113,14 @@ AWS Backup recovery points and copy jobs (``backup_copy_jobs``) and CloudFormati
 
 import contextvars
 import copy
+import functools
 import json
 import os
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from typing import Any, Final
 from unittest import mock
 
@@ -2209,3 +2210,86 @@ def delivery_refusal(rule: Any, target: dict[str, Any]) -> str | None:
     if not iam_eval.evaluate(request, identity, bus_policy, account).allowed:
         return f"rule {rule.arn}: {principal} may not put events on {arn} (its policies and the bus policy)"
     return None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# EventBridge rule input transformers and EventBridge Pipes input templates (issue 14: slim records)
+#
+# - ``input_transformer_missing_paths``: moto leaves a variable whose JSON path the event lacks in the output as
+#   the literal ``<name>``. AWS: "If you specify a variable to match a JSON path that doesn't exist in the event,
+#   that variable isn't created and won't appear in the output" (EventBridge User Guide, "Amazon EventBridge input
+#   transformation", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html):
+#   the placeholder becomes empty.
+# - ``render_pipe_input_template(template, record)``: EventBridge Pipes has no moto model. AWS applies a target's
+#   InputTemplate "separately on each individual JSON record in the array, not the array as a whole" ("Amazon
+#   EventBridge Pipes batching and concurrency"); ``<$.path>`` reads the record, an SQS body that is JSON can be
+#   read into (``<$.body.key>``), variables that reference strings are quoted in the template and variables that
+#   reference objects or arrays are not ("Amazon EventBridge Pipes input transformation",
+#   https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-pipes-input-transformation.html). A path the record
+#   lacks renders empty, as for rules (the Pipes page is silent; the rule behaviour is the documented one).
+
+
+@functools.cache
+def _json_path(path: str) -> Any:
+    from jsonpath_ng.ext import parse as parse_path  # type: ignore[attr-defined]  # noqa: PLC0415 - moto's
+
+    return parse_path(path)
+
+
+def _missing_paths_become_empty(original: Callable[..., Any]) -> Callable[..., Any]:
+    def parse(input_template: str, input_paths_map: dict[str, Any], event: Any) -> Any:
+        missing = [name for name, path in (input_paths_map or {}).items() if not _json_path(path).find(event)]
+        for name in missing:
+            input_template = input_template.replace(f"<{name}>", "")
+        return original(input_template, input_paths_map, event)
+
+    return parse
+
+
+@contextmanager
+def input_transformer_missing_paths() -> Iterator[None]:
+    from moto.events.utils import EventTemplateParser  # noqa: PLC0415
+
+    patched = staticmethod(_missing_paths_become_empty(EventTemplateParser.parse))
+    with mock.patch.object(EventTemplateParser, "parse", patched):
+        yield
+
+
+EXTENSIONS = (*EXTENSIONS, input_transformer_missing_paths)
+
+_PIPE_VARIABLE = re.compile(r'("?)<(\$(?:\.[A-Za-z0-9_\-/*]+|\[\d+\])*)>("?)')
+
+
+def _pipe_path(record: Any, path: str) -> tuple[bool, Any]:
+    node = record
+    for key, index in re.findall(r"\.([A-Za-z0-9_\-/]+)|\[(\d+)\]", path.removeprefix("$")):
+        if key and isinstance(node, dict) and key in node:
+            node = _parsed_body(node[key]) if node is record and key == "body" else node[key]
+        elif index and isinstance(node, list) and int(index) < len(node):
+            node = node[int(index)]
+        else:
+            return False, None
+    return True, node
+
+
+def _parsed_body(body: Any) -> Any:
+    """An SQS body that is JSON text, as Pipes reads it ("implicit body data parsing"); other text as is."""
+    if isinstance(body, str):
+        with suppress(ValueError):
+            return json.loads(body)
+    return body
+
+
+def render_pipe_input_template(template: str, record: dict[str, Any]) -> Any:
+    """One record of a Pipes batch as the target receives it through ``template`` (see above). A quoted variable
+    must be the whole JSON string ("<$.messageId>"); text around a variable inside a string is not supported here."""
+
+    def substitute(match: re.Match[str]) -> str:
+        opening, path, closing = match.groups()
+        found, value = _pipe_path(record, path)
+        if opening and closing:  # a quoted variable: the value's text inside a JSON string
+            text = "" if not found else value if isinstance(value, str) else json.dumps(value)
+            return json.dumps(text)
+        return opening + ("null" if not found else json.dumps(value)) + closing
+
+    return json.loads(_PIPE_VARIABLE.sub(substitute, template))

@@ -59,6 +59,15 @@ OPERATION_OVERHEAD_SECONDS: Final = 30.0
 # One AWS API call from Lambda or a Step Functions integration (Organizations, CloudFormation, Backup, STS, SNS)
 # in the same Region. AWS publishes no latency figure; a control-plane round trip is tens to a hundred-odd ms.
 API_CALL_SECONDS: Final = 0.1
+# Request-rate limits (throttling). Neither service publishes a rate per API operation: the Organizations quotas
+# page (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html) lists entity limits
+# only, and Organizations answers TooManyRequestsException "You have sent too many requests in too short a period
+# of time" with no figure (API reference, Common errors); the CloudFormation quotas page
+# (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html) gives none for API
+# calls either. ESTIMATES, on the safe side: a sustained rate per account that a client retrying with backoff
+# achieves; a step's calls to one service cannot go faster than this, whatever each call's own latency.
+# Organizations is a global service hosted in us-east-1: every caller in the organization shares its rate.
+REQUESTS_PER_SECOND: Final[Mapping[str, float]] = {"organizations": 5.0, "cloudformation": 10.0}
 # One Lambda task beyond its API calls: the Step Functions task round trip and, cold, the init (runtime start,
 # the handler's imports, boto3 on first use; see the cold-start figures of the same run). AWS gives no figure.
 LAMBDA_STEP_SECONDS: Final = 1.0
@@ -181,6 +190,7 @@ class ExecutionTrace:
     steps_before_wait: list[int] = field(default_factory=list)
     steps_after_wait: list[int] = field(default_factory=list)
     step_functions: list[str] = field(default_factory=list)  # the functions of the steps above, in order
+    step_service_calls: list[dict[str, int]] = field(default_factory=list)  # per step: API calls by service
     operations: list[Operation] = field(default_factory=list)
     integration_calls: int = 0  # SDK integrations outside the poll loop (SNS publish)
     polls: int = 0  # DescribeStackSetOperation calls in the emulation (one per operation: moto ends it at once)
@@ -204,8 +214,25 @@ def dispatch_seconds(trace: ExecutionTrace, batch_size: int, timing: ProductTimi
     return 0.0 if trace.records >= batch_size else float(timing.pipe_window_seconds)
 
 
-def lambda_step_seconds(api_calls: int) -> float:
-    return LAMBDA_STEP_SECONDS + api_calls * API_CALL_SECONDS
+def lambda_step_seconds(api_calls: int, by_service: Mapping[str, int] | None = None) -> float:
+    """A Lambda step: its fixed part, then its API calls one after another, no faster than each service's
+    request rate allows (``REQUESTS_PER_SECOND``: throttled calls are retried until they pass)."""
+    paced = api_calls * API_CALL_SECONDS
+    throttled = max(
+        (
+            count / REQUESTS_PER_SECOND[service]
+            for service, count in (by_service or {}).items()
+            if service in REQUESTS_PER_SECOND
+        ),
+        default=0.0,
+    )
+    return LAMBDA_STEP_SECONDS + max(paced, throttled)
+
+
+def _step_seconds(trace: "ExecutionTrace") -> list[float]:
+    counts = [*trace.steps_before_wait, *trace.steps_after_wait]
+    services = trace.step_service_calls or [{} for _ in counts]
+    return [lambda_step_seconds(c, by) for c, by in zip(counts, services, strict=False)]
 
 
 def timeline(traces: Sequence[ExecutionTrace], batch_size: int, timing: ProductTiming) -> Timeline:
@@ -218,7 +245,7 @@ def timeline(traces: Sequence[ExecutionTrace], batch_size: int, timing: ProductT
     requests: list[tuple[float, int, int, float]] = []  # (requested at, execution, index, duration)
     requested_at: list[float] = []
     for number, trace in enumerate(traces):
-        at = dispatch_seconds(trace, batch_size, timing) + sum(lambda_step_seconds(c) for c in trace.steps_before_wait)
+        at = dispatch_seconds(trace, batch_size, timing) + sum(_step_seconds(trace)[: len(trace.steps_before_wait)])
         requested_at.append(at)
         for index, op in enumerate(trace.operations):
             requests.append((at, number, index, operation_seconds(op.accounts, op.regions, op.preferences)))
@@ -241,7 +268,7 @@ def timeline(traces: Sequence[ExecutionTrace], batch_size: int, timing: ProductT
         polls_total += waited
         polls_billed += min(waited, timing.poll_bound)
         over_bound += waited > timing.poll_bound
-        steps = [lambda_step_seconds(c) for c in [*trace.steps_before_wait, *trace.steps_after_wait]]
+        steps = _step_seconds(trace)
         clock += sum(steps[len(trace.steps_before_wait) :]) + trace.integration_calls * API_CALL_SECONDS
         lambda_seconds += sum(steps)
         for name, seconds in zip(trace.step_functions, steps, strict=False):
@@ -305,11 +332,14 @@ def describe(timing: ProductTiming, preferences: Mapping[str, Any], regions: int
         f"{STACKSET_INSTANCE_OPERATIONS_PER_REGION} stack instances per Region at once [CloudFormation quotas]",
         f"  Poll: every {timing.poll_interval_seconds} s, at most {timing.poll_bound} polls, "
         f"{timing.transitions_per_poll} transitions a round (statemachine/onboarding.asl.json)",
-        f"  Lambda step = {LAMBDA_STEP_SECONDS:.1f} s + {API_CALL_SECONDS:.1f} s per AWS API call it made; "
-        f"{timing.lambda_memory_mb} MB {timing.lambda_architecture} (template.yaml Globals)",
+        f"  Lambda step = {LAMBDA_STEP_SECONDS:.1f} s + {API_CALL_SECONDS:.1f} s per AWS API call it made, and no "
+        "faster than each service's request rate (throttling): "
+        + ", ".join(f"{service} {rate:g}/s" for service, rate in REQUESTS_PER_SECOND.items())
+        + f"; {timing.lambda_memory_mb} MB {timing.lambda_architecture} (template.yaml Globals)",
         "  Estimates (AWS publishes no figure): stack instance "
         f"{STACK_INSTANCE_SECONDS:.0f} s, operation overhead {OPERATION_OVERHEAD_SECONDS:.0f} s, API call "
-        f"{API_CALL_SECONDS:.1f} s, Lambda step {LAMBDA_STEP_SECONDS:.1f} s",
+        f"{API_CALL_SECONDS:.1f} s, Lambda step {LAMBDA_STEP_SECONDS:.1f} s, request rates above (the Organizations "
+        "and CloudFormation quota pages publish no API rate)",
         f"  Prices (us-east-1, no free tier): Step Functions ${SFN_USD_PER_TRANSITION * 1000:.3f} per 1,000 "
         f"transitions; Lambda ${LAMBDA_USD_PER_REQUEST * 1e6:.2f} per 1M requests + "
         f"${LAMBDA_USD_PER_GB_SECOND.get(timing.lambda_architecture, 0):.10f} per GB-s; SNS "

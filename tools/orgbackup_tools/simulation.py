@@ -12,6 +12,7 @@ Development-only: imports moto. Used by `orgbackup simulate`, `orgbackup bench` 
 """
 
 import contextlib
+import datetime
 import hashlib
 import importlib.util
 import io
@@ -673,21 +674,24 @@ class World:
             }
 
     def emit_backup_event(self, account_id: str, region: str, event: Mapping[str, Any]) -> None:
-        """AWS Backup in ``account_id`` and ``region`` emits ``event`` on that account's default bus."""
+        """AWS Backup in ``account_id`` and ``region`` emits ``event`` on that account's default bus. The event is
+        re-targeted whole: every string naming its own account or Region (ARNs, the status message) names the
+        emitting ones, so the alert tells one story; its time is kept."""
         import boto3  # noqa: PLC0415
 
+        event = retarget(event, account_id, region)
         credentials = _assume_role(self.client("sts"), account_id, "AWSServiceRoleForBackup", "aws-backup")
         session = boto3.session.Session(**_session_arguments(credentials), region_name=region)
-        session.client("events").put_events(
-            Entries=[
-                {
-                    "Source": event["source"],
-                    "DetailType": event["detail-type"],
-                    "Detail": json.dumps(event["detail"]),
-                    "Resources": event.get("resources", []),
-                }
-            ]
-        )
+        entry: dict[str, Any] = {
+            "Source": event["source"],
+            "DetailType": event["detail-type"],
+            "Detail": json.dumps(event["detail"]),
+            "Resources": event.get("resources", []),
+        }
+        if isinstance(event.get("time"), str):
+            entry["Time"] = datetime.datetime.fromisoformat(event["time"])
+        events: Any = session.client("events")
+        events.put_events(Entries=[entry])
 
     def check_backup_policies(self) -> None:
         """What the Custom::BackupPolicyCheck resource does on stack creation (before the StackSets)."""
@@ -752,6 +756,7 @@ class World:
         }
         pipe = self.template["Resources"]["OnboardingPipe"]["Properties"]
         self.batch_size = int(pipe["SourceParameters"]["SqsQueueParameters"]["BatchSize"])
+        self.pipe_input_template: str | None = pipe.get("TargetParameters", {}).get("InputTemplate")
 
     def record_stack(self) -> None:
         """The stack `sam deploy` leaves behind, as `orgbackup doctor` reads it: named as AWS::StackName, with the
@@ -800,7 +805,8 @@ class World:
         return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
 
     def pipe_batches(self, batch_size: int | None = None) -> list[list[dict[str, Any]]]:
-        """Drain the queue into batches of SQS records, shaped as EventBridge Pipes hands them to its target."""
+        """Drain the queue into batches of SQS records, shaped as EventBridge Pipes hands them to its target (through
+        the Pipe's InputTemplate when it has one)."""
         sqs = self.client("sqs")
         queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
@@ -827,6 +833,9 @@ class World:
                     }
                 )
                 sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        if self.pipe_input_template:
+            # The Pipe's target InputTemplate, applied to each record (emulation.render_pipe_input_template).
+            records = [emulation.render_pipe_input_template(self.pipe_input_template, record) for record in records]
         size = batch_size or self.batch_size
         return [records[i : i + size] for i in range(0, len(records), size)]
 
@@ -933,6 +942,16 @@ class World:
                 envelope = json.loads(message["Body"])
                 self.notifications.append({"subject": envelope.get("Subject", ""), "message": envelope["Message"]})
                 sqs.delete_message(QueueUrl=self.inbox_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def retarget(event: Mapping[str, Any], account_id: str, region: str) -> dict[str, Any]:
+    """``event`` with its own account (``account``) and Region (``region``) replaced by these in every string."""
+    text = json.dumps(event)
+    for old, new in ((event.get("account"), account_id), (event.get("region"), region)):
+        if isinstance(old, str) and old:
+            text = text.replace(old, new)
+    moved: dict[str, Any] = json.loads(text)
+    return moved
 
 
 @contextlib.contextmanager

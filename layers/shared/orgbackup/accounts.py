@@ -37,7 +37,7 @@ from botocore.exceptions import ClientError
 
 from orgbackup import retry
 from orgbackup.exceptions import InvalidInputError
-from orgbackup.lifecycle import AccountRequest, InvalidRecord, Mode, RecordCode, WorkflowInput
+from orgbackup.lifecycle import ACCOUNT_ID_RE, AccountRequest, InvalidRecord, Mode, RecordCode, WorkflowInput
 from orgbackup.observability import logger
 from orgbackup.retry import Backoff
 from orgbackup.settings import Settings
@@ -143,7 +143,7 @@ class Resolution:
         if not isinstance(data, dict):
             raise InvalidInputError(f"resolution: must be an object, got {type(data).__name__}")
         mode = data.get("mode")
-        if mode not in _MODES:
+        if not isinstance(mode, str) or mode not in _MODES:
             raise InvalidInputError(f"resolution.mode: {mode!r} is not one of {', '.join(sorted(_MODES))}")
         reason = data.get("reason")
         if reason is not None and not isinstance(reason, str):
@@ -197,6 +197,8 @@ def _ref_from(item: object, path: str) -> AccountRef:
     account_id = _optional_str(item, "account_id", path)
     if account_id is None:
         raise InvalidInputError(f"{path}.account_id: missing")
+    if not ACCOUNT_ID_RE.fullmatch(account_id):
+        raise InvalidInputError(f"{path}.account_id: {account_id[:64]!r} is not a 12-digit account ID")
     return AccountRef(
         account_id=account_id,
         name=_optional_str(item, "name", path),
@@ -209,14 +211,14 @@ def _outcome_from(item: object, path: str) -> AccountOutcome:
     if not isinstance(item, dict):
         raise InvalidInputError(f"{path}: must be an object")
     code = item.get("code")
-    if code not in _CODES:
+    if not isinstance(code, str) or code not in _CODES:
         raise InvalidInputError(f"{path}.code: {code!r} is not an outcome code")
     reason = _optional_str(item, "reason", path)
     if reason is None:
         raise InvalidInputError(f"{path}.reason: missing")
     return AccountOutcome(
         account_id=_optional_str(item, "account_id", path),
-        code=code,
+        code=cast(OutcomeCode, code),
         reason=reason,
         name=_optional_str(item, "name", path),
         sources=_sources(item, path),

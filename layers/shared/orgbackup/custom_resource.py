@@ -35,6 +35,9 @@ class CustomResourceRequest:
 
     @classmethod
     def parse(cls, event: Mapping[str, Any]) -> "CustomResourceRequest":
+        if not isinstance(event, dict):
+            # No ResponseURL to answer on: CloudFormation never sends this, so raising is all that can be done.
+            raise InvalidInputError(f"custom resource request: must be a JSON object, got {type(event).__name__}")
         missing = [key for key in REQUIRED if not isinstance(event.get(key), str)]
         if missing:
             raise InvalidInputError(f"custom resource request: missing or non-string field(s) {', '.join(missing)}")

@@ -7,6 +7,9 @@ The state machine's input contract (``parse_workflow_input``) takes one of these
    and concurrency"); each record is shaped as in "Amazon Simple Queue Service as a source" (``messageId``,
    ``receiptHandle``, ``body``, ``attributes``, ``messageAttributes``, ``md5OfBody``, ``eventSource``,
    ``eventSourceARN``, ``awsRegion``), and ``body`` is the EventBridge event as JSON text. An empty list is valid.
+   As deployed, each record is slim: the lifecycle rule writes ``{"eventName", "accountId", "ouId", "state"}``
+   into the SQS body and the Pipe's InputTemplate hands over ``{"messageId": ..., "body": <that object>}``
+   (``parse_slim_body``), so 1,000 records fit Step Functions' input.
 2. ``{"mode": "manual", "account_ids": ["333333333333", ...], "reason": "optional note"}`` for replays and backfill.
 3. ``{"mode": "reconcile"}``, what the daily schedule should send as its constant input. The raw EventBridge
    ``Scheduled Event`` (``source`` ``aws.events``) is accepted as reconcile too, so a schedule without an input
@@ -380,8 +383,17 @@ def _event_from_body(record: object) -> object:
     if not isinstance(record, dict):
         raise RecordError(f"record: must be an object (an SQS message), got {got(record)}")
     body = _field(record, "body", "body")
+    if isinstance(body, dict):
+        # The deployed Pipe's InputTemplate hands the body over parsed (see ``parse_slim_body``).
+        size = len(json.dumps(body, separators=(",", ":"), default=str))
+        if size > MAX_RECORD_BYTES:
+            raise RecordError(_size_error("body", size))
+        return body
     if not isinstance(body, str):
-        raise RecordError(f"body: must be a string (the EventBridge event as JSON text), got {json_type(body)}")
+        raise RecordError(
+            "body: must be a string (the EventBridge event as JSON text) or an object (the body the Pipe's "
+            f"InputTemplate hands over), got {json_type(body)}"
+        )
     size = len(body.encode("utf-8", errors="surrogatepass"))
     if size > MAX_RECORD_BYTES:
         raise RecordError(_size_error("body", size))
@@ -396,13 +408,52 @@ def _event_from_body(record: object) -> object:
     return event
 
 
+# The slim record (issue 14): the lifecycle rule's InputTransformer writes only what onboarding needs into the SQS
+# body, and the Pipe's InputTemplate keeps only the message ID and that body, so a Pipes batch of 1,000 records
+# stays inside Step Functions' 262,144-character input (template.yaml, OnboardingPipe).
+SLIM_KEYS: Final = ("eventName", "accountId", "ouId", "state")
+
+
+def parse_slim_body(body: Mapping[str, Any], source: str) -> AccountRequest | InvalidRecord:
+    """``{"eventName", "accountId", "ouId", "state"}`` as the rule writes it; never raises. A key whose path the
+    event lacked arrives empty (EventBridge leaves such a variable out), and a malformed event that carried both
+    status keys arrives with both values run together: both fail the checks below with the value quoted."""
+    # Reasons name the field of the event the value came from, as for a whole event.
+    try:
+        event_name = _string(body, "eventName", "detail.eventName")
+        if event_name not in STATUS_KEYS:
+            raise RecordError(
+                f"detail.eventName: {show(event_name)} is not an onboarding trigger "
+                "(only CreateManagedAccount and UpdateManagedAccount are)",
+                "not-a-trigger",
+            )
+        base = f"detail.serviceEventDetails.{STATUS_KEYS[event_name]}"
+        state = _string(body, "state", f"{base}.state")
+        account_path = f"{base}.account.accountId"
+        account_id = check_account_id(_field(body, "accountId", account_path), account_path)
+        if state == "FAILED":
+            raise RecordError(failure_reason(event_name, ""), "failed-state")
+        if state != "SUCCEEDED":
+            raise RecordError(f"{base}.state: {show(state)} is not SUCCEEDED or FAILED")
+        ou_path = f"{base}.organizationalUnit.organizationalUnitId"
+        ou_id = check_ou_id(_field(body, "ouId", ou_path), ou_path)
+    except RecordError as error:
+        named = body.get("accountId") if isinstance(body.get("accountId"), str) else None
+        account = named if named is not None and ACCOUNT_ID_RE.fullmatch(named) else None
+        return InvalidRecord(source=source, reason=str(error), account_id=account, code=error.code)
+    trigger: Trigger = "CreateManagedAccount" if event_name == "CreateManagedAccount" else "UpdateManagedAccount"
+    return AccountRequest(account_id=account_id, source=source, trigger=trigger, ou_id=ou_id)
+
+
 def parse_sqs_record(record: object, index: int) -> AccountRequest | InvalidRecord:
-    """One SQS record of a Pipes batch; never raises."""
+    """One SQS record of a Pipes batch, the whole SQS message or the slim one; never raises."""
     source = _record_source(record, index)
     try:
         event = _event_from_body(record)
     except RecordError as error:
         return InvalidRecord(source=source, reason=str(error))
+    if isinstance(event, dict) and "source" not in event and "eventName" in event:
+        return parse_slim_body(event, source)
     return parse_lifecycle_event(event, source)
 
 

@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Any
 from orgbackup import baseline, vault_policy
 from orgbackup.accounts import Resolution, in_scope_active_account_ids, resolve_input
 from orgbackup.exceptions import InvalidInputError, RetryableConflictError
-from orgbackup.lifecycle import parse_workflow_input
+from orgbackup.lifecycle import json_type, parse_workflow_input
 from orgbackup.observability import logger
 from orgbackup.policies.apply import ACCOUNTS_TOKEN
 from orgbackup.policies.parameters import PolicyParameters
 from orgbackup.policies.service import reattach_policies
 from orgbackup.settings import Settings
+from orgbackup.workflow_state import check_state
 
 if TYPE_CHECKING:
     from mypy_boto3_backup import BackupClient
@@ -39,6 +40,22 @@ def _require(state: Mapping[str, Any], key: str) -> Any:
 
 def resolution_of(state: Mapping[str, Any]) -> Resolution:
     return Resolution.from_dict(_require(state, "resolution"))
+
+
+def resolve_request(event: object) -> tuple[object, str]:
+    """The Resolve task's payload (the Start state wraps the execution's input): ``(input, execution name)``."""
+    if not isinstance(event, dict) or "input" not in event:
+        raise InvalidInputError(
+            'Resolve: the payload must be {"input": <the execution\'s input>, "execution": <its name>} '
+            f"(what the Start state passes), got {json_type(event)}"
+            + (f" with keys {', '.join(map(repr, list(event)[:10])) or 'none'}" if isinstance(event, dict) else "")
+        )
+    execution = event.get("execution", "")
+    if not isinstance(execution, str):
+        raise InvalidInputError(
+            f"Resolve: execution: must be the execution's name (a string), got {json_type(execution)}"
+        )
+    return event["input"], execution
 
 
 def resolve(
@@ -68,6 +85,7 @@ def resolve(
 
 
 def start_baseline(state: State, settings: Settings, cfn: "CloudFormationClient") -> State:
+    state = check_state(state, required=("execution", "resolution"))
     accounts = resolution_of(state).account_ids
     states = baseline.instance_states(cfn, settings.member_stackset_name)
     plan = baseline.plan_baseline(accounts, states, settings.baseline_regions)
@@ -79,6 +97,7 @@ def start_baseline(state: State, settings: Settings, cfn: "CloudFormationClient"
 
 
 def inspect_baseline(state: State, settings: Settings, cfn: "CloudFormationClient") -> State:
+    state = check_state(state, required=("resolution",))
     accounts = resolution_of(state).account_ids
     results = baseline.operation_results(cfn, settings.member_stackset_name, state.get("operations", []))
     states = baseline.instance_states(cfn, settings.member_stackset_name)
@@ -120,6 +139,8 @@ def protected_accounts(settings: Settings, org: "OrganizationsClient", cfn: "Clo
 # onboardings at once must all end in the policy). Each round re-reads only the StackSet's instances (one call):
 # onboardings change baselines, not the organization's membership, which is listed once per invocation.
 MAX_REFRESH_ROUNDS = 3
+# Policy attachments listed in the workflow state and the report (see reattach_backup_policies).
+ATTACHMENTS_LISTED = 50
 
 
 def refresh_vault_policy(
@@ -137,6 +158,7 @@ def refresh_vault_policy(
     The last write of a race must hold the latest source of truth: every round re-reads it after writing, and a
     step whose last write is already stale (the source of truth moved in every round) raises
     RetryableConflictError instead of ending on it, so the state machine runs the step again a little later."""
+    state = check_state(state, required=("execution",))
     org_paths = (
         vault_policy.org_paths_for(org, settings.organization_id, settings.in_scope_ou_ids)
         if settings.in_scope_ou_ids
@@ -194,6 +216,7 @@ def reattach_backup_policies(
     only attaches). When the deployment targets accounts directly (ACCOUNTS), every protected account gets them:
     the ones this run onboarded, and any that an earlier run left without (the source of truth again, not this
     run's list)."""
+    state = check_state(state)
     accounts = protected_accounts(settings, org, cfn) if ACCOUNTS_TOKEN in settings.policy_target_ids else []
     report = reattach_policies(org, settings, params, accounts=accounts)
     return {
@@ -202,6 +225,9 @@ def reattach_backup_policies(
             "policies": sorted(report.policy_ids),
             "created": report.created,
             "updated": report.updated,
-            "attached": report.attached,
+            # The state must stay inside Step Functions' 256 KiB (a batch of 1,000 accounts attaches 2,000 times):
+            # the first ones are listed, all are counted.
+            "attached": report.attached[:ATTACHMENTS_LISTED],
+            "attached_count": len(report.attached),
         },
     }

@@ -85,7 +85,9 @@ def run_report(state: Mapping[str, Any]) -> dict[str, Any]:
         policies = state["backup_policies"]
         lines.append(f"Backup policies in force: {', '.join(policies.get('policies', [])) or 'none'}.")
         if policies.get("attached"):
-            lines.append(one_line(f"Newly attached: {', '.join(policies['attached'])}."))
+            more = int(policies.get("attached_count") or 0) - len(policies["attached"])
+            tail = f" ... and {more} more" if more > 0 else ""
+            lines.append(one_line(f"Newly attached: {', '.join(policies['attached'])}{tail}."))
     if failed:
         lines += [
             "",

@@ -22,7 +22,14 @@ def register(subparsers: Any) -> None:
         type=_bursts,
         default=None,
         metavar="N,N,...",
-        help="burst sizes in new accounts (default: 1,10,50,200)",
+        help="burst sizes in new accounts (default: 1,200,1000; one execution per event only up to 200)",
+    )
+    parser.add_argument(
+        "--org-sizes",
+        type=_org_sizes,
+        default=None,
+        metavar="N,N,...",
+        help="organization sizes for the batch-of-1 comparison (default: 100,5000; 0 to skip)",
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON only")
     parser.add_argument(
@@ -41,6 +48,23 @@ def _bursts(text: str) -> tuple[int, ...]:
     return tuple(dict.fromkeys(sizes))
 
 
+MAX_ORG_SIZE = 10_000  # Organizations' largest granted account quota (Quotas for AWS Organizations)
+
+
+def _org_sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--org-sizes {text!r}: comma-separated whole numbers, e.g. 100,5000"
+        ) from None
+    if sizes == (0,):
+        return ()
+    if not sizes or any(not 10 <= size <= MAX_ORG_SIZE for size in sizes):
+        raise argparse.ArgumentTypeError(f"--org-sizes {text!r}: each size between 10 and {MAX_ORG_SIZE}, or 0")
+    return tuple(dict.fromkeys(sizes))
+
+
 def run(args: argparse.Namespace) -> int:
     from orgbackup_tools import bench  # noqa: PLC0415 - moto loads only when this command runs
 
@@ -50,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise ConfigurationError("--jobs must be at least 1")
     progress("orgbackup bench: emulated organization; counts are measured, time and cost are modelled")
-    report, timing = bench.run(args.bursts or bench.DEFAULT_BURSTS, progress, jobs=args.jobs)
+    org_sizes = bench.DEFAULT_ORG_SIZES if args.org_sizes is None else args.org_sizes
+    report, timing = bench.run(args.bursts or bench.DEFAULT_BURSTS, progress, jobs=args.jobs, org_sizes=org_sizes)
     if args.json:
         print(json.dumps(bench.contract(report), indent=2))
     else:

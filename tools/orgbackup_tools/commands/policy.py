@@ -26,7 +26,8 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     validate = commands.add_parser(
         "validate",
         help="check backup policy files against the Organizations backup policy language",
-        description="Exit status 0 when every file is valid, 1 otherwise.",
+        description="Exit status 0 when every file is valid, 1 when a policy is invalid (or not JSON), 2 when a file "
+        "cannot be read or is not UTF-8 text.",
     )
     validate.add_argument("files", nargs="+", metavar="FILE", type=Path, help="backup policy JSON file")
     validate.add_argument("--json", action="store_true", help="print a JSON list of {file, valid, errors}")
@@ -64,11 +65,19 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     render.set_defaults(handler=run_render)
 
 
+# The rule of an issue that is about the file, not the policy: the exit status is then 2 (unusable file).
+UNREADABLE = "unreadable-file"
+
+
 def _check_file(path: Path, *, standalone: bool, extra_regions: tuple[str, ...]) -> list[PolicyIssue]:
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        return [PolicyIssue("$", f"cannot read the file: {error}", "json-syntax")]
+    except OSError as error:
+        return [PolicyIssue("$", f"cannot read the file: {error.strerror or error}", UNREADABLE)]
+    except UnicodeDecodeError as error:
+        return [
+            PolicyIssue("$", f"cannot read the file: not UTF-8 text ({error.reason} at byte {error.start})", UNREADABLE)
+        ]
     return validate_policy_text(text, standalone=standalone, extra_regions=extra_regions)
 
 
@@ -76,6 +85,7 @@ def run_validate(args: argparse.Namespace) -> int:
     results = [
         (path, _check_file(path, standalone=args.standalone, extra_regions=args.extra_regions)) for path in args.files
     ]
+    unusable = any(issue.rule == UNREADABLE for _, issues in results for issue in issues)
     if args.json:
         report: list[dict[str, Any]] = [
             {"file": str(path), "valid": not issues, "errors": [issue.as_dict() for issue in issues]}
@@ -88,6 +98,8 @@ def run_validate(args: argparse.Namespace) -> int:
                 print(f"{path}: valid")
             for issue in issues:
                 print(f"{path}: {issue.path}: {issue.message}")
+    if unusable:
+        return 2
     return 0 if all(not issues for _, issues in results) else 1
 
 

@@ -8,6 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from orgbackup.exceptions import InvalidInputError
+from orgbackup.lifecycle import got
+from orgbackup_tools.commands.alerts import read_event
 from orgbackup_tools.deployment import PROJECT_ROOT
 
 DEFAULT_EVENT = PROJECT_ROOT / "events" / "controltower" / "create-managed-account.json"
@@ -29,13 +32,36 @@ def register(subparsers: Any) -> None:
 
 
 def _status_details(event: dict[str, Any]) -> dict[str, Any] | None:
-    details = event.get("detail", {}).get("serviceEventDetails", {})
+    detail = event.get("detail")
+    details = detail.get("serviceEventDetails") if isinstance(detail, dict) else None
     if not isinstance(details, dict):
         return None
     for key in ("createManagedAccountStatus", "updateManagedAccountStatus"):
         if isinstance(details.get(key), dict):
             return details[key]  # type: ignore[no-any-return]
     return None
+
+
+# What PutEvents takes (EventBridge API reference, PutEventsRequestEntry): Source, DetailType and Detail (a JSON
+# object) are required; Time and Resources (ARNs) are optional.
+def bus_event(event: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``event`` if Control Tower could put it on a bus; InvalidInputError naming the field otherwise (a workflow
+    input such as events/workflow/*.json is no event: run it with `orgbackup invoke ResolveAccountsFunction`)."""
+    for key in ("source", "detail-type"):
+        if not isinstance(event.get(key), str) or not event[key]:
+            raise InvalidInputError(
+                f"{path}: {key}: must be a non-empty string (an EventBridge event), got {got(event.get(key))}"
+            )
+    if not isinstance(event.get("detail"), dict):
+        raise InvalidInputError(
+            f"{path}: detail: must be an object (an EventBridge event), got {got(event.get('detail'))}"
+        )
+    if "time" in event and not isinstance(event["time"], str):
+        raise InvalidInputError(f"{path}: time: must be a string (a timestamp), got {got(event['time'])}")
+    resources = event.get("resources", [])
+    if not isinstance(resources, list) or not all(isinstance(item, str) for item in resources):
+        raise InvalidInputError(f"{path}: resources: must be a list of ARN strings, got {got(resources)}")
+    return event
 
 
 def burst_events(count: int, template: dict[str, Any]) -> list[dict[str, Any]]:
@@ -112,9 +138,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         path = args.event or DEFAULT_EVENT
         try:
-            events = [json.loads(path.read_text(encoding="utf-8"))]
-        except (OSError, json.JSONDecodeError) as error:
-            print(f"orgbackup simulate: cannot read {path}: {error}", file=sys.stderr)
+            events = [bus_event(read_event(path), path)]
+        except InvalidInputError as error:
+            print(f"orgbackup simulate: {error}", file=sys.stderr)
             return 2
     spec, notes = plan_world(events)
     progress = Progress(quiet=args.json)

@@ -1119,7 +1119,11 @@ def validate_policy_text(
     text: str, *, standalone: bool = False, extra_regions: Iterable[str] = ()
 ) -> list[PolicyIssue]:
     """Every problem of a policy given as JSON text (as in a file or the Organizations API's Content)."""
-    document, issues = parse_policy_text(text)
-    if issues and document is None:
-        return issues
-    return issues + validate_policy(document, standalone=standalone, extra_regions=extra_regions)
+    try:
+        document, issues = parse_policy_text(text)
+        if issues and document is None:
+            return issues
+        return issues + validate_policy(document, standalone=standalone, extra_regions=extra_regions)
+    except RecursionError:
+        # Parsing and the checks walk the document recursively; no backup policy is nested anywhere near this deep.
+        return [PolicyIssue("$", "the policy is nested too deeply to be a backup policy", "json-syntax")]
