@@ -91,7 +91,7 @@ def test_the_policy_check_sample_renders_everything_and_changes_nothing(world, m
     org = world.client("organizations")
     before = org.list_policies(Filter="BACKUP_POLICY")["Policies"]
     # When it runs with the deployment's settings
-    invoke(world, "ApplyBackupPoliciesFunction", "check-backup-policies-create.json")
+    invoke(world, "ApplyBackupPoliciesFunction", "apply-backup-policies-check.json")
     # Then it succeeds, reports each document and its size, and creates or changes no policy
     assert answers[-1]["Status"] == "SUCCESS", answers[-1]
     assert answers[-1]["PhysicalResourceId"] == "orgbackup-backup-policy-check"
@@ -112,7 +112,7 @@ def test_the_policy_check_fails_a_copy_retention_outside_the_central_vault_lock(
     org = world.client("organizations")
     # When the check runs (before the StackSets, so before the lock exists), as the handler runs it
     custom_resource.run(
-        read_event("functions/check-backup-policies-create.json"),
+        read_event("functions/apply-backup-policies-check.json"),
         lambda request: handle_policy_resource(request, org, environment),
     )
     # Then the deployment fails with both values and the rule named

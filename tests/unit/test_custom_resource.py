@@ -84,7 +84,7 @@ def test_malformed_requests_are_named_precisely(change: dict[str, Any], message:
     ("sample", "resource_type"),
     [
         ("functions/apply-backup-policies-create.json", "Custom::BackupPolicies"),
-        ("functions/check-backup-policies-create.json", "Custom::BackupPolicyCheck"),
+        ("functions/apply-backup-policies-check.json", "Custom::BackupPolicyCheck"),
     ],
 )
 def test_the_resource_type_is_kept_so_one_function_can_serve_two_resources(sample: str, resource_type: str) -> None:

@@ -37,6 +37,11 @@ ARGUMENT_VALUES = {"function": "ResolveAccountsFunction"}
 NOT_FED = {
     ("policy", "render"): "reads template.yaml and samconfig.toml only (its --out is a directory it writes)",
     ("bench",): "takes burst sizes, no file (argparse checks them); minutes per run",
+    (
+        "doctor",
+    ): "reads samconfig.toml and the organization; its overrides are checked in tests/integration/test_doctor.py",
+    ("coverage",): "reads the (emulated) organization only; --html names a file it writes",
+    ("recover",): "takes a recovery point ARN and an account ID, no file (tests/workflow/test_recover_cli.py)",
 }
 
 

@@ -86,7 +86,10 @@ def build_report(parameters: dict[str, str], inventory: Path | None) -> dict[str
     settings = config.load(Settings, parameters, naming="cfn")
     params = config.load(PolicyParameters, parameters, naming="cfn")
     rules = load_rule_book()
-    entries = parse_inventory(read_inventory(inventory), rules, settings) if inventory else []
+    try:
+        entries = parse_inventory(read_inventory(inventory), rules, settings) if inventory else []
+    except InvalidInputError as error:
+        raise InvalidInputError(f"{inventory}: {error}") from error  # which file, then which entry and field
     policies = [(policy.name, policy.document) for policy in render_policies(settings, params)]
     baselines = Baselines.load(settings, stackset_values(deployment.load_template(), parameters))
     checker = Checker(settings, rules, policies, baselines)
@@ -169,6 +172,10 @@ def run_key_statement(args: argparse.Namespace) -> int:
         policy = json.loads(args.check_policy.read_bytes().decode("utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
         raise ConfigurationError(f"{args.check_policy}: cannot read a JSON key policy: {error!r:.200}") from error
+    if not isinstance(policy, dict) or not isinstance(policy.get("Statement"), list):
+        raise InvalidInputError(
+            f"{args.check_policy}: not a key policy: a JSON object with a Statement list, not {type(policy).__name__}"
+        )
     missing = missing_for_copy(policy, account, args.partition)
     if not missing:
         print(f"{args.check_policy}: the key lets the central account {account} copy its backups")
