@@ -135,6 +135,14 @@ def protected_accounts(settings: Settings, org: "OrganizationsClient", cfn: "Clo
     )
 
 
+def _batch_protected(state: State) -> list[str]:
+    """The batch's accounts whose baseline is current in every Region it covers: the ones InspectBaseline found
+    onboarded (it reads every baseline Region) and the ones Resolve skipped as already current."""
+    onboarded = state.get("baseline", {}).get("onboarded", [])
+    current = [item.account_id for item in resolution_of(state).skipped if item.code == "baseline-current"]
+    return sorted({*onboarded, *(account for account in current if account)})
+
+
 # Re-reads after a write: another execution may have completed a baseline while this one rendered (issue 5: 20
 # onboardings at once must all end in the policy). Each round re-reads only the StackSet's instances (one call):
 # onboardings change baselines, not the organization's membership, which is listed once per invocation.
@@ -165,11 +173,16 @@ def refresh_vault_policy(
         else None
     )
     session = vault_policy.assume_central_role(sts, settings, _require(state, "execution"))
-    candidates = in_scope_active_account_ids(org, settings)
-    # Accounts the policy in place already names stay while their instances exist (see with_current_baseline).
-    kept = vault_policy.allowed_accounts(
+    in_place = vault_policy.policy_in_place(
         backup_client_factory(session, settings.primary_region), settings, settings.primary_region
     )
+    if "resolution" in state and resolution_of(state).mode != "reconcile":
+        settled = _organization_form_in_place(state, settings, in_place, org_paths, session, backup_client_factory)
+        if settled is not None:
+            return settled
+    candidates = in_scope_active_account_ids(org, settings)
+    # Accounts the policy in place already names stay while their instances exist (see with_current_baseline).
+    kept = vault_policy.accounts_named(in_place)
     accounts = with_current_baseline(candidates, settings, cfn, kept)
     written_regions: set[str] = set()
     for _ in range(MAX_REFRESH_ROUNDS):
@@ -209,16 +222,55 @@ def refresh_vault_policy(
     }
 
 
+def _organization_form_in_place(
+    state: State,
+    settings: Settings,
+    in_place: str | None,
+    org_paths: Sequence[str] | None,
+    session: Any,
+    backup_client_factory: Callable[[Any, str], "BackupClient"],
+) -> State | None:
+    """The refresh of a batch (events or manual) when the central vault already grants by organization: the
+    policy then names no account, so the batch's accounts are covered without reading the organization, and the
+    work of a batch does not grow with the organization (issue 14). Each Region is still compared and rewritten
+    if it drifted. Only the reconcile run recomputes the form from every in-scope account, and may switch back
+    to the account form; None when the policy in place is not the organization form (the full refresh runs)."""
+    primary = vault_policy.render_organization_form(
+        settings, settings.primary_region, org_paths, settings.break_glass_principal_arn
+    )
+    if not vault_policy.same_policy(in_place, primary.text):
+        return None
+    policies = {
+        region: vault_policy.render_organization_form(settings, region, org_paths, settings.break_glass_principal_arn)
+        for region in settings.backup_regions
+    }
+    written = vault_policy.apply_central_vault_policy(
+        lambda region: backup_client_factory(session, region), settings, policies
+    )
+    return {
+        **state,
+        "vault_policy": {
+            "mode": primary.mode,
+            "written_regions": sorted(region for region, changed in written.items() if changed),
+        },
+    }
+
+
 def reattach_backup_policies(
     state: State, settings: Settings, params: PolicyParameters, org: "OrganizationsClient", cfn: "CloudFormationClient"
 ) -> State:
     """Attach the product's backup policies (the deploy-time custom resource creates and updates them; this step
-    only attaches). When the deployment targets accounts directly (ACCOUNTS), every protected account gets them:
-    the ones this run onboarded, and any that an earlier run left without (the source of truth again, not this
-    run's list)."""
+    only attaches). When the deployment targets accounts directly (ACCOUNTS): a batch (events, manual) attaches
+    them to its own accounts whose baseline is current (the ones it onboarded, and those it found current, which
+    an earlier run may have left without), asking AttachPolicy directly (an existing attachment answers
+    DuplicatePolicyAttachmentException), so its work does not grow with the organization (issue 14); the
+    reconcile run converges every protected account of the organization (the source of truth again)."""
     state = check_state(state)
-    accounts = protected_accounts(settings, org, cfn) if ACCOUNTS_TOKEN in settings.policy_target_ids else []
-    report = reattach_policies(org, settings, params, accounts=accounts)
+    accounts: list[str] = []
+    whole_organization = "resolution" not in state or resolution_of(state).mode == "reconcile"
+    if ACCOUNTS_TOKEN in settings.policy_target_ids:
+        accounts = protected_accounts(settings, org, cfn) if whole_organization else _batch_protected(state)
+    report = reattach_policies(org, settings, params, accounts=accounts, list_attached=whole_organization)
     return {
         **state,
         "backup_policies": {

@@ -77,10 +77,10 @@ def run_report(state: Mapping[str, Any]) -> dict[str, Any]:
     if "vault_policy" in state:
         policy = state["vault_policy"]
         written = ", ".join(policy.get("written_regions", [])) or "nowhere (unchanged)"
-        lines.append(
-            f"Central vault policy: {policy.get('accounts', 0)} accounts may copy in ({policy.get('mode')}); "
-            f"written in {written}."
-        )
+        # The organization form, kept as it was by a batch, counts no account (onboarding.refresh_vault_policy).
+        whole = "the organization" if policy.get("mode") == "org" else "the in-scope OUs"
+        who = f"{policy['accounts']} accounts" if "accounts" in policy else f"every account of {whole}"
+        lines.append(f"Central vault policy: {who} may copy in ({policy.get('mode')}); written in {written}.")
     if "backup_policies" in state:
         policies = state["backup_policies"]
         lines.append(f"Backup policies in force: {', '.join(policies.get('policies', [])) or 'none'}.")

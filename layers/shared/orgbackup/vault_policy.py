@@ -152,7 +152,8 @@ class VaultPolicy:
     document: dict[str, Any]
     text: str
     mode: Mode
-    account_count: int
+    # None for the organization form rendered without counting accounts (``render_organization_form``).
+    account_count: int | None
 
     @property
     def size_bytes(self) -> int:
@@ -280,7 +281,7 @@ def _allow_org(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _policy(document: dict[str, Any], mode: Mode, account_count: int) -> VaultPolicy:
+def _policy(document: dict[str, Any], mode: Mode, account_count: int | None) -> VaultPolicy:
     text = _minify(document)
     return VaultPolicy(document=json.loads(text), text=text, mode=mode, account_count=account_count)
 
@@ -314,25 +315,51 @@ def render_central_vault_policy(
     if accounts.size_bytes <= threshold:
         return accounts
 
+    if settings.in_scope_ou_ids and org_paths is None:
+        raise InvalidInputError(
+            f"org_paths is required: the account form for {len(ids)} accounts is {accounts.size_bytes} bytes, "
+            f"past the {threshold}-byte threshold, and only some OUs are in scope"
+        )
+    policy = _organization_form(settings, denies, org_paths, len(ids))
+    logger.info(
+        "central vault policy switched to the organization form",
+        extra={"region": region, "mode": policy.mode, "accounts": len(ids), "account_form_bytes": accounts.size_bytes},
+    )
+    return policy
+
+
+def render_organization_form(
+    settings: Settings,
+    region: str,
+    org_paths: Iterable[str] | None = None,
+    break_glass_principal_arn: str | None = None,
+) -> VaultPolicy:
+    """The organization form of the central vault's policy (``org-paths`` when only some OUs are in scope, else
+    ``org``), which names no account: what ``render_central_vault_policy`` gives past its threshold. Its
+    ``account_count`` is None: no account was counted to render it."""
+    if not re.fullmatch(config.REGION, region):
+        raise InvalidInputError(f"region: {region!r} is not a Region name like eu-west-1")
+    if settings.in_scope_ou_ids and org_paths is None:
+        raise InvalidInputError("org_paths is required: only some OUs are in scope")
+    denies = _deny_statements(settings, _break_glass(settings, break_glass_principal_arn))
+    return _organization_form(settings, denies, org_paths, None)
+
+
+def _organization_form(
+    settings: Settings, denies: list[dict[str, Any]], org_paths: Iterable[str] | None, account_count: int | None
+) -> VaultPolicy:
     if settings.in_scope_ou_ids:
-        if org_paths is None:
-            raise InvalidInputError(
-                f"org_paths is required: the account form for {len(ids)} accounts is {accounts.size_bytes} bytes, "
-                f"past the {threshold}-byte threshold, and only some OUs are in scope"
-            )
-        paths = _org_path_values(settings, org_paths)
-        policy = _policy({"Version": VERSION, "Statement": [_allow_org_paths(paths), *denies]}, "org-paths", len(ids))
+        paths = _org_path_values(settings, org_paths or ())
+        policy = _policy(
+            {"Version": VERSION, "Statement": [_allow_org_paths(paths), *denies]}, "org-paths", account_count
+        )
     else:
-        policy = _policy({"Version": VERSION, "Statement": [_allow_org(settings), *denies]}, "org", len(ids))
+        policy = _policy({"Version": VERSION, "Statement": [_allow_org(settings), *denies]}, "org", account_count)
     if policy.size_bytes > ASSUMED_SIZE_LIMIT_BYTES:
         raise InvalidInputError(
             f"org_paths: the {policy.mode} form is {policy.size_bytes} bytes, past the assumed "
             f"{ASSUMED_SIZE_LIMIT_BYTES}-byte limit for vault access policies: name fewer, higher OUs"
         )
-    logger.info(
-        "central vault policy switched to the organization form",
-        extra={"region": region, "mode": policy.mode, "accounts": len(ids), "account_form_bytes": accounts.size_bytes},
-    )
     return policy
 
 
@@ -482,7 +509,18 @@ def allowed_accounts(
 ) -> set[str]:
     """The account IDs the central vault's policy in place lets copy in by name (none in the org-path and org
     forms, which name no account)."""
-    current = _current_policy(client, settings, region, backoff)
+    return accounts_named(_current_policy(client, settings, region, backoff))
+
+
+def policy_in_place(
+    client: "BackupClient", settings: Settings, region: str, *, backoff: Backoff | None = None
+) -> str | None:
+    """The central vault's access policy text in ``region``, or None when it has none."""
+    return _current_policy(client, settings, region, backoff)
+
+
+def accounts_named(current: str | None) -> set[str]:
+    """The account IDs a policy text lets copy in by name (see ``allowed_accounts``)."""
     if not current:
         return set()
     allowed: set[str] = set()

@@ -114,20 +114,36 @@ def upsert_policies(
 
 
 def attach_policies(
-    org: "OrganizationsClient", policy_ids: dict[str, str], target_ids: Sequence[str], report: ApplyReport | None = None
+    org: "OrganizationsClient",
+    policy_ids: dict[str, str],
+    target_ids: Sequence[str],
+    report: ApplyReport | None = None,
+    *,
+    list_attached: bool = True,
 ) -> ApplyReport:
+    """Attach each policy to each target, skipping the attachments that exist. ``list_attached``: find them by
+    listing each policy's targets (ListTargetsForPolicy: worth it when converging the whole organization, one page
+    per 20 targets); otherwise by listing each target's backup policies (ListPoliciesForTarget: one call per
+    target, so a batch's few accounts never cost a listing of every target of the policy in the organization)."""
     report = report or ApplyReport()
-    for name, policy_id in policy_ids.items():
-        # One listing instead of one refused AttachPolicy per account that already has it: with ACCOUNTS as the
-        # target, every run converges the whole organization's attachments.
+    if list_attached:
         attached = {
-            target["TargetId"]
+            (policy_id, target["TargetId"])
+            for policy_id in policy_ids.values()
             for page in retry.pages(org, "list_targets_for_policy", PolicyId=policy_id)
             for target in page["Targets"]
         }
+    else:
+        attached = {
+            (policy["Id"], target)
+            for target in target_ids
+            for page in retry.pages(org, "list_policies_for_target", TargetId=target, Filter=BACKUP_POLICY)
+            for policy in page["Policies"]
+        }
+    for name, policy_id in policy_ids.items():
         for target in target_ids:
             label = f"{name} -> {target}"
-            if target in attached:
+            if (policy_id, target) in attached:
                 report.already_attached.append(label)
                 continue
             try:

@@ -42,7 +42,12 @@ def deploy_policies(
 
 
 def reattach_policies(
-    org: "OrganizationsClient", settings: Settings, params: PolicyParameters, accounts: Sequence[str] = ()
+    org: "OrganizationsClient",
+    settings: Settings,
+    params: PolicyParameters,
+    accounts: Sequence[str] = (),
+    *,
+    list_attached: bool = True,
 ) -> ApplyReport:
     """Attach the product's existing backup policies to every target (onboarding step 5). Creating, updating and
     deleting them is the deploy-time custom resource's job: this step runs with a role that may only attach the
@@ -58,7 +63,7 @@ def reattach_policies(
         )
     report = ApplyReport(policy_ids={name: existing[name] for name in wanted}, unchanged=list(wanted))
     targets = resolve_targets(org, settings.policy_target_ids, accounts)
-    return attach_policies(org, report.policy_ids, targets, report)
+    return attach_policies(org, report.policy_ids, targets, report, list_attached=list_attached)
 
 
 def remove_policies(org: "OrganizationsClient", prefix: str) -> ApplyReport:
