@@ -10,7 +10,7 @@ from emulated_accounts import organization
 from emulated_accounts import session_in as session
 from moto import mock_aws
 
-from orgbackup.backup import BackupCopies
+from orgbackup.aws.backup import BackupCopies
 from orgbackup.protection.recovery import AccountReader, Layout, copy_back, plan_recovery
 from orgbackup_tools import emulation
 

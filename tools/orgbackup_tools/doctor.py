@@ -16,8 +16,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from orgbackup import config, retry
-from orgbackup.accounts import OrganizationView, account_state, in_scope_active_account_ids
+from orgbackup import aws, config, retry
+from orgbackup.accounts import account_state, in_scope_active_account_ids
+from orgbackup.aws.organizations import Organizations
 from orgbackup.baseline import current_accounts, instance_states
 from orgbackup.exceptions import ConfigurationError, OrgBackupError
 from orgbackup.policies.apply import ACCOUNTS_TOKEN, ROOT_TOKEN, existing_policies
@@ -395,7 +396,7 @@ class Doctor:
         )
 
     def trusted_principals(self) -> set[str]:
-        pages = retry.pages(self.client("organizations"), "list_aws_service_access_for_organization")
+        pages = aws.pages(self.client("organizations").list_aws_service_access_for_organization)
         return {item["ServicePrincipal"] for page in pages for item in page.get("EnabledServicePrincipals", [])}
 
     def check_backup_policy_type(self) -> None:
@@ -501,10 +502,10 @@ class Doctor:
         self.guarded("stackset-administration-role", checked, why, "iam:GetRole", fix, step)
 
     # -- accounts and OUs the parameters name -----------------------------------------------------------------
-    def view(self) -> OrganizationView:
+    def view(self) -> Organizations:
         if "view" not in self._clients:
-            self._clients["view"] = OrganizationView(self.client("organizations"))
-        view: OrganizationView = self._clients["view"]
+            self._clients["view"] = Organizations(self.client("organizations"))
+        view: Organizations = self._clients["view"]
         return view
 
     def check_central_account(self, settings: Settings) -> None:
@@ -828,8 +829,7 @@ class Doctor:
             for name in wanted:
                 if name not in existing:
                     continue
-                pages = retry.pages(organizations, "list_targets_for_policy", PolicyId=existing[name])
-                on = {item["TargetId"] for page in pages for item in page["Targets"]}
+                on = set(Organizations.of(organizations).targets_of(existing[name]))
                 gaps.extend(f"{name} -> {target}" for target in targets if target not in on)
             found = (
                 f"not attached: {', '.join(gaps)}"

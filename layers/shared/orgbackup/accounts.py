@@ -1,7 +1,7 @@
 """Step 1 of the onboarding workflow, "Resolve": which requested accounts to onboard, skip, or reject, and why.
 
-Every Organizations call goes through ``retry.call`` (conflicts and throttling that outlast botocore's own
-retries get a bounded backoff). Organizations is the source of truth: an account's current state and OU placement
+Organizations is read through its adapter (``orgbackup.aws.organizations``, one per run). Organizations is the
+source of truth: an account's current state and OU placement
 decide, not what an event said when it was emitted.
 
 Classification, first match wins:
@@ -33,9 +33,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal, cast, get_args
 
-from botocore.exceptions import ClientError
-
-from orgbackup import retry
+from orgbackup.aws.organizations import Organizations
 from orgbackup.exceptions import InvalidInputError
 from orgbackup.lifecycle import ACCOUNT_ID_RE, AccountRequest, InvalidRecord, Mode, RecordCode, WorkflowInput
 from orgbackup.observability import logger
@@ -58,10 +56,6 @@ SkipCode = Literal[
 InvalidCode = RecordCode | Literal["unknown-account", "unknown-ou"]
 OutcomeCode = SkipCode | InvalidCode
 
-# ListAccounts and ListParents return at most 20 items a page (Organizations API reference, MaxResults).
-PAGE_SIZE: Final = 20
-# Organizations nests OUs at most five levels below the root; a longer parent chain means something is wrong.
-MAX_DEPTH: Final = 10
 NOT_ACTIVE_WHY: Final[Mapping[str, str]] = {
     "SUSPENDED": "the account is suspended; nothing can be deployed into it",
     "PENDING_CLOSURE": "the account is being closed",
@@ -225,92 +219,6 @@ def _outcome_from(item: object, path: str) -> AccountOutcome:
     )
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Organizations, read through a per-run cache
-
-
-class OrganizationView:
-    """Organizations lookups for one run: parents and OU existence are cached, every call is retried."""
-
-    def __init__(self, client: "OrganizationsClient", backoff: Backoff | None = None) -> None:
-        self.client = client
-        self.backoff = backoff
-        self._parents: dict[str, str] = {}
-        self._ou_exists: dict[str, bool] = {}
-
-    def describe_account(self, account_id: str) -> "AccountTypeDef | None":
-        """The account, or None when Organizations does not know it."""
-        try:
-            return retry.call(self.client.describe_account, AccountId=account_id, backoff=self.backoff)["Account"]
-        except ClientError as error:
-            if retry.error_code(error) == "AccountNotFoundException":
-                return None
-            raise
-
-    def parent(self, child_id: str) -> str | None:
-        """The direct parent's ID (an OU or the root), or None when the child is gone."""
-        if child_id not in self._parents:
-            try:
-                response = retry.call(self.client.list_parents, ChildId=child_id, backoff=self.backoff)
-            except ClientError as error:
-                # The child left the organization between two calls.
-                if retry.error_code(error) in {"ChildNotFoundException", "AccountNotFoundException"}:
-                    return None
-                raise
-            parents = response.get("Parents", [])
-            if not parents:
-                return None
-            self._parents[child_id] = parents[0]["Id"]
-        return self._parents[child_id]
-
-    def remember_parent(self, child_id: str, parent_id: str) -> None:
-        """A parent learned from walking down the organization: no ListParents call for it later."""
-        self._parents[child_id] = parent_id
-
-    def path(self, account_id: str) -> tuple[str, ...]:
-        """Parent IDs from the account's direct parent up to the root (inclusive)."""
-        chain: list[str] = []
-        child = account_id
-        while len(chain) < MAX_DEPTH:
-            parent = self.parent(child)
-            if parent is None:
-                break
-            chain.append(parent)
-            if parent.startswith("r-"):
-                break
-            child = parent
-        return tuple(chain)
-
-    def ou_exists(self, ou_id: str) -> bool:
-        if ou_id not in self._ou_exists:
-            try:
-                retry.call(self.client.describe_organizational_unit, OrganizationalUnitId=ou_id, backoff=self.backoff)
-                self._ou_exists[ou_id] = True
-            except ClientError as error:
-                if retry.error_code(error) != "OrganizationalUnitNotFoundException":
-                    raise
-                self._ou_exists[ou_id] = False
-        return self._ou_exists[ou_id]
-
-    def effective_backup_policy(self, account_id: str) -> str | None:
-        """The account's effective backup policy document (inherited and attached policies merged, operators
-        resolved), or None when no backup policy applies to it. DescribeEffectivePolicy takes an account as
-        TargetId from the management account and answers EffectivePolicyNotFoundException when no policy of the
-        type applies (Organizations API reference, DescribeEffectivePolicy)."""
-        try:
-            response = retry.call(
-                self.client.describe_effective_policy,
-                PolicyType="BACKUP_POLICY",
-                TargetId=account_id,
-                backoff=self.backoff,
-            )
-        except ClientError as error:
-            if retry.error_code(error) == "EffectivePolicyNotFoundException":
-                return None
-            raise
-        return response["EffectivePolicy"].get("PolicyContent")
-
-
 def account_state(account: "AccountTypeDef") -> str:
     """Organizations' newer ``State`` (ACTIVE, SUSPENDED, PENDING_CLOSURE, CLOSED, PENDING_ACTIVATION) when
     present, else the older ``Status`` (ACTIVE, SUSPENDED, PENDING_CLOSURE)."""
@@ -375,7 +283,7 @@ def _invalid_from_records(records: Iterable[InvalidRecord]) -> list[AccountOutco
 class _Classifier:
     def __init__(
         self,
-        view: OrganizationView,
+        view: Organizations,
         settings: Settings,
         current: Collection[str],
         in_progress: Collection[str] = frozenset(),
@@ -446,7 +354,7 @@ class _Classifier:
 
 
 def resolve(
-    client: "OrganizationsClient",
+    client: "Organizations | OrganizationsClient",
     settings: Settings,
     requests: Iterable[AccountRequest],
     *,
@@ -464,7 +372,7 @@ def resolve(
     operation is deploying now.
     """
     classifier = _Classifier(
-        OrganizationView(client, backoff), settings, current_baseline_ids, in_progress_baseline_ids
+        Organizations.of(client, backoff), settings, current_baseline_ids, in_progress_baseline_ids
     )
     resolution = Resolution(mode=mode, reason=reason, invalid=_invalid_from_records(list(invalid_records)))
     for group in dedupe(requests):
@@ -488,88 +396,51 @@ def _eligible(account: "AccountTypeDef", settings: Settings) -> bool:
     )
 
 
-def _in_scope_active(view: OrganizationView, settings: Settings) -> Iterator[tuple["AccountTypeDef", tuple[str, ...]]]:
+def _in_scope_active(view: Organizations, settings: Settings) -> Iterator[tuple["AccountTypeDef", tuple[str, ...]]]:
     """Each ACTIVE, in-scope, non-excluded member account with the OUs between it and the in-scope OU that holds
     it (its direct parent first; empty when the scope is the whole organization). Never the management account
     nor the central backup account (see the module docstring).
 
-    A restricted scope is walked down from the in-scope OUs (ListOrganizationalUnitsForParent,
-    ListAccountsForParent): its cost grows with the number of OUs, not with the number of accounts in the
-    organization, as looking each account's parents up would."""
-    if settings.in_scope_ou_ids:
-        yield from _walk_down(view, settings)
-        return
-    for page in _pages(view, view.client.list_accounts):
-        for account in page.get("Accounts", []):
-            if _eligible(account, settings):
-                yield account, ()
+    A restricted scope is walked down from the in-scope OUs (``Organizations.walk_down``): its cost grows with
+    the number of OUs, not with the number of accounts in the organization, as looking each account's parents up
+    would."""
+    listed = view.walk_down(settings.in_scope_ou_ids) if settings.in_scope_ou_ids else _whole(view)
+    for account, chain in listed:
+        if _eligible(account, settings):
+            yield account, chain
 
 
-def _pages(view: OrganizationView, call: Any, **kwargs: Any) -> Iterator[Any]:
-    token: str | None = None
-    while True:
-        extra = {"NextToken": token} if token else {}
-        page = retry.call(call, MaxResults=PAGE_SIZE, **kwargs, **extra, backoff=view.backoff)
-        yield page
-        token = page.get("NextToken")
-        if not token:
-            return
+def _whole(view: Organizations) -> Iterator[tuple["AccountTypeDef", tuple[str, ...]]]:
+    for account in view.accounts():
+        yield account, ()
 
 
-def _walk_down(view: OrganizationView, settings: Settings) -> Iterator[tuple["AccountTypeDef", tuple[str, ...]]]:
-    seen: set[str] = set()
-    # (OU, the OUs from it up to the in-scope OU it was reached from); nested in-scope OUs are visited once.
-    frontier: list[tuple[str, tuple[str, ...]]] = [(ou_id, (ou_id,)) for ou_id in settings.in_scope_ou_ids]
-    visited: set[str] = set()
-    while frontier:
-        ou_id, chain = frontier.pop(0)
-        if ou_id in visited or len(chain) > MAX_DEPTH:
-            continue
-        visited.add(ou_id)
-        try:
-            for page in _pages(view, view.client.list_accounts_for_parent, ParentId=ou_id):
-                for account in page.get("Accounts", []):
-                    view.remember_parent(account["Id"], ou_id)
-                    if account["Id"] not in seen and _eligible(account, settings):
-                        seen.add(account["Id"])
-                        yield account, chain
-            for page in _pages(view, view.client.list_organizational_units_for_parent, ParentId=ou_id):
-                for child in page.get("OrganizationalUnits", []):
-                    view.remember_parent(child["Id"], ou_id)
-                    frontier.append((child["Id"], (child["Id"], *chain)))
-        except ClientError as error:
-            # An in-scope OU that no longer exists holds no account; the others still count.
-            if retry.error_code(error) not in {"ParentNotFoundException", "OrganizationalUnitNotFoundException"}:
-                raise
-            logger.warning("in-scope OU not found", extra={"ou_id": ou_id})
-
-
-def _ref(view: OrganizationView, account: "AccountTypeDef", path: tuple[str, ...]) -> AccountRef:
+def _ref(view: Organizations, account: "AccountTypeDef", path: tuple[str, ...]) -> AccountRef:
     # No source records: the resolution's mode says these came from listing the organization.
     parent_id = path[0] if path else view.parent(account["Id"])
     return AccountRef(account_id=account["Id"], name=account.get("Name"), parent_id=parent_id)
 
 
 def list_in_scope_active_accounts(
-    client: "OrganizationsClient", settings: Settings, *, backoff: Backoff | None = None
+    client: "Organizations | OrganizationsClient", settings: Settings, *, backoff: Backoff | None = None
 ) -> list[AccountRef]:
     """Every ACTIVE account in scope, with its direct parent, except the management account, the central backup
     account and excluded ones."""
-    view = OrganizationView(client, backoff)
+    view = Organizations.of(client, backoff)
     return [_ref(view, account, path) for account, path in _in_scope_active(view, settings)]
 
 
 def in_scope_active_account_ids(
-    client: "OrganizationsClient", settings: Settings, *, backoff: Backoff | None = None
+    client: "Organizations | OrganizationsClient", settings: Settings, *, backoff: Backoff | None = None
 ) -> set[str]:
     """The IDs of ``list_in_scope_active_accounts`` without their parents: when every OU is in scope, that saves
     one ListParents call per account of the organization."""
-    view = OrganizationView(client, backoff)
+    view = Organizations.of(client, backoff)
     return {account["Id"] for account, _ in _in_scope_active(view, settings)}
 
 
 def resolve_input(
-    client: "OrganizationsClient",
+    client: "Organizations | OrganizationsClient",
     settings: Settings,
     workflow_input: WorkflowInput,
     *,
@@ -591,7 +462,7 @@ def resolve_input(
             reason=workflow_input.reason,
             backoff=backoff,
         )
-    view = OrganizationView(client, backoff)
+    view = Organizations.of(client, backoff)
     resolution = Resolution(mode="reconcile")
     for account, path in _in_scope_active(view, settings):
         if account["Id"] in in_progress_baseline_ids:

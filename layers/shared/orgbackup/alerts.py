@@ -31,6 +31,8 @@ from urllib.parse import quote
 from botocore.exceptions import ClientError
 
 from orgbackup import config, retry, text
+from orgbackup.aws.organizations import Organizations
+from orgbackup.aws.sns import publish
 from orgbackup.config import pattern
 from orgbackup.exceptions import InvalidInputError
 from orgbackup.lifecycle import got, show
@@ -452,13 +454,12 @@ def parse_job_event(event: object) -> AnyJobEvent:
 
 
 class AccountNames:
-    """Account ID -> account name through Organizations ``DescribeAccount`` (via ``retry.call``), each account
+    """Account ID -> account name through the Organizations adapter's ``describe_account``, each account
     looked up at most once per instance. An account Organizations does not know, or will not describe, is
     ``UNKNOWN_ACCOUNT``; any other error propagates (the alert then fails and its raw event is delivered)."""
 
-    def __init__(self, organizations: "OrganizationsClient", backoff: Backoff | None = None) -> None:
-        self.client = organizations
-        self.backoff = backoff
+    def __init__(self, organizations: "Organizations | OrganizationsClient", backoff: Backoff | None = None) -> None:
+        self.organizations = Organizations.of(organizations, backoff)
         self.names: dict[str, str] = {}
         self.lookups = 0
 
@@ -473,14 +474,17 @@ class AccountNames:
             return UNKNOWN_ACCOUNT
         self.lookups += 1
         try:
-            response = retry.call(self.client.describe_account, AccountId=account_id, backoff=self.backoff)
+            account = self.organizations.describe_account(account_id)
         except ClientError as error:
             code = retry.error_code(error)
             if code not in UNKNOWN_ACCOUNT_CODES:
                 raise
             logger.warning("account name unknown", extra={"account_id": account_id, "code": code})
             return UNKNOWN_ACCOUNT
-        return response["Account"].get("Name") or UNKNOWN_ACCOUNT
+        if account is None:
+            logger.warning("account name unknown", extra={"account_id": account_id, "code": "AccountNotFoundException"})
+            return UNKNOWN_ACCOUNT
+        return account.get("Name") or UNKNOWN_ACCOUNT
 
 
 # One AccountNames per process: a warm Lambda container formats many alerts and looks each account up once.
@@ -756,20 +760,9 @@ def send_alert(event: object, account_names: Callable[[str], str], sns: "SNSClie
     any failure, so Lambda's OnFailure destination delivers the raw event instead."""
     job = parse_job_event(event)
     alert = format_alert(job, account_names)
-    response = retry.call(
-        sns.publish,
-        TopicArn=topic_arn,
-        Subject=alert.subject,
-        Message=alert.message,
-        MessageAttributes=_attributes(job),
-    )
+    message_id = publish(sns, topic_arn, alert.subject, alert.message, _attributes(job))
     logger.info(
         "alert published",
-        extra={
-            "subject": alert.subject,
-            "message_id": response["MessageId"],
-            "job_type": job.kind,
-            "job_id": job.job_id,
-        },
+        extra={"subject": alert.subject, "message_id": message_id, "job_type": job.kind, "job_id": job.job_id},
     )
-    return {"subject": alert.subject, "message_id": response["MessageId"]}
+    return {"subject": alert.subject, "message_id": message_id}

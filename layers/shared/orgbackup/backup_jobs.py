@@ -1,4 +1,5 @@
-"""AWS Backup adapter: the organization's backup, copy and restore-test jobs, read from the management account.
+"""The organization's backup, copy and restore-test jobs, read from the management account (through the AWS
+Backup adapter, ``orgbackup.aws.backup``).
 
 AWS Backup's cross-account monitoring lets the management account list every member account's jobs: "If used
 from an AWS Organizations management account, passing * returns all jobs across the organization" (ListBackupJobs,
@@ -15,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from orgbackup import retry
+from orgbackup.aws import backup
 from orgbackup.coverage import Job, JobKind
 from orgbackup.retry import Backoff
 
@@ -69,14 +70,14 @@ def list_jobs(
     accounts = sorted(set(account_ids))
     for region, client in clients.items():
         for account_id in accounts:
-            listings: list[tuple[JobKind, str, str, datetime]] = [
-                ("backup", "list_backup_jobs", "BackupJobs", now - since),
-                ("copy", "list_copy_jobs", "CopyJobs", now - since),
-                ("restore_test", "list_restore_jobs", "RestoreJobs", now - RESTORE_TEST_LOOKBACK),
+            listings: list[tuple[JobKind, str, datetime]] = [
+                ("backup", "list_backup_jobs", now - since),
+                ("copy", "list_copy_jobs", now - since),
+                ("restore_test", "list_restore_jobs", now - RESTORE_TEST_LOOKBACK),
             ]
-            for kind, operation, key, after in listings:
-                pages = retry.pages(client, operation, ByAccountId=account_id, ByCreatedAfter=after, backoff=backoff)
-                for item in (item for page in pages for item in page.get(key, [])):
+            for kind, operation, after in listings:
+                listed = backup.jobs(client, operation, ByAccountId=account_id, ByCreatedAfter=after, backoff=backoff)
+                for item in listed:
                     job = job_from_listing(kind, region, item)
                     if kind != "restore_test" or job.restore_testing_plan_arn:
                         jobs.append(job)

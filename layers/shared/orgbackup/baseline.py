@@ -1,5 +1,6 @@
 """The member baseline as StackSet instances: read their state, start the operations that create or repair
-them, and read what each operation did per account and Region (CloudFormation StackSets adapter).
+them, and read what each operation did per account and Region (through the StackSets adapter,
+``orgbackup.aws.stacksets``).
 
 One operation covers every account and every Region of a batch: StackSets run one operation per StackSet at a
 time, so a batch of 50 accounts is one operation, not 50 queued ones. ``CreateStackInstances`` skips
@@ -13,9 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from botocore.exceptions import ClientError
-
-from orgbackup import retry
+from orgbackup.aws.stacksets import StackSet
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -44,13 +43,12 @@ Instances = dict[str, dict[str, InstanceState]]  # account -> Region -> state
 
 def instance_states(cfn: "CloudFormationClient", stackset_name: str) -> Instances:
     states: Instances = defaultdict(dict)
-    for page in retry.pages(cfn, "list_stack_instances", StackSetName=stackset_name):
-        for summary in page["Summaries"]:
-            states[summary["Account"]][summary["Region"]] = InstanceState(
-                status=summary.get("Status", ""),
-                detailed_status=summary.get("StackInstanceStatus", {}).get("DetailedStatus", ""),
-                reason=summary.get("StatusReason", ""),
-            )
+    for summary in StackSet(cfn, stackset_name).instances():
+        states[summary["Account"]][summary["Region"]] = InstanceState(
+            status=summary.get("Status", ""),
+            detailed_status=summary.get("StackInstanceStatus", {}).get("DetailedStatus", ""),
+            reason=summary.get("StatusReason", ""),
+        )
     return dict(states)
 
 
@@ -119,40 +117,23 @@ def operation_id(execution_name: str, action: str) -> str:
     return f"{cleaned[: 127 - len(action)]}-{action}"
 
 
-def _start(call: Any, op_id: str, **kwargs: Any) -> str:
-    try:
-        retry.call(call, OperationId=op_id, OperationPreferences=OPERATION_PREFERENCES, **kwargs)
-    except ClientError as error:
-        # Our own earlier attempt started it (the task was retried after a timeout): carry on polling it.
-        if retry.error_code(error) != "OperationIdAlreadyExistsException":
-            raise
-    return op_id
-
-
 def start_operations(
     cfn: "CloudFormationClient", stackset_name: str, plan: BaselinePlan, regions: Sequence[str], execution_name: str
 ) -> list[str]:
     """Start the plan's operations; returns their IDs. ``OperationInProgressException`` is retried with backoff
-    (``retry.call``) and, past that, surfaces as RetryableConflictError for the state machine to retry."""
+    (the adapter's ``retry.call``) and, past that, surfaces as RetryableConflictError for the state machine to retry."""
+    stackset = StackSet(cfn, stackset_name)
     operations: list[str] = []
     if plan.create:
         operations.append(
-            _start(
-                cfn.create_stack_instances,
-                operation_id(execution_name, "create"),
-                StackSetName=stackset_name,
-                Accounts=list(plan.create),
-                Regions=list(regions),
+            stackset.create_instances(
+                operation_id(execution_name, "create"), plan.create, regions, OPERATION_PREFERENCES
             )
         )
     for index, (accounts, stale_regions) in enumerate(plan.update):
         operations.append(
-            _start(
-                cfn.update_stack_instances,
-                operation_id(execution_name, f"repair{index}"),
-                StackSetName=stackset_name,
-                Accounts=list(accounts),
-                Regions=list(stale_regions),
+            stackset.update_instances(
+                operation_id(execution_name, f"repair{index}"), accounts, stale_regions, OPERATION_PREFERENCES
             )
         )
     return operations
@@ -176,12 +157,12 @@ def operation_results(
 ) -> dict[tuple[str, str], PairResult]:
     """(account, Region) -> what the operations did there; a later operation's word wins."""
     results: dict[tuple[str, str], PairResult] = {}
+    stackset = StackSet(cfn, stackset_name)
     for op_id in operation_ids:
-        for page in retry.pages(cfn, "list_stack_set_operation_results", StackSetName=stackset_name, OperationId=op_id):
-            for summary in page["Summaries"]:
-                results[(summary["Account"], summary["Region"])] = PairResult(
-                    summary.get("Status", ""), summary.get("StatusReason", "")
-                )
+        for summary in stackset.operation_results(op_id):
+            results[(summary["Account"], summary["Region"])] = PairResult(
+                summary.get("Status", ""), summary.get("StatusReason", "")
+            )
     return results
 
 

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from orgbackup import accounts, backup_jobs, baseline, config, coverage, coverage_html, retry
+from orgbackup import accounts, backup_jobs, baseline, config, coverage, coverage_html
 from orgbackup.alerts import SNS_TOPIC_ARN
+from orgbackup.aws.organizations import Organizations
+from orgbackup.aws.sns import publish
 from orgbackup.config import pattern
 from orgbackup.observability import logger
 from orgbackup.report_store import ReportStore
@@ -63,13 +65,14 @@ def scope_of(settings: Settings) -> coverage.Scope:
 
 def gather(
     settings: Settings,
-    organizations: "OrganizationsClient",
+    organizations: "Organizations | OrganizationsClient",
     cfn: "CloudFormationClient",
     backup_clients: Mapping[str, "BackupClient"],
     now: datetime,
 ) -> coverage.Inputs:
-    refs = accounts.list_in_scope_active_accounts(organizations, settings)
-    view = accounts.OrganizationView(organizations)
+    # One adapter for the run: the parents learned walking the scope serve every later lookup.
+    view = Organizations.of(organizations)
+    refs = accounts.list_in_scope_active_accounts(view, settings)
     policies: dict[str, Mapping[str, coverage.RegionPolicy] | None] = {}
     for ref in refs:
         content = view.effective_backup_policy(ref.account_id)
@@ -108,9 +111,7 @@ def run(
     message_id = None
     if changes:
         subject, message = coverage.notification(changes, document, store.location(keys["html"]))
-        message_id = retry.call(sns.publish, TopicArn=own.notification_topic_arn, Subject=subject, Message=message)[
-            "MessageId"
-        ]
+        message_id = publish(sns, own.notification_topic_arn, subject, message)
     result = {
         "totals": document["totals"],
         "worsened": [f"{change.account_id}/{change.region}" for change in changes],

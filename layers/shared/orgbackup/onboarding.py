@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from orgbackup import baseline, vault_policy
 from orgbackup.accounts import Resolution, in_scope_active_account_ids, resolve_input
+from orgbackup.aws.organizations import Organizations
 from orgbackup.exceptions import InvalidInputError, RetryableConflictError
 from orgbackup.lifecycle import json_type, parse_workflow_input
 from orgbackup.observability import logger
@@ -59,10 +60,15 @@ def resolve_request(event: object) -> tuple[object, str]:
 
 
 def resolve(
-    raw_input: object, execution: str, settings: Settings, org: "OrganizationsClient", cfn: "CloudFormationClient"
+    raw_input: object,
+    execution: str,
+    settings: Settings,
+    org: "Organizations | OrganizationsClient",
+    cfn: "CloudFormationClient",
 ) -> State:
     """Parse the input, look the accounts up and classify them; decide which steps the run needs."""
     workflow_input = parse_workflow_input(raw_input)
+    org = Organizations.of(org)
     states = baseline.instance_states(cfn, settings.member_stackset_name)
     current = baseline.current_accounts(states, settings.baseline_regions)
     # An account an operation is deploying now is left to the run that started it: another operation would queue
@@ -127,7 +133,9 @@ def with_current_baseline(
     return sorted((current | still_deployed).intersection(candidates))
 
 
-def protected_accounts(settings: Settings, org: "OrganizationsClient", cfn: "CloudFormationClient") -> list[str]:
+def protected_accounts(
+    settings: Settings, org: "Organizations | OrganizationsClient", cfn: "CloudFormationClient"
+) -> list[str]:
     """The accounts the backup policies are attached to: active, in-scope accounts whose baseline is current in
     every Region it covers (the disaster-recovery Region too: the policies copy into the vault there)."""
     return with_current_baseline(
@@ -154,7 +162,7 @@ ATTACHMENTS_LISTED = 50
 def refresh_vault_policy(
     state: State,
     settings: Settings,
-    org: "OrganizationsClient",
+    org: "Organizations | OrganizationsClient",
     cfn: "CloudFormationClient",
     sts: "STSClient",
     backup_client_factory: Callable[[Any, str], "BackupClient"],
@@ -167,6 +175,7 @@ def refresh_vault_policy(
     step whose last write is already stale (the source of truth moved in every round) raises
     RetryableConflictError instead of ending on it, so the state machine runs the step again a little later."""
     state = check_state(state, required=("execution",))
+    org = Organizations.of(org)  # one per invocation: the OU paths' parents serve the in-scope walk
     org_paths = (
         vault_policy.org_paths_for(org, settings.organization_id, settings.in_scope_ou_ids)
         if settings.in_scope_ou_ids
@@ -257,7 +266,11 @@ def _organization_form_in_place(
 
 
 def reattach_backup_policies(
-    state: State, settings: Settings, params: PolicyParameters, org: "OrganizationsClient", cfn: "CloudFormationClient"
+    state: State,
+    settings: Settings,
+    params: PolicyParameters,
+    org: "Organizations | OrganizationsClient",
+    cfn: "CloudFormationClient",
 ) -> State:
     """Attach the product's backup policies (the deploy-time custom resource creates and updates them; this step
     only attaches). When the deployment targets accounts directly (ACCOUNTS): a batch (events, manual) attaches
@@ -266,6 +279,7 @@ def reattach_backup_policies(
     DuplicatePolicyAttachmentException), so its work does not grow with the organization (issue 14); the
     reconcile run converges every protected account of the organization (the source of truth again)."""
     state = check_state(state)
+    org = Organizations.of(org)
     accounts: list[str] = []
     whole_organization = "resolution" not in state or resolution_of(state).mode == "reconcile"
     if ACCOUNTS_TOKEN in settings.policy_target_ids:

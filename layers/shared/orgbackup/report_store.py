@@ -1,4 +1,4 @@
-"""Amazon S3 adapter: the coverage report's objects in the report bucket.
+"""The coverage report's objects in the report bucket (through the S3 adapter, ``orgbackup.aws.s3``).
 
 Each run writes ``<prefix>latest.json`` and ``<prefix>latest.html`` (what people open) and a dated copy of both
 under ``<prefix>history/`` (the bucket's lifecycle rule expires them). The previous ``latest.json`` is what the next
@@ -9,9 +9,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from botocore.exceptions import ClientError
-
-from orgbackup import retry
+from orgbackup.aws import s3
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -29,13 +27,10 @@ class ReportStore:
 
     def previous(self) -> dict[str, Any] | None:
         """The last report's JSON, or None when there is none yet."""
-        try:
-            body = retry.call(self.client.get_object, Bucket=self.bucket, Key=self.prefix + LATEST_JSON)["Body"]
-        except ClientError as error:
-            if retry.error_code(error) in {"NoSuchKey", "404"}:
-                return None
-            raise
-        document = json.loads(body.read())
+        body = s3.read(self.client, self.bucket, self.prefix + LATEST_JSON)
+        if body is None:
+            return None
+        document = json.loads(body)
         return document if isinstance(document, dict) else None
 
     def save(self, stamp: str, document: dict[str, Any], page: str) -> dict[str, str]:
@@ -51,7 +46,7 @@ class ReportStore:
         for name, key in keys.items():
             is_page = name.endswith("html")
             body, content_type = (html, "text/html; charset=utf-8") if is_page else (data, "application/json")
-            retry.call(self.client.put_object, Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+            s3.write(self.client, self.bucket, key, body, content_type)
         return keys
 
     def location(self, key: str) -> str:

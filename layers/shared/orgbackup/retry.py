@@ -26,7 +26,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 from botocore.exceptions import ClientError
 
@@ -86,9 +86,3 @@ def call[T](fn: Callable[..., T], /, *args: object, backoff: Backoff | None = No
             logger.warning("retrying after conflict", extra={"code": code, "attempt": attempt + 1, "wait_s": wait})
             policy.sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def pages(client: Any, operation: str, /, *, backoff: Backoff | None = None, **kwargs: object) -> list[dict[str, Any]]:
-    """Every page of a paginated call; the whole walk is retried on a conflict (pages are not resumable)."""
-    paginator = client.get_paginator(operation)
-    return call(lambda: list(paginator.paginate(**kwargs)), backoff=backoff)

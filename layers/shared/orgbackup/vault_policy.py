@@ -68,6 +68,8 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from botocore.exceptions import ClientError
 
 from orgbackup import config, retry
+from orgbackup.aws import backup, sts
+from orgbackup.aws.organizations import MAX_DEPTH, Organizations
 from orgbackup.exceptions import CentralAccountAccessError, ConfigurationError, InvalidInputError
 from orgbackup.observability import logger
 from orgbackup.retry import Backoff
@@ -121,8 +123,6 @@ DEFAULT_THRESHOLD_BYTES: Final = ASSUMED_SIZE_LIMIT_BYTES - SWITCH_MARGIN_BYTES
 ORG_PATH: Final = re.compile(
     rf"(?P<org>{config.ORGANIZATION_ID})/{config.ROOT_ID}/(?:{config.OU_ID}/)*{config.OU_ID}/\*?", re.ASCII
 )
-# ListParents walks one level at a time; Organizations nests OUs at most five levels below the root.
-MAX_DEPTH: Final = 10
 
 # STS AssumeRole RoleSessionName: 2 to 64 characters of [\w+=,.@-] (STS API reference, AssumeRole; the same
 # constraints are in botocore's service model). \w is ASCII here: STS rejects other letters.
@@ -368,40 +368,25 @@ def _organization_form(
 
 
 def org_paths_for(
-    org_client: "OrganizationsClient",
+    org_client: "Organizations | OrganizationsClient",
     organization_id: str,
     ou_ids: Iterable[str],
     *,
     backoff: Backoff | None = None,
 ) -> list[str]:
-    """``o-.../r-.../ou-.../`` for each OU (in the given order, without repeats), built by walking ListParents up
-    to the root. Raises ConfigurationError for an OU that is not in the organization."""
-    parents: dict[str, str] = {}
-
-    def parent_of(child_id: str) -> str:
-        if child_id not in parents:
-            try:
-                response = retry.call(org_client.list_parents, ChildId=child_id, backoff=backoff)
-            except ClientError as error:
-                if retry.error_code(error) in {"ChildNotFoundException", "OrganizationalUnitNotFoundException"}:
-                    raise ConfigurationError(
-                        f"IN_SCOPE_OU_IDS={child_id!r} is invalid: no such OU in organization {organization_id}"
-                    ) from error
-                raise
-            found = response.get("Parents", [])
-            if not found:
-                raise ConfigurationError(f"IN_SCOPE_OU_IDS={child_id!r} is invalid: Organizations lists no parent")
-            parents[child_id] = found[0]["Id"]
-        return parents[child_id]
-
+    """``o-.../r-.../ou-.../`` for each OU (in the given order, without repeats), from the OU's path up to the
+    root (``Organizations.path``). Raises ConfigurationError for an OU that is not in the organization."""
+    organizations = Organizations.of(org_client, backoff)
     paths: list[str] = []
     for ou_id in dict.fromkeys(ou_ids):
-        chain = [ou_id]
-        while not chain[-1].startswith("r-"):
-            if len(chain) > MAX_DEPTH:
-                raise ConfigurationError(f"IN_SCOPE_OU_IDS={ou_id!r}: no root within {MAX_DEPTH} levels")
-            chain.append(parent_of(chain[-1]))
-        paths.append("/".join([organization_id, *reversed(chain)]) + "/")
+        chain = organizations.path(ou_id)
+        if not chain:
+            raise ConfigurationError(
+                f"IN_SCOPE_OU_IDS={ou_id!r} is invalid: no such OU in organization {organization_id}"
+            )
+        if not chain[-1].startswith("r-"):
+            raise ConfigurationError(f"IN_SCOPE_OU_IDS={ou_id!r}: no root within {MAX_DEPTH} levels")
+        paths.append("/".join([organization_id, *reversed((ou_id, *chain))]) + "/")
     return paths
 
 
@@ -432,24 +417,16 @@ def assume_central_role(
     """A session in the central backup account, as its vault-policy role, named after the execution (CloudTrail
     shows the session name in the assumed-role ARN). Throttling is retried; any other refusal becomes a
     CentralAccountAccessError naming the role and the AWS error."""
-    import boto3  # noqa: PLC0415 - lazy: only the vault-policy step needs a second session
-
     role_arn = central_policy_role_arn(settings)
     name = role_session_name(session_name)
     try:
-        response = retry.call(sts_client.assume_role, RoleArn=role_arn, RoleSessionName=name, backoff=backoff)
+        session = sts.assumed_session(sts_client, role_arn, name, settings.primary_region, backoff=backoff)
     except ClientError as error:
         raise CentralAccountAccessError(
             f"cannot assume the central vault-policy role {role_arn} (session {name}): {_aws_error(error)}"
         ) from error
-    credentials = response["Credentials"]
     logger.info("assumed the central vault-policy role", extra={"role_arn": role_arn, "session_name": name})
-    return boto3.session.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name=settings.primary_region,
-    )
+    return session
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -490,18 +467,11 @@ def _central_error(settings: Settings, region: str, operation: str, error: Clien
 
 def _current_policy(client: "BackupClient", settings: Settings, region: str, backoff: Backoff | None) -> str | None:
     try:
-        response = retry.call(
-            client.get_backup_vault_access_policy, BackupVaultName=settings.central_vault_name, backoff=backoff
-        )
+        return backup.vault_access_policy(client, settings.central_vault_name, backoff=backoff)
     except ClientError as error:
-        code = retry.error_code(error)
-        if code == "ResourceNotFoundException":
-            # Also the answer for a vault that does not exist: PutBackupVaultAccessPolicy then says which.
-            return None
-        if code in ACCESS_DENIED_CODES:
+        if retry.error_code(error) in ACCESS_DENIED_CODES:
             raise _central_error(settings, region, "GetBackupVaultAccessPolicy", error) from error
         raise
-    return response.get("Policy")
 
 
 def allowed_accounts(
@@ -554,12 +524,7 @@ def apply_central_vault_policy(
             written[region] = False
             continue
         try:
-            retry.call(
-                client.put_backup_vault_access_policy,
-                BackupVaultName=settings.central_vault_name,
-                Policy=policy.text,
-                backoff=backoff,
-            )
+            backup.put_vault_access_policy(client, settings.central_vault_name, policy.text, backoff=backoff)
         except ClientError as error:
             if retry.error_code(error) in ACCESS_DENIED_CODES | {"ResourceNotFoundException"}:
                 raise _central_error(settings, region, "PutBackupVaultAccessPolicy", error) from error

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from orgbackup import config
-from orgbackup.backup import BackupCopies
+from orgbackup.aws.backup import BackupCopies
 from orgbackup.exceptions import ConfigurationError, InvalidInputError
 from orgbackup.protection.recovery import (
     AccountReader,

@@ -1,9 +1,10 @@
-"""Upsert, attach, detach and delete the organization's backup policies (AWS Organizations adapter).
+"""Upsert, attach, detach and delete the organization's backup policies (through the Organizations adapter,
+``orgbackup.aws.organizations``).
 
 Policies are found by name; an existing policy is updated in place (its ID, and so every attachment, is kept)
-and only when its content or description changed. Attaching treats an existing attachment as done. Every call
-goes through ``retry.call`` because ``ConcurrentModificationException`` is routine when Control Tower or another
-automation changes the organization at the same time.
+and only when its content or description changed. Attaching treats an existing attachment as done. The adapter
+retries ``ConcurrentModificationException``, routine when Control Tower or another automation changes the
+organization at the same time.
 """
 
 import json
@@ -11,15 +12,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from botocore.exceptions import ClientError
-
-from orgbackup import retry
+from orgbackup.aws.organizations import Organizations
 from orgbackup.observability import logger
 
 if TYPE_CHECKING:
     from mypy_boto3_organizations import OrganizationsClient
 
-BACKUP_POLICY = "BACKUP_POLICY"
 MANAGED_BY_TAG = {"Key": "managed-by", "Value": "orgbackup"}
 ROOT_TOKEN = "ROOT"  # noqa: S105 - a target token, not a secret
 # A target token meaning "each onboarded account directly" (instead of the root or OUs).
@@ -57,22 +55,19 @@ def _same_content(current: str, desired: str) -> bool:
         return current == desired
 
 
-def existing_policies(org: "OrganizationsClient") -> dict[str, str]:
+def existing_policies(org: "Organizations | OrganizationsClient") -> dict[str, str]:
     """Backup policy name -> policy ID, for every backup policy of the organization."""
-    names: dict[str, str] = {}
-    for page in retry.pages(org, "list_policies", Filter=BACKUP_POLICY):
-        for summary in page["Policies"]:
-            names[summary["Name"]] = summary["Id"]
-    return names
+    return Organizations.of(org).backup_policies()
 
 
-def resolve_targets(org: "OrganizationsClient", target_ids: Iterable[str], accounts: Iterable[str] = ()) -> list[str]:
+def resolve_targets(
+    org: "Organizations | OrganizationsClient", target_ids: Iterable[str], accounts: Iterable[str] = ()
+) -> list[str]:
     """Concrete target IDs: ROOT becomes the root's ID, ACCOUNTS becomes ``accounts``; order kept, no repeats."""
     resolved: list[str] = []
     for target in target_ids:
         if target == ROOT_TOKEN:
-            roots = retry.call(org.list_roots)["Roots"]
-            resolved.append(roots[0]["Id"])
+            resolved.append(Organizations.of(org).root_id())
         elif target == ACCOUNTS_TOKEN:
             resolved.extend(accounts)
         else:
@@ -81,25 +76,21 @@ def resolve_targets(org: "OrganizationsClient", target_ids: Iterable[str], accou
 
 
 def upsert_policies(
-    org: "OrganizationsClient", policies: Sequence[PolicySource], report: ApplyReport | None = None
+    org: "Organizations | OrganizationsClient", policies: Sequence[PolicySource], report: ApplyReport | None = None
 ) -> ApplyReport:
+    organizations = Organizations.of(org)
     report = report or ApplyReport()
-    current = existing_policies(org)
+    current = organizations.backup_policies()
     for policy in policies:
         policy_id = current.get(policy.name)
         if policy_id is None:
-            created = retry.call(
-                org.create_policy,
-                Name=policy.name,
-                Description=policy.description,
-                Content=policy.content,
-                Type=BACKUP_POLICY,
-                Tags=[MANAGED_BY_TAG],
+            created = organizations.create_backup_policy(
+                policy.name, policy.description, policy.content, [MANAGED_BY_TAG]
             )
             report.created.append(policy.name)
-            report.policy_ids[policy.name] = created["Policy"]["PolicySummary"]["Id"]
+            report.policy_ids[policy.name] = created
             continue
-        described = retry.call(org.describe_policy, PolicyId=policy_id)["Policy"]
+        described = organizations.describe_policy(policy_id)
         report.policy_ids[policy.name] = policy_id
         unchanged = _same_content(described.get("Content", ""), policy.content) and (
             described["PolicySummary"].get("Description", "") == policy.description
@@ -107,14 +98,14 @@ def upsert_policies(
         if unchanged:
             report.unchanged.append(policy.name)
             continue
-        retry.call(org.update_policy, PolicyId=policy_id, Description=policy.description, Content=policy.content)
+        organizations.update_policy(policy_id, policy.description, policy.content)
         report.updated.append(policy.name)
     logger.info("backup policies upserted", extra={"report": report.to_dict()})
     return report
 
 
 def attach_policies(
-    org: "OrganizationsClient",
+    org: "Organizations | OrganizationsClient",
     policy_ids: dict[str, str],
     target_ids: Sequence[str],
     report: ApplyReport | None = None,
@@ -125,32 +116,20 @@ def attach_policies(
     listing each policy's targets (ListTargetsForPolicy: worth it when converging the whole organization, one page
     per 20 targets); otherwise by listing each target's backup policies (ListPoliciesForTarget: one call per
     target, so a batch's few accounts never cost a listing of every target of the policy in the organization)."""
+    organizations = Organizations.of(org)
     report = report or ApplyReport()
     if list_attached:
         attached = {
-            (policy_id, target["TargetId"])
-            for policy_id in policy_ids.values()
-            for page in retry.pages(org, "list_targets_for_policy", PolicyId=policy_id)
-            for target in page["Targets"]
+            (policy_id, target) for policy_id in policy_ids.values() for target in organizations.targets_of(policy_id)
         }
     else:
         attached = {
-            (policy["Id"], target)
-            for target in target_ids
-            for page in retry.pages(org, "list_policies_for_target", TargetId=target, Filter=BACKUP_POLICY)
-            for policy in page["Policies"]
+            (policy_id, target) for target in target_ids for policy_id in organizations.backup_policies_of(target)
         }
     for name, policy_id in policy_ids.items():
         for target in target_ids:
             label = f"{name} -> {target}"
-            if (policy_id, target) in attached:
-                report.already_attached.append(label)
-                continue
-            try:
-                retry.call(org.attach_policy, PolicyId=policy_id, TargetId=target)
-            except ClientError as error:
-                if retry.error_code(error) != "DuplicatePolicyAttachmentException":
-                    raise
+            if (policy_id, target) in attached or not organizations.attach(policy_id, target):
                 report.already_attached.append(label)
             else:
                 report.attached.append(label)
@@ -158,43 +137,38 @@ def attach_policies(
 
 
 def apply_policies(
-    org: "OrganizationsClient",
+    org: "Organizations | OrganizationsClient",
     policies: Sequence[PolicySource],
     target_ids: Sequence[str],
     accounts: Sequence[str] = (),
 ) -> ApplyReport:
     """Upsert every policy, then attach each to every target (ROOT / OU / account IDs / ACCOUNTS)."""
-    report = upsert_policies(org, policies)
-    targets = resolve_targets(org, target_ids, accounts)
-    return attach_policies(org, report.policy_ids, targets, report)
+    organizations = Organizations.of(org)
+    report = upsert_policies(organizations, policies)
+    targets = resolve_targets(organizations, target_ids, accounts)
+    return attach_policies(organizations, report.policy_ids, targets, report)
 
 
-def managed_policies(org: "OrganizationsClient", prefix: str) -> dict[str, str]:
+def managed_policies(org: "Organizations | OrganizationsClient", prefix: str) -> dict[str, str]:
     """Name -> ID of the backup policies this product created under ``prefix`` (by name and by tag, so a
     hand-made policy that merely shares the prefix is never touched)."""
-    managed: dict[str, str] = {}
-    for name, policy_id in existing_policies(org).items():
-        if not name.startswith(f"{prefix}-"):
-            continue
-        tags = retry.call(org.list_tags_for_resource, ResourceId=policy_id)["Tags"]
-        if MANAGED_BY_TAG in tags:
-            managed[name] = policy_id
-    return managed
+    organizations = Organizations.of(org)
+    return {
+        name: policy_id
+        for name, policy_id in organizations.backup_policies().items()
+        if name.startswith(f"{prefix}-") and MANAGED_BY_TAG in organizations.tags(policy_id)
+    }
 
 
-def delete_policies(org: "OrganizationsClient", policies: dict[str, str]) -> ApplyReport:
+def delete_policies(org: "Organizations | OrganizationsClient", policies: dict[str, str]) -> ApplyReport:
     """Detach each policy (name -> ID) from every target, then delete it."""
+    organizations = Organizations.of(org)
     report = ApplyReport()
     for name, policy_id in policies.items():
-        for page in retry.pages(org, "list_targets_for_policy", PolicyId=policy_id):
-            for target in page["Targets"]:
-                try:
-                    retry.call(org.detach_policy, PolicyId=policy_id, TargetId=target["TargetId"])
-                except ClientError as error:
-                    if retry.error_code(error) != "PolicyNotAttachedException":
-                        raise
-                report.detached.append(f"{name} -> {target['TargetId']}")
-        retry.call(org.delete_policy, PolicyId=policy_id)
+        for target in organizations.targets_of(policy_id):
+            organizations.detach(policy_id, target)
+            report.detached.append(f"{name} -> {target}")
+        organizations.delete_policy(policy_id)
         report.deleted.append(name)
     logger.info("backup policies deleted", extra={"report": report.to_dict()})
     return report

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from orgbackup import config
+from orgbackup.aws.organizations import Organizations
 from orgbackup.custom_resource import CustomResourceRequest, Outcome
 from orgbackup.exceptions import ConfigurationError
 from orgbackup.policies.apply import (
@@ -27,7 +28,10 @@ if TYPE_CHECKING:
 
 
 def deploy_policies(
-    org: "OrganizationsClient", settings: Settings, params: PolicyParameters, accounts: Sequence[str] = ()
+    org: "Organizations | OrganizationsClient",
+    settings: Settings,
+    params: PolicyParameters,
+    accounts: Sequence[str] = (),
 ) -> ApplyReport:
     """Render, upsert and attach every policy; delete the managed policies the templates no longer produce."""
     rendered = render_policies(settings, params)
@@ -42,7 +46,7 @@ def deploy_policies(
 
 
 def reattach_policies(
-    org: "OrganizationsClient",
+    org: "Organizations | OrganizationsClient",
     settings: Settings,
     params: PolicyParameters,
     accounts: Sequence[str] = (),
@@ -66,7 +70,7 @@ def reattach_policies(
     return attach_policies(org, report.policy_ids, targets, report, list_attached=list_attached)
 
 
-def remove_policies(org: "OrganizationsClient", prefix: str) -> ApplyReport:
+def remove_policies(org: "Organizations | OrganizationsClient", prefix: str) -> ApplyReport:
     return delete_policies(org, managed_policies(org, prefix))
 
 
@@ -96,7 +100,7 @@ def check_policy_resource(request: CustomResourceRequest, environment: Mapping[s
 
 
 def handle_policy_resource(
-    request: CustomResourceRequest, org: "OrganizationsClient", environment: Mapping[str, str]
+    request: CustomResourceRequest, org: "Organizations | OrganizationsClient", environment: Mapping[str, str]
 ) -> Outcome:
     """The Custom::BackupPolicies resource (and Custom::BackupPolicyCheck, see ``check_policy_resource``). Its
     properties only mirror the parameters so that CloudFormation sends an Update when one changes; the values

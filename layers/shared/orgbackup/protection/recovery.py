@@ -14,7 +14,7 @@ and its access policy allows ``backup:CopyIntoBackupVault`` from the central acc
 central vault key: a cross-account copy is re-encrypted with the destination vault's key) lets the member account
 use it.
 
-The AWS Backup calls go through ``orgbackup.backup.BackupCopies``; the IAM and KMS reads (a role's trust policy, a
+The AWS Backup calls go through ``orgbackup.aws.backup.BackupCopies``; the IAM and KMS reads (a role's trust policy, a
 key's policy) through ``AccountReader``. Both take injected clients.
 """
 
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 from botocore.exceptions import ClientError
 
 from orgbackup import config
-from orgbackup.backup import BackupCopies
+from orgbackup.aws.backup import BackupCopies
 from orgbackup.exceptions import InvalidInputError
 from orgbackup.protection.access import Principal, policy_allows
 from orgbackup.protection.rules import RuleBook, load_rule_book

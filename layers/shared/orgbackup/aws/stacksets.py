@@ -1,0 +1,69 @@
+"""The CloudFormation StackSets adapter: every StackSets call the product's code makes (the state machine polls
+DescribeStackSetOperation through its own SDK integration).
+
+Calls go through ``retry.call`` (``OperationInProgressException`` is a conflict it retries), listings through
+``orgbackup.aws.pages``.
+"""
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from orgbackup import retry
+from orgbackup.aws import pages
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+
+
+class StackSet:
+    """One StackSet, by name."""
+
+    def __init__(self, cfn: "CloudFormationClient", name: str) -> None:
+        self.cfn = cfn
+        self.name = name
+
+    def instances(self) -> Iterator[Any]:
+        """Every stack instance summary (ListStackInstances)."""
+        for page in pages(self.cfn.list_stack_instances, StackSetName=self.name):
+            yield from page["Summaries"]
+
+    def operation_results(self, operation_id: str) -> Iterator[Any]:
+        """What one operation did per account and Region (ListStackSetOperationResults)."""
+        for page in pages(self.cfn.list_stack_set_operation_results, StackSetName=self.name, OperationId=operation_id):
+            yield from page["Summaries"]
+
+    def create_instances(
+        self, operation_id: str, accounts: Sequence[str], regions: Sequence[str], preferences: Mapping[str, Any]
+    ) -> str:
+        return self._start(self.cfn.create_stack_instances, operation_id, accounts, regions, preferences)
+
+    def update_instances(
+        self, operation_id: str, accounts: Sequence[str], regions: Sequence[str], preferences: Mapping[str, Any]
+    ) -> str:
+        return self._start(self.cfn.update_stack_instances, operation_id, accounts, regions, preferences)
+
+    def _start(
+        self,
+        call: Any,
+        operation_id: str,
+        accounts: Sequence[str],
+        regions: Sequence[str],
+        preferences: Mapping[str, Any],
+    ) -> str:
+        """Start an operation under a deterministic ID; an ID that already exists is our own earlier attempt (the
+        task was retried after a timeout): its ID is returned, to carry on polling it."""
+        try:
+            retry.call(
+                call,
+                StackSetName=self.name,
+                OperationId=operation_id,
+                Accounts=list(accounts),
+                Regions=list(regions),
+                OperationPreferences=dict(preferences),
+            )
+        except ClientError as error:
+            if retry.error_code(error) != "OperationIdAlreadyExistsException":
+                raise
+        return operation_id
