@@ -33,6 +33,9 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal, cast, get_args
 
+from botocore.exceptions import ClientError
+
+from orgbackup import retry
 from orgbackup.aws.organizations import Organizations
 from orgbackup.exceptions import InvalidInputError
 from orgbackup.lifecycle import ACCOUNT_ID_RE, AccountRequest, InvalidRecord, Mode, RecordCode, WorkflowInput
@@ -371,11 +374,12 @@ def resolve(
     accounts whose StackSet baseline the caller found current, ``in_progress_baseline_ids`` those a StackSet
     operation is deploying now.
     """
-    classifier = _Classifier(
-        Organizations.of(client, backoff), settings, current_baseline_ids, in_progress_baseline_ids
-    )
+    view = Organizations.of(client, backoff)
+    classifier = _Classifier(view, settings, current_baseline_ids, in_progress_baseline_ids)
     resolution = Resolution(mode=mode, reason=reason, invalid=_invalid_from_records(list(invalid_records)))
-    for group in dedupe(requests):
+    groups = dedupe(requests)
+    _list_busy_ous(view, groups)
+    for group in groups:
         result = classifier.classify(group)
         if isinstance(result, AccountRef):
             resolution.to_onboard.append(result)
@@ -385,6 +389,36 @@ def resolve(
             resolution.invalid.append(result)
     _log(resolution)
     return resolution
+
+
+# An OU named by at least this many requests of a batch is listed (ListAccountsForParent, 20 accounts a page)
+# instead of describing its accounts one by one (DescribeAccount and ListParents each): a whole OU enrolled at once
+# (issue 14: 1,000 accounts in a batch) costs a page per 20 accounts, not two calls per account.
+LIST_OU_FROM_REQUESTS: Final = 20
+# Listing stops after this many accounts per requested one, found or not (an OU holding many other accounts must
+# not cost more than describing the requested ones would): the rest are described one by one.
+LIST_OU_ACCOUNTS_PER_REQUEST: Final = 2
+
+
+def _list_busy_ous(view: Organizations, groups: Sequence[_Group]) -> None:
+    """Teach ``view`` the accounts (and their parent) of each OU many of ``groups`` name, by listing the OU."""
+    wanted: dict[str, set[str]] = {}
+    for group in groups:
+        if group.ou_id:
+            wanted.setdefault(group.ou_id, set()).add(group.account_id)
+    for ou_id, account_ids in wanted.items():
+        if len(account_ids) < LIST_OU_FROM_REQUESTS:
+            continue
+        missing, budget = set(account_ids), LIST_OU_ACCOUNTS_PER_REQUEST * len(account_ids)
+        try:
+            for seen, account in enumerate(view.accounts_for_parent(ou_id), start=1):
+                missing.discard(account["Id"])
+                if not missing or seen >= budget:
+                    break
+        except ClientError as error:
+            # An OU that does not exist: each account is described on its own, which says what is wrong.
+            if retry.error_code(error) not in {"ParentNotFoundException", "OrganizationalUnitNotFoundException"}:
+                raise
 
 
 def _eligible(account: "AccountTypeDef", settings: Settings) -> bool:

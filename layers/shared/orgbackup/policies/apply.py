@@ -24,6 +24,10 @@ ROOT_TOKEN = "ROOT"  # noqa: S105 - a target token, not a secret
 ACCOUNTS_TOKEN = "ACCOUNTS"  # noqa: S105
 
 
+# A batch with at most this many targets looks each one's policies up before attaching (see attach_policies).
+LIST_TARGETS_UP_TO = 20
+
+
 class PolicySource(Protocol):
     @property
     def name(self) -> str: ...
@@ -114,15 +118,18 @@ def attach_policies(
 ) -> ApplyReport:
     """Attach each policy to each target, skipping the attachments that exist. ``list_attached``: find them by
     listing each policy's targets (ListTargetsForPolicy: worth it when converging the whole organization, one page
-    per 20 targets); otherwise by listing each target's backup policies (ListPoliciesForTarget: one call per
-    target, so a batch's few accounts never cost a listing of every target of the policy in the organization)."""
+    per 20 targets). Otherwise (a batch), by listing each target's backup policies (ListPoliciesForTarget: one
+    call per target, so a batch's few accounts never cost a listing of every target of the policy in the
+    organization); past ``LIST_TARGETS_UP_TO`` targets, by attaching directly: a batch that large is new accounts,
+    nearly all without the policies, and an existing attachment answers DuplicatePolicyAttachmentException."""
     organizations = Organizations.of(org)
     report = report or ApplyReport()
+    attached: set[tuple[str, str]] = set()
     if list_attached:
         attached = {
             (policy_id, target) for policy_id in policy_ids.values() for target in organizations.targets_of(policy_id)
         }
-    else:
+    elif len(target_ids) <= LIST_TARGETS_UP_TO:
         attached = {
             (policy_id, target) for target in target_ids for policy_id in organizations.backup_policies_of(target)
         }
