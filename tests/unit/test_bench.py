@@ -356,3 +356,28 @@ def test_the_org_size_comparison_says_whether_a_batch_of_1_costs_the_same() -> N
         ]
     )
     assert lines[-2] == "- a batch of 1 costs the same in 5000 accounts as in 100: 522 vs 32 calls - NOT met"
+
+
+def test_the_backfill_lines_say_whether_the_resolved_state_fits_in_step_functions() -> None:
+    # Given a first-deploy reconcile whose state is past Step Functions' 256 KiB, and a daily one within it
+    reconcile = {"to_onboard": 5000, "first_state_bytes": 300_000, "steady_state_bytes": 200_000}
+    lines = bench._org_size_lines(
+        [
+            {"accounts": 100, "api_calls": {"organizations": 30}, "total": 30, "vault_policy_form": "accounts"},
+            {
+                "accounts": 5000,
+                "api_calls": {"organizations": 20},
+                "total": 20,
+                "vault_policy_form": "org-paths",
+                "reconcile": reconcile,
+            },
+        ]
+    )
+    # Then the comparison names the policy form each organization holds, and the backfill rows say which fits
+    assert (
+        "- central vault policy in place (as the organization's size gives it): 100: accounts, 5000: org-paths" in lines
+    )
+    assert "- a batch of 1 costs the same in 5000 accounts as in 100: 20 vs 30 calls - met" in lines
+    rows = [line for line in lines if line.startswith("| first deploy") or line.startswith("| daily")]
+    assert [row.split("|")[-2].strip() for row in rows] == ["NO", "yes"]
+    assert "300,000" in rows[0]

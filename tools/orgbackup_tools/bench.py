@@ -409,9 +409,51 @@ def run_burst(accounts: int, batch_size: int | None, timing: ProductTiming) -> R
     )
 
 
-def run_org_size(total_accounts: int) -> dict[str, int]:
-    """The AWS API calls, by service, of a batch of ONE new account in an organization of ``total_accounts``."""
-    from orgbackup_tools import simulation  # noqa: PLC0415 - moto
+# Step Functions' limit on a state's input and output: 256 KiB of UTF-8 (Step Functions quotas,
+# https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html, "Maximum input or output size").
+STATE_LIMIT_BYTES = 256 * 1024
+
+
+def establish_vault_policy_form(world: Any) -> str:
+    """Put on the central vault the form of policy an organization of this size holds while orgbackup runs in it
+    (the existing accounts of the bench have no baseline, so the product alone would keep the account form): the
+    account form while the in-scope accounts' IDs fit under the threshold, else the organization form, written
+    by the product's own functions through the central account's vault-policy role. Returns the form."""
+    from orgbackup import vault_policy  # noqa: PLC0415
+    from orgbackup.accounts import in_scope_active_account_ids  # noqa: PLC0415
+
+    settings = world.settings
+    org = world.client("organizations")
+    everyone = in_scope_active_account_ids(org, settings)
+    org_paths = (
+        vault_policy.org_paths_for(org, settings.organization_id, settings.in_scope_ou_ids)
+        if settings.in_scope_ou_ids
+        else None
+    )
+    session = vault_policy.assume_central_role(world.client("sts"), settings, "bench-setup")
+    policies = {
+        region: vault_policy.render_central_vault_policy(
+            settings,
+            everyone,
+            region,
+            org_paths=org_paths,
+            break_glass_principal_arn=settings.break_glass_principal_arn,
+        )
+        for region in settings.backup_regions
+    }
+    form = policies[settings.primary_region].mode
+    if form != "accounts":
+        vault_policy.apply_central_vault_policy(
+            lambda region: aws.client("backup", region, from_session=session), settings, policies
+        )
+    return form
+
+
+def run_org_size(total_accounts: int) -> dict[str, Any]:
+    """The AWS API calls, by service, of a batch of ONE new account in an organization of ``total_accounts``, and
+    what a reconcile (backfill) of that organization would carry in the workflow's state."""
+    from orgbackup import onboarding  # noqa: PLC0415
+    from orgbackup_tools import simulation  # noqa: PLC0415
     from orgbackup_tools.commands.simulate import DEFAULT_EVENT, burst_events, plan_world  # noqa: PLC0415
 
     events = burst_events(1, json.loads(DEFAULT_EVENT.read_text(encoding="utf-8")))
@@ -425,12 +467,41 @@ def run_org_size(total_accounts: int) -> dict[str, int]:
         contextlib.redirect_stdout(quiet),
         lighter_emulation(),
         simulation.World.emulate(spec) as world,
-        counting(world, recorder),
     ):
-        world.put_lifecycle_events(events)
-        for batch in world.pipe_batches():
-            execute(world, batch)
-    return dict(Counter(call.service for call in recorder.calls()))
+        form = establish_vault_policy_form(world)
+        with counting(world, recorder):
+            world.put_lifecycle_events(events)
+            for batch in world.pipe_batches():
+                execute(world, batch)
+        batch_calls = dict(Counter(call.service for call in recorder.calls()))
+        # The first deploy's backfill: Resolve in reconcile mode over the whole organization (no account has a
+        # baseline yet), and the daily reconcile once every account has one (all skipped as current).
+        org, cfn = aws.client("organizations"), aws.client("cloudformation")
+        first = onboarding.resolve({"mode": "reconcile"}, "bench-reconcile", world.settings, org, cfn)
+        steady = dict(first)
+        steady["resolution"] = {
+            **first["resolution"],
+            "counts": {
+                **first["resolution"]["counts"],
+                "to_onboard": 0,
+                "skipped": len(first["resolution"]["to_onboard"]),
+            },
+            "to_onboard": [],
+            "skipped": [
+                {"account_id": ref["account_id"], "code": "baseline-current", "reason": "baseline already current"}
+                | ({"name": ref["name"]} if "name" in ref else {})
+                for ref in first["resolution"]["to_onboard"]
+            ],
+        }
+    return {
+        "api_calls": batch_calls,
+        "vault_policy_form": form,
+        "reconcile": {
+            "to_onboard": len(first["resolution"]["to_onboard"]),
+            "first_state_bytes": len(json.dumps(first, separators=(",", ":")).encode()),
+            "steady_state_bytes": len(json.dumps(steady, separators=(",", ":")).encode()),
+        },
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -555,8 +626,8 @@ def run(
     org_size = []
     for size in org_sizes:
         progress(f"a batch of 1 new account in an organization of {size} accounts ...")
-        calls = run_org_size(size)
-        org_size.append({"accounts": size, "api_calls": calls, "total": sum(calls.values())})
+        measured = run_org_size(size)
+        org_size.append({"accounts": size, **measured, "total": sum(measured["api_calls"].values())})
     return {"bursts": results, "cold_start": cold, "org_size": org_size}, timing
 
 
@@ -648,15 +719,44 @@ def _org_size_lines(org_size: Sequence[dict[str, Any]]) -> list[str]:
     rows = [[item["accounts"], *(item["api_calls"].get(s, 0) for s in services), item["total"]] for item in org_size]
     smallest, largest = org_size[0], org_size[-1]
     same = largest["total"] <= smallest["total"]
-    return [
+    forms = ", ".join(f"{item['accounts']}: {item.get('vault_policy_form', '?')}" for item in org_size)
+    lines = [
         "A batch of 1 new account in organizations of different sizes (AWS API calls by service):",
         "",
         *_table(["organization (accounts)", *services, "total"], rows),
         "",
+        f"- central vault policy in place (as the organization's size gives it): {forms}",
         f"- a batch of 1 costs the same in {largest['accounts']} accounts as in {smallest['accounts']}: "
         f"{largest['total']} vs {smallest['total']} calls - {'met' if same else 'NOT met'}",
         "",
     ]
+    reconcile = largest.get("reconcile")
+    if reconcile:
+        limit = STATE_LIMIT_BYTES
+        lines += [
+            f"Backfill (reconcile) of the {largest['accounts']}-account organization, the workflow state after Resolve "
+            f"(Step Functions takes at most {limit:,} bytes):",
+            "",
+            *_table(
+                ["run", "accounts listed", "state bytes", "fits"],
+                [
+                    [
+                        "first deploy (all to onboard)",
+                        reconcile["to_onboard"],
+                        f"{reconcile['first_state_bytes']:,}",
+                        "yes" if reconcile["first_state_bytes"] <= limit else "NO",
+                    ],
+                    [
+                        "daily, all current (all skipped)",
+                        reconcile["to_onboard"],
+                        f"{reconcile['steady_state_bytes']:,}",
+                        "yes" if reconcile["steady_state_bytes"] <= limit else "NO",
+                    ],
+                ],
+            ),
+            "",
+        ]
+    return lines
 
 
 def render(report: dict[str, Any], timing: ProductTiming) -> list[str]:
