@@ -446,6 +446,58 @@ def test_parent_chain_is_cached_within_one_run(org: SampleOrg, calls: Calls, set
     assert calls.counts["ListParents"] == 3
 
 
+def enrolled_in(ou_id: str, account_ids: list[str]) -> list[AccountRequest]:
+    """Lifecycle requests naming ``ou_id``, as Control Tower's events for an OU enrolled at once do."""
+    return [
+        AccountRequest(account_id, f"event-{account_id}", "CreateManagedAccount", ou_id=ou_id, ou_name="Workloads")
+        for account_id in account_ids
+    ]
+
+
+def test_an_ou_enrolled_at_once_is_listed_not_described_account_by_account(
+    org: SampleOrg, calls: Calls, settings: Settings
+) -> None:
+    # Given 25 new accounts in Workloads, requested by events that name it
+    new = [f"9000000000{index:02d}" for index in range(25)]
+    for account_id in new:
+        org.add_account(account_id, f"new-{account_id[-2:]}", WORKLOADS)
+    calls.counts.clear()
+
+    # When the batch is resolved
+    resolution = resolve(org.client, settings, enrolled_in(WORKLOADS, new))
+
+    # Then all 25 are onboarded under Workloads, as describing each would have found them
+    assert resolution.account_ids == new
+    assert {ref.parent_id for ref in resolution.to_onboard} == {WORKLOADS}
+    assert [ref.name for ref in resolution.to_onboard] == [f"new-{account_id[-2:]}" for account_id in new]
+    # And the OU was listed (27 accounts: 2 pages of 20) instead of 25 DescribeAccount and 25 ListParents calls:
+    # only the OU's own parent was looked up
+    assert calls.counts == Counter({"ListAccountsForParent": 2, "ListParents": 1})
+
+
+def test_listing_an_ou_stops_at_its_budget_and_the_rest_are_described(
+    org: SampleOrg, calls: Calls, settings: Settings
+) -> None:
+    # Given 20 requests naming Workloads, but 19 of the accounts have moved to Prod since, and Workloads holds
+    # 60 other accounts: listing it whole would cost more than describing the 20 requested
+    for index in range(60):
+        org.add_account(f"9100000000{index:02d}", f"other-{index:02d}", WORKLOADS)
+    moved = [f"9200000000{index:02d}" for index in range(19)]
+    for account_id in moved:
+        org.add_account(account_id, f"moved-{account_id[-2:]}", PROD)
+    calls.counts.clear()
+
+    # When the batch is resolved
+    resolution = resolve(org.client, settings, enrolled_in(WORKLOADS, [WORKLOAD_A, *moved]))
+
+    # Then every account is judged where it is now (Prod is nested in Workloads: all in scope)
+    assert resolution.account_ids == [WORKLOAD_A, *moved]
+    assert {ref.account_id: ref.parent_id for ref in resolution.to_onboard}[moved[0]] == PROD
+    # And the listing stopped after 2 accounts per request (40 accounts: 2 pages), the moved ones described
+    assert calls.counts["ListAccountsForParent"] == 2
+    assert calls.counts["DescribeAccount"] == len(moved)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Reconcile
 
