@@ -173,7 +173,9 @@ def refresh_vault_policy(
 
     The last write of a race must hold the latest source of truth: every round re-reads it after writing, and a
     step whose last write is already stale (the source of truth moved in every round) raises
-    RetryableConflictError instead of ending on it, so the state machine runs the step again a little later."""
+    RetryableConflictError instead of ending on it, so the state machine runs the step again a little later.
+    A batch (not reconcile) whose central vault already holds the organization form keeps it without reading the
+    organization (``_organization_form_in_place``)."""
     state = check_state(state, required=("execution",))
     org = Organizations.of(org)  # one per invocation: the OU paths' parents serve the in-scope walk
     org_paths = (

@@ -6,7 +6,11 @@ stable Sids, minified JSON), so two executions that read the same source of trut
 whichever order their writes land. The adapter writes a Region's policy only when it differs semantically from
 the one in place. Callers: read the source of truth after your own baseline exists and just before rendering; an
 execution that read it before another's baseline finished can still write the older set last (the next run, or
-the daily reconcile, restores the account), so re-read it after applying and apply again if it grew.
+the daily reconcile, restores the account), so re-read it after applying and apply again if it grew. Once the
+policy in place is the organization form (past the threshold: several hundred accounts), a batch keeps it without
+reading the organization at all (``render_organization_form``; ``onboarding.refresh_vault_policy``): it names no
+account, so a batch's accounts are covered and its cost does not grow with the organization (issue 14). Only the
+reconcile run recomputes the form from every in-scope account.
 
 Shape of the document (every decision below is taken from AWS documentation):
 
