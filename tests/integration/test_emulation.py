@@ -708,3 +708,34 @@ def test_an_account_outside_the_organization_or_an_opt_in_region_not_enabled_fai
         emulation.STACKSET_FAULTS.enable_region(member, "af-south-1")
         cfn.update_stack_instances(StackSetName="member", Accounts=[member], Regions=["af-south-1"])
         assert instance_states(cfn)[(member, "af-south-1")] == ("CURRENT", "SUCCEEDED")
+
+
+def test_list_stack_instances_lists_only_the_account_and_region_asked_for() -> None:
+    with mock_aws(), emulation.aws_extensions() as _:
+        cfn = stackset_client()
+        # Given instances for two accounts in two Regions, one of them failed
+        emulation.STACKSET_FAULTS.fail("333333333333", "eu-west-1", "Resource handler returned message: boom")
+        cfn.create_stack_instances(
+            StackSetName="member",
+            Accounts=["333333333333", "444444444444"],
+            Regions=["us-east-1", "eu-west-1"],
+            OperationId="exec-1-create",
+            OperationPreferences={"FailureToleranceCount": 1},
+        )
+
+        def pairs(**filters: str) -> set[tuple[str, str]]:
+            summaries = cfn.list_stack_instances(StackSetName="member", **filters)["Summaries"]
+            return {(s["Account"], s["Region"]) for s in summaries}
+
+        # Then StackInstanceAccount lists that account's instances only (its failed one too), as AWS documents
+        assert pairs(StackInstanceAccount="333333333333") == {
+            ("333333333333", "us-east-1"),
+            ("333333333333", "eu-west-1"),
+        }
+        # And StackInstanceRegion that Region's, both together one pair, and neither every pair
+        assert pairs(StackInstanceRegion="eu-west-1") == {("333333333333", "eu-west-1"), ("444444444444", "eu-west-1")}
+        assert pairs(StackInstanceAccount="444444444444", StackInstanceRegion="us-east-1") == {
+            ("444444444444", "us-east-1")
+        }
+        assert len(pairs()) == 4
+        assert pairs(StackInstanceAccount="999999999999") == set()

@@ -724,7 +724,7 @@ def stackset_operations() -> Iterator[StackSetFaults]:  # noqa: PLR0915 - one fa
         for summary in summaries:
             if (summary["Account"], summary["Region"]) in running:
                 summary.update(Status="OUTDATED", StatusReason="", StackInstanceStatus={"DetailedStatus": "RUNNING"})
-        return ActionResult({"Summaries": summaries})
+        return ActionResult({"Summaries": only_requested_instances(response, summaries)})
 
     original_create_stack_set = CloudFormationResponse.create_stack_set
 
@@ -2284,3 +2284,21 @@ def render_pipe_input_template(template: str, record: dict[str, Any]) -> Any:
         return opening + ("null" if not found else json.dumps(value)) + closing
 
     return json.loads(_PIPE_VARIABLE.sub(substitute, template))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# ListStackInstances' StackInstanceAccount and StackInstanceRegion filters (moto ignores them and lists every
+# instance). AWS lists only "stack instances for" the account and the Region named (ListStackInstances API
+# reference, https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ListStackInstances.html); the
+# product reads a batch's accounts that way. Applied by the StackSet emulation's ListStackInstances above.
+
+
+def only_requested_instances(response: Any, summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ``summaries`` a ListStackInstances request's StackInstanceAccount / StackInstanceRegion select."""
+    account = response._get_param("StackInstanceAccount")
+    region = response._get_param("StackInstanceRegion")
+    return [
+        summary
+        for summary in summaries
+        if (not account or summary["Account"] == account) and (not region or summary["Region"] == region)
+    ]

@@ -10,7 +10,7 @@ CURRENT are repaired with ``UpdateStackInstances`` instead (CloudFormation API r
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -41,9 +41,25 @@ class InstanceState:
 Instances = dict[str, dict[str, InstanceState]]  # account -> Region -> state
 
 
-def instance_states(cfn: "CloudFormationClient", stackset_name: str) -> Instances:
+# Up to this many accounts, their instances are read account by account (one call each, whatever the StackSet's
+# size); more, and the whole StackSet is listed (100 instances a page).
+READ_BY_ACCOUNT_UP_TO: Final = 20
+
+
+def instance_states(
+    cfn: "CloudFormationClient", stackset_name: str, accounts: Collection[str] | None = None
+) -> Instances:
+    """The StackSet's instances by account and Region; with ``accounts``, at least those accounts' (a batch's
+    few accounts are read one by one, so its cost does not grow with the StackSet)."""
+    stackset = StackSet(cfn, stackset_name)
+    if accounts is not None and len(accounts) <= READ_BY_ACCOUNT_UP_TO:
+        summaries: Iterable[Any] = (
+            summary for account in sorted(set(accounts)) for summary in stackset.instances(account)
+        )
+    else:
+        summaries = stackset.instances()
     states: Instances = defaultdict(dict)
-    for summary in StackSet(cfn, stackset_name).instances():
+    for summary in summaries:
         states[summary["Account"]][summary["Region"]] = InstanceState(
             status=summary.get("Status", ""),
             detailed_status=summary.get("StackInstanceStatus", {}).get("DetailedStatus", ""),

@@ -69,7 +69,8 @@ def resolve(
     """Parse the input, look the accounts up and classify them; decide which steps the run needs."""
     workflow_input = parse_workflow_input(raw_input)
     org = Organizations.of(org)
-    states = baseline.instance_states(cfn, settings.member_stackset_name)
+    requested = None if workflow_input.mode == "reconcile" else {r.account_id for r in workflow_input.requests}
+    states = baseline.instance_states(cfn, settings.member_stackset_name, requested)
     current = baseline.current_accounts(states, settings.baseline_regions)
     # An account an operation is deploying now is left to the run that started it: another operation would queue
     # behind it and deploy the same instances again.
@@ -93,7 +94,7 @@ def resolve(
 def start_baseline(state: State, settings: Settings, cfn: "CloudFormationClient") -> State:
     state = check_state(state, required=("execution", "resolution"))
     accounts = resolution_of(state).account_ids
-    states = baseline.instance_states(cfn, settings.member_stackset_name)
+    states = baseline.instance_states(cfn, settings.member_stackset_name, accounts)
     plan = baseline.plan_baseline(accounts, states, settings.baseline_regions)
     operations = baseline.start_operations(
         cfn, settings.member_stackset_name, plan, settings.baseline_regions, _require(state, "execution")
@@ -106,7 +107,7 @@ def inspect_baseline(state: State, settings: Settings, cfn: "CloudFormationClien
     state = check_state(state, required=("resolution",))
     accounts = resolution_of(state).account_ids
     results = baseline.operation_results(cfn, settings.member_stackset_name, state.get("operations", []))
-    states = baseline.instance_states(cfn, settings.member_stackset_name)
+    states = baseline.instance_states(cfn, settings.member_stackset_name, accounts)
     outcome = baseline.assess(accounts, settings.baseline_regions, states, results)
     if outcome.failed:
         logger.warning("baseline failed for some accounts", extra={"failed": outcome.failed})

@@ -24,9 +24,13 @@ class StackSet:
         self.cfn = cfn
         self.name = name
 
-    def instances(self) -> Iterator[Any]:
-        """Every stack instance summary (ListStackInstances)."""
-        for page in pages(self.cfn.list_stack_instances, StackSetName=self.name):
+    def instances(self, account: str | None = None) -> Iterator[Any]:
+        """Every stack instance summary (ListStackInstances), or only ``account``'s: ``StackInstanceAccount``
+        filters them on AWS's side, so one account's instances are one call however large the StackSet (a page
+        holds at most 100 instances, ListStackInstances API reference,
+        https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ListStackInstances.html)."""
+        only: dict[str, Any] = {"StackInstanceAccount": account} if account else {}
+        for page in pages(self.cfn.list_stack_instances, StackSetName=self.name, **only):
             yield from page["Summaries"]
 
     def operation_results(self, operation_id: str) -> Iterator[Any]:
