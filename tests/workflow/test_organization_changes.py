@@ -24,6 +24,8 @@ from workflow_helpers import (
     states_entered,
 )
 
+from orgbackup.custom_resource import CustomResourceRequest
+from orgbackup.policies.service import handle_policy_resource
 from orgbackup_tools.simulation import Observer, build_report
 
 MOVE_OUT = "organizations/move-account-out-of-scope.json"
@@ -414,3 +416,54 @@ def test_offboarding_deletes_the_stacks_when_the_deployment_says_so(make_world) 
     assert held.vaults == {}
     item = run_state(history)["offboarding"]["offboarded"]["333333333333"]
     assert item["stacks"] == "deleted"
+
+
+def _policy_targets(world) -> dict[str, list[str]]:
+    org = world.client("organizations")
+    return {
+        policy["Name"]: sorted(t["TargetId"] for t in org.list_targets_for_policy(PolicyId=policy["Id"])["Targets"])
+        for policy in org.list_policies(Filter="BACKUP_POLICY")["Policies"]
+    }
+
+
+def _deploy_policy_targets(world, old: list[str], new: list[str]):
+    """What `sam deploy` with a new PolicyTargetIds does: an Update of Custom::BackupPolicies, its old properties
+    included, handled by the real function code with the new environment."""
+    environment = {**world.function_environment("ApplyBackupPoliciesFunction"), "POLICY_TARGET_IDS": ",".join(new)}
+    request = CustomResourceRequest.parse(
+        {
+            "RequestType": "Update",
+            "ResponseURL": "https://cloudformation-custom-resource-response.example/response",
+            "StackId": "arn:aws:cloudformation:us-east-1:111111111111:stack/orgbackup/1",
+            "RequestId": "update-1",
+            "LogicalResourceId": "BackupPolicies",
+            "ResourceType": "Custom::BackupPolicies",
+            "PhysicalResourceId": "orgbackup-backup-policies/orgbackup",
+            "ResourceProperties": {"PolicyTargetIds": new},
+            "OldResourceProperties": {"PolicyTargetIds": old},
+        }
+    )
+    return handle_policy_resource(request, world.client("organizations"), environment)
+
+
+def test_policy_targets_no_longer_listed_are_detached_on_deploy(world) -> None:
+    # Given the policies attached to each protected account (ACCOUNTS) and, by an earlier deploy, to Prod
+    onboard(world, "333333333333", "555555555555")
+    _deploy_policy_targets(world, ["ACCOUNTS"], ["ACCOUNTS", "ou-ab12-33333333"])
+    assert set(_policy_targets(world)["orgbackup-daily"]) == {"333333333333", "555555555555", "ou-ab12-33333333"}
+
+    # When a deploy drops Prod from PolicyTargetIds
+    _deploy_policy_targets(world, ["ACCOUNTS", "ou-ab12-33333333"], ["ACCOUNTS"])
+
+    # Then Prod loses the policies, the accounts keep them
+    assert set(_policy_targets(world)["orgbackup-daily"]) == {"333333333333", "555555555555"}
+
+    # When a deploy replaces ACCOUNTS by ROOT (555555555555 named explicitly too)
+    outcome = _deploy_policy_targets(world, ["ACCOUNTS"], ["ROOT", "555555555555"])
+
+    # Then the policies are attached to the root and to 555555555555, and no longer to 333333333333 directly
+    # (it still has them in force, through the root)
+    for name, targets in _policy_targets(world).items():
+        assert targets == ["555555555555", "r-ab12"], name
+    assert outcome.physical_resource_id == "orgbackup-backup-policies/orgbackup"
+    assert holdings(world, "333333333333").backup_policies == ["orgbackup-daily", "orgbackup-monthly"]
