@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 # The venv's bin holds python3.13 itself, which `sam build` needs on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-TEMPLATES := template.yaml stacksets/member-account.yaml stacksets/central-backup-account.yaml
+TEMPLATES := template.yaml stacksets/member-account.yaml stacksets/central-backup-account.yaml forwarder/organizations-events.yaml
 
 .PHONY: help setup test test-fast lint format build deploy demo bench clean
 
