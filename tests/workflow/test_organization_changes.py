@@ -26,6 +26,7 @@ from workflow_helpers import (
 
 from orgbackup.custom_resource import CustomResourceRequest
 from orgbackup.policies.service import handle_policy_resource
+from orgbackup_tools import emulation
 from orgbackup_tools.simulation import Observer, build_report
 
 MOVE_OUT = "organizations/move-account-out-of-scope.json"
@@ -467,3 +468,31 @@ def test_policy_targets_no_longer_listed_are_detached_on_deploy(world) -> None:
         assert targets == ["555555555555", "r-ab12"], name
     assert outcome.physical_resource_id == "orgbackup-backup-policies/orgbackup"
     assert holdings(world, "333333333333").backup_policies == ["orgbackup-daily", "orgbackup-monthly"]
+
+
+def test_an_offboarding_that_cannot_delete_a_vault_holding_recovery_points_is_reported_failed(make_world) -> None:
+    # Given OffboardingRetainStacks=false and 333333333333 protected, its eu-west-1 vault holding recovery points
+    world = make_world(overrides={"OffboardingRetainStacks": "false"})
+    onboard(world, "333333333333")
+    emulation.hold_recovery_points("333333333333", "eu-west-1", world.settings.member_vault_name)
+    inbox = Notifications(world)
+
+    # When it moves out of scope
+    (history,) = deliver(world, read_event(MOVE_OUT))
+
+    # Then the stack whose vault holds recovery points is not deleted (AWS Backup refuses), the instance stays
+    # and the run says so, while the rest of the offboarding is done
+    end = execution_end(history)
+    assert end["type"] == "ExecutionFailed"
+    assert end["executionFailedEventDetails"]["error"] == "AccountsNotOffboarded"
+    held = holdings(world, "333333333333")
+    assert list(held.stack_instances) == ["eu-west-1"]
+    assert held.vaults == {"eu-west-1": world.settings.member_vault_name}
+    assert held.backup_policies == []
+    assert not held.in_central_vault_policy
+    item = build_report(world, [history])["accounts"]["333333333333"]
+    assert item["outcome"] == "failed"
+    assert item["reason"].startswith("offboarding: eu-west-1: ")
+    assert "recovery points" in item["reason"]
+    (note,) = inbox.new()
+    assert note["subject"] == "orgbackup: 0 onboarded, 1 offboarding failed"

@@ -53,8 +53,11 @@ def run_report(state: Mapping[str, Any]) -> dict[str, Any]:
     to_onboard = {item["account_id"]: item for item in resolution.get("to_onboard", [])}
     onboarded = results.get("onboarded", [])
     failed: dict[str, list[str]] = results.get("failed", {})
-    # An account offboarded by this run is reported there (what was removed, what was kept), not as skipped.
-    offboarded_ids = set(state.get("offboarding", {}).get("offboarded", {}))
+    # An account this run offboarded (or failed to) is reported there (what was removed, what was kept), not as skipped.
+    offboarded_ids = {
+        *state.get("offboarding", {}).get("offboarded", {}),
+        *state.get("offboarding", {}).get("failed", {}),
+    }
     skipped = [item for item in resolution.get("skipped", []) if item.get("account_id") not in offboarded_ids]
     invalid = resolution.get("invalid", [])
 
@@ -98,11 +101,12 @@ def run_report(state: Mapping[str, Any]) -> dict[str, Any]:
             json.dumps({"mode": "manual", "account_ids": sorted(failed)}),
         ]
 
-    failed = {**failed, **{f"offboarding {a}": why for a, why in offboarding.get("failed", {}).items()}}
+    not_offboarded = offboarding.get("failed", {})
     counts = [
         f"{len(onboarded)} onboarded",
         *([f"{len(offboarded)} offboarded"] if offboarded else []),
         *([f"{len(failed)} failed"] if failed else []),
+        *([f"{len(not_offboarded)} offboarding failed"] if not_offboarded else []),
         *([f"{len(skipped)} skipped"] if skipped else []),
         *([f"{len(invalid)} invalid"] if invalid else []),
     ]
@@ -110,7 +114,9 @@ def run_report(state: Mapping[str, Any]) -> dict[str, Any]:
         "subject": _subject(f"orgbackup: {', '.join(counts)}"),
         "message": "\n".join(lines).strip() + "\n",
         "failed": len(failed),
-        "outcome": "partial" if failed else "succeeded",
+        # Accounts left the scope but still hold instances (the state machine ends AccountsNotOffboarded).
+        "offboarding_failed": len(not_offboarded),
+        "outcome": "partial" if failed or not_offboarded else "succeeded",
     }
 
 
