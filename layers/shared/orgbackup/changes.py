@@ -310,7 +310,8 @@ def offboard(
         extra={"departures": sorted(departures), "region_drift": region_drift, "operations": operations},
     )
     changed = bool(departures or region_drift)
-    plan = {**state.get("plan", {}), "offboard": False}
+    # Done: WhatToDo now goes on to onboarding and convergence.
+    plan = {key: value for key, value in state.get("plan", {}).items() if key != "offboard"}
     if changed:
         plan["converge"] = True
     return {
@@ -345,14 +346,17 @@ def inspect_offboarding(state: Mapping[str, Any], settings: Settings, cfn: "Clou
         if problems:
             failed[account] = problems
             continue
-        removed = [f"stack instances in {', '.join(item['regions'])}"] if item.get("regions") else []
+        had_baseline = bool(item.get("regions"))
+        removed = [f"stack instances in {', '.join(item['regions'])}"] if had_baseline else []
         removed += [f"backup policy {name} (attached to the account)" for name in item.get("detached", [])]
-        removed.append("its place in the central vault access policy")
+        if had_baseline:
+            # RefreshVaultPolicy, later in this run, renders the policy without it.
+            removed.append("its place in the central vault access policy")
         offboarded[account] = {
             "name": item.get("name"),
             "why": item.get("reason", ""),
             "removed": removed,
-            "kept": kept if item.get("regions") or retain else "its copies in the central vault",
+            "kept": kept if had_baseline else "its copies in the central vault, if any",
             "stacks": "retained" if retain else "deleted",
         }
     return {**state, "offboarding": {**offboarding, "offboarded": offboarded, "failed": failed}}

@@ -60,9 +60,10 @@ def resolve(
         # Accounts whose baseline is already current still get the vault policy and the backup policies
         # converged: a run that failed after its StackSet operation is finished by the next one.
         "converge": bool(resolution.to_onboard) or already_current or resolution.mode == "reconcile",
-        # Accounts leaving the scope (orgbackup.changes): the Offboard branch runs first.
-        "offboard": changes.may_need_offboarding(resolution, states),
     }
+    if changes.may_need_offboarding(resolution, states):
+        # Accounts leaving the scope (orgbackup.changes): the Offboard branch runs first.
+        plan["offboard"] = True
     reevaluated = changes.reevaluated_accounts(workflow_input)
     if reevaluated:
         plan["reevaluated"] = reevaluated
