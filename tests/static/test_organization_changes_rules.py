@@ -51,3 +51,9 @@ def test_the_forwarder_passes_cfn_lint() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_forwarding_role_carries_the_optional_permissions_boundary() -> None:
+    role = FORWARDER["Resources"]["ForwardRole"]["Properties"]
+    assert role["PermissionsBoundary"]["Fn::If"][0] == "HasPermissionsBoundary"
+    assert FORWARDER["Parameters"]["PermissionsBoundaryPolicyName"]["Default"] == ""
