@@ -29,11 +29,13 @@ from botocore.exceptions import ClientError
 
 from orgbackup import baseline, config, retry
 from orgbackup.accounts import AccountOutcome, Resolution, in_scope_active_account_ids, resolve
-from orgbackup.lifecycle import AccountRequest, WorkflowInput
+from orgbackup.exceptions import InvalidInputError
+from orgbackup.lifecycle import AccountRequest, WorkflowInput, got
 from orgbackup.observability import logger
 from orgbackup.policies.apply import BACKUP_POLICY, managed_policies
 from orgbackup.retry import Backoff
 from orgbackup.settings import Settings
+from orgbackup.workflow_state import check_state
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -279,6 +281,7 @@ def offboard(
     backoff: Backoff | None = None,
 ) -> dict[str, Any]:
     """The Offboard step: find what leaves (from the organization now), detach, start the instance removals."""
+    state = check_state(state, required=("resolution",))
     resolution = Resolution.from_dict(state["resolution"])
     states = baseline.instance_states(cfn, settings.member_stackset_name)
     departures = {item.account_id: item for item in find_departures(org, settings, resolution, states, backoff)}
@@ -329,7 +332,15 @@ def offboard(
 
 def inspect_offboarding(state: Mapping[str, Any], settings: Settings, cfn: "CloudFormationClient") -> dict[str, Any]:
     """The InspectOffboarding step: per account, which instances are gone, what was kept, and what failed."""
-    offboarding = dict(state.get("offboarding", {}))
+    state = check_state(state, required=("offboarding",))
+    if not isinstance(state["offboarding"], dict):
+        raise InvalidInputError(f"workflow state: offboarding: must be an object, got {got(state['offboarding'])}")
+    offboarding = dict(state["offboarding"])
+    operations = offboarding.get("operations", [])
+    if not isinstance(operations, list) or not all(isinstance(item, str) for item in operations):
+        raise InvalidInputError(
+            f"workflow state: offboarding.operations: must be a list of strings, got {got(operations)}"
+        )
     results = baseline.operation_results(cfn, settings.member_stackset_name, offboarding.get("operations", []))
     states = baseline.instance_states(cfn, settings.member_stackset_name)
     retain = bool(offboarding.get("retain_stacks", True))
