@@ -6,32 +6,14 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from emulated_accounts import organization
+from emulated_accounts import session_in as session
 from moto import mock_aws
 
 from orgbackup_tools import emulation
 
 CENTRAL, MEMBER, OTHER = "222222222222", "333333333333", "444444444444"
 REGION, OTHER_REGION = "us-east-1", "eu-west-1"
-
-
-def organization(*account_ids: str) -> None:
-    """An organization holding these accounts (copies across accounts stay within one organization)."""
-    org = boto3.client("organizations", region_name=REGION)
-    org.create_organization(FeatureSet="ALL")
-    for account_id in account_ids:
-        status = org.create_account(AccountName=f"a{account_id}", Email=f"{account_id}@example.com")
-        emulation.rename_account(status["CreateAccountStatus"]["AccountId"], account_id)
-
-
-def session(account_id: str) -> boto3.session.Session:
-    sts = boto3.client("sts", region_name=REGION)
-    role = f"arn:aws:iam::{account_id}:role/tester"
-    credentials = sts.assume_role(RoleArn=role, RoleSessionName="tester")["Credentials"]
-    return boto3.session.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
 
 
 def vault_with_key(account_id: str, region: str, name: str, key_policy: dict | None = None) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from emulated_accounts import session_in
 from moto import mock_aws
 
 from orgbackup_tools import emulation
@@ -28,18 +29,6 @@ def member(org: Any, name: str = "member") -> str:
         "AccountId"
     ]
     return account_id
-
-
-def session_in(account_id: str) -> Any:
-    credentials = boto3.client("sts", region_name=REGION).assume_role(
-        RoleArn=f"arn:aws:iam::{account_id}:role/Admin", RoleSessionName="test"
-    )["Credentials"]
-    return boto3.session.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name=REGION,
-    )
 
 
 def error_code(raised: pytest.ExceptionInfo[ClientError]) -> str:

@@ -5,8 +5,9 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
+from emulated_accounts import organization
+from emulated_accounts import session_in as session
 from moto import mock_aws
 
 from orgbackup.backup import BackupCopies
@@ -18,27 +19,6 @@ LAYOUT = Layout("aws", CENTRAL, "central", "CopyBack", "member", (REGION, "eu-we
 TRUST = {
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"}, "Action": "sts:AssumeRole"}]
 }
-
-
-def organization(*account_ids: str) -> None:
-    """An organization holding these accounts (copies across accounts stay within one organization)."""
-    org = boto3.client("organizations", region_name=REGION)
-    org.create_organization(FeatureSet="ALL")
-    for account_id in account_ids:
-        status = org.create_account(AccountName=f"a{account_id}", Email=f"{account_id}@example.com")
-        emulation.rename_account(status["CreateAccountStatus"]["AccountId"], account_id)
-
-
-def session(account_id: str) -> boto3.session.Session:
-    credentials = boto3.client("sts", region_name=REGION).assume_role(
-        RoleArn=f"arn:aws:iam::{account_id}:role/operator", RoleSessionName="operator"
-    )["Credentials"]
-    return boto3.session.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name=REGION,
-    )
 
 
 def key_shared_with(account_id: str | None) -> str:

@@ -469,16 +469,6 @@ def _stackset_error(code: str, message: str) -> Exception:
 
 
 CANCELLED_REASON = "Cancelled since failure tolerance has exceeded"
-# "Regions launched before March 20, 2019 are enabled by default ... Opt-in Regions ... are disabled by default"
-# (AWS Account Management reference, "Enable or disable AWS Regions in your account",
-# https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-regions.html). Every other Region is opt-in.
-DEFAULT_REGIONS = frozenset(
-    {
-        "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "sa-east-1",
-        "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-north-1",
-        "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-southeast-1", "ap-southeast-2", "ap-south-1",
-    }
-)  # fmt: skip
 
 
 def _target_problem(account: str, region: str) -> str | None:
@@ -497,7 +487,8 @@ def _target_problem(account: str, region: str) -> str | None:
                 f"Account {account} should have 'AWSControlTowerExecution' role with trust relationship to Role "
                 "'AWSControlTowerStackSetRole'. (The account is not in the organization.)"
             )
-    if region not in DEFAULT_REGIONS and DOCTOR_STATE.region_status.get((account, region)) != "ENABLED":
+    # Opt-in Regions (OPT_IN_REGIONS, with their source) hold nothing until the account enables them.
+    if region in OPT_IN_REGIONS and DOCTOR_STATE.region_status.get((account, region)) != "ENABLED":
         return f"Region {region} is not enabled for account {account} (an opt-in Region)"
     return None
 
