@@ -68,3 +68,12 @@ def test_a_reused_operation_id_is_refused(cfn) -> None:
             OperationId="op-1",
         )
     assert raised.value.response["Error"]["Code"] == "OperationIdAlreadyExistsException"
+
+
+@pytest.mark.parametrize("call", ["describe_stack_set_operation", "list_stack_set_operation_results"])
+def test_an_unknown_operation_is_not_found(cfn, call: str) -> None:
+    # (orgbackup_tools.emulation.stackset_operation_not_found) AWS's error, not moto's generic ValidationError
+    with pytest.raises(cfn.exceptions.ClientError) as raised:
+        getattr(cfn, call)(StackSetName="member", OperationId="no-such-operation")
+    assert raised.value.response["Error"]["Code"] == "OperationNotFoundException"
+    assert "no-such-operation" in raised.value.response["Error"]["Message"]

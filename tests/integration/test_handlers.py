@@ -9,6 +9,7 @@ import pytest
 from sample_events import read_event
 
 from orgbackup import custom_resource
+from orgbackup.exceptions import InvalidInputError
 from orgbackup.policies.service import handle_policy_resource
 from orgbackup_tools import emulation, simulation
 
@@ -148,3 +149,12 @@ def test_the_offboarding_steps_run_from_their_samples_in_order(world) -> None:
     assert list(inspected["offboarding"]["offboarded"]) == ["333333333333"]
     assert inspected["offboarding"]["offboarded"]["333333333333"]["stacks"] == "retained"
     assert inspected["offboarding"]["failed"] == {}
+
+
+def test_inspect_offboarding_names_an_operation_that_does_not_exist(world) -> None:
+    # Given a state naming a removal the StackSet never ran: a classified error naming it, not a ClientError
+    state = read_event("functions/inspect-offboarding.json")
+    state["offboarding"]["operations"] = ["never-started"]
+    context = emulation.FakeLambdaContext("InspectOffboardingFunction", simulation.MANAGEMENT_ACCOUNT, "us-east-1")
+    with pytest.raises(InvalidInputError, match="'never-started' does not exist in StackSet"):
+        world.handlers["InspectOffboardingFunction"](state, context)

@@ -169,4 +169,4 @@ def test_an_unreadable_second_event_exits_2_before_anything_runs(capsys, tmp_pat
     captured = capsys.readouterr()
     assert code == 2
     assert captured.out == ""
-    assert f"cannot read {missing}" in captured.err
+    assert f"{missing}: cannot read the file" in captured.err

@@ -2339,3 +2339,31 @@ def stack_instance_retention() -> Iterator[None]:
 
 
 EXTENSIONS = (*EXTENSIONS, stack_instance_retention)
+
+# ---------------------------------------------------------------------------------------------------------------
+# An unknown StackSet operation. moto answers DescribeStackSetOperation and ListStackSetOperationResults for an
+# operation ID the StackSet does not have with a generic ``ValidationError``; AWS answers
+# ``OperationNotFoundException`` ("The specified ID refers to an operation that doesn't exist": CloudFormation API
+# reference, ListStackSetOperationResults and DescribeStackSetOperation, Errors,
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ListStackSetOperationResults.html).
+# Its test: tests/integration/test_emulation_offboarding.py.
+
+
+@contextmanager
+def stackset_operation_not_found() -> Iterator[None]:
+    from moto.cloudformation.models import StackSet  # noqa: PLC0415
+
+    finding = StackSet.get_operation
+
+    def get_operation(stackset: Any, operation_id: str) -> dict[str, Any]:
+        if not any(operation["OperationId"] == operation_id for operation in stackset.operations):
+            raise _stackset_error(
+                "OperationNotFoundException", f"Operation {operation_id} not found in StackSet {stackset.name}"
+            )
+        return finding(stackset, operation_id)
+
+    with mock.patch.object(StackSet, "get_operation", get_operation):
+        yield
+
+
+EXTENSIONS = (*EXTENSIONS, stackset_operation_not_found)
