@@ -14,7 +14,11 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from botocore.exceptions import ClientError
+
+from orgbackup import retry
 from orgbackup.aws.stacksets import StackSet
+from orgbackup.exceptions import InvalidInputError
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -175,10 +179,20 @@ def operation_results(
     results: dict[tuple[str, str], PairResult] = {}
     stackset = StackSet(cfn, stackset_name)
     for op_id in operation_ids:
-        for summary in stackset.operation_results(op_id):
-            results[(summary["Account"], summary["Region"])] = PairResult(
-                summary.get("Status", ""), summary.get("StatusReason", "")
-            )
+        try:
+            for summary in stackset.operation_results(op_id):
+                results[(summary["Account"], summary["Region"])] = PairResult(
+                    summary.get("Status", ""), summary.get("StatusReason", "")
+                )
+        except ClientError as error:
+            # OperationNotFoundException: "The specified ID refers to an operation that doesn't exist" (API reference,
+            # https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ListStackSetOperationResults.html).
+            # The ID came from the workflow state, so the state is what is wrong.
+            if retry.error_code(error) != "OperationNotFoundException":
+                raise
+            raise InvalidInputError(
+                f"workflow state: StackSet operation {op_id!r} does not exist in StackSet {stackset_name}"
+            ) from None
     return results
 
 

@@ -1,7 +1,7 @@
 """Is everything protected? The organization's coverage, one cell per in-scope account and backup Region.
 
 Pure domain: it takes data (accounts, StackSet instance states, effective backup policies, job listings) and
-returns the report; the adapters that read them are ``accounts.OrganizationView`` (Organizations),
+returns the report; what reads them: ``orgbackup.aws.organizations`` (Organizations),
 ``baseline.instance_states`` (StackSets) and ``backup_jobs`` (AWS Backup's cross-account job monitoring).
 
 A cell is

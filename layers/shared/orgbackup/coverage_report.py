@@ -3,8 +3,8 @@
 
 Reads, all from the management account (home Region for Organizations and StackSets, each backup Region for AWS
 Backup): the in-scope active accounts (``accounts``), their member baseline instances (``baseline``), each account's
-effective backup policy (``accounts.OrganizationView.effective_backup_policy``) and the jobs of the last week
-(``backup_jobs``). The central backup account is not a cell: it holds copies, it has no backup policy of its own.
+effective backup policy (``orgbackup.aws.organizations``) and the jobs of the last week (``backup_jobs``). The
+central backup account is not a cell: it holds copies, it has no backup policy of its own.
 """
 
 import os

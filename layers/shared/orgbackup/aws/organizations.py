@@ -210,13 +210,14 @@ class Organizations:
     def tags(self, resource_id: str) -> list[dict[str, str]]:
         return list(self._call(self.client.list_tags_for_resource, ResourceId=resource_id)["Tags"])
 
-    def targets_of(self, policy_id: str) -> list[str]:
-        """The IDs of every target (root, OU, account) the policy is attached to."""
-        return [
-            target["TargetId"]
+    def targets_of(self, policy_id: str) -> dict[str, str]:
+        """Every target the policy is attached to: target ID -> its Type (ROOT, ORGANIZATIONAL_UNIT, ACCOUNT:
+        PolicyTargetSummary)."""
+        return {
+            target["TargetId"]: str(target.get("Type", ""))
             for page in self._pages(self.client.list_targets_for_policy, PolicyId=policy_id)
             for target in page["Targets"]
-        ]
+        }
 
     def backup_policies_of(self, target_id: str) -> set[str]:
         """The IDs of the backup policies attached directly to ``target_id``."""

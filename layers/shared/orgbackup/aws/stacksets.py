@@ -48,6 +48,21 @@ class StackSet:
     ) -> str:
         return self._start(self.cfn.update_stack_instances, operation_id, accounts, regions, preferences)
 
+    def delete_instances(
+        self,
+        operation_id: str,
+        accounts: Sequence[str],
+        regions: Sequence[str],
+        preferences: Mapping[str, Any],
+        *,
+        retain_stacks: bool,
+    ) -> str:
+        """DeleteStackInstances; ``retain_stacks`` keeps the stacks in the accounts (API reference,
+        DeleteStackInstances)."""
+        return self._start(
+            self.cfn.delete_stack_instances, operation_id, accounts, regions, preferences, RetainStacks=retain_stacks
+        )
+
     def _start(
         self,
         call: Any,
@@ -55,6 +70,7 @@ class StackSet:
         accounts: Sequence[str],
         regions: Sequence[str],
         preferences: Mapping[str, Any],
+        **extra: Any,
     ) -> str:
         """Start an operation under a deterministic ID; an ID that already exists is our own earlier attempt (the
         task was retried after a timeout): its ID is returned, to carry on polling it."""
@@ -66,6 +82,7 @@ class StackSet:
                 Accounts=list(accounts),
                 Regions=list(regions),
                 OperationPreferences=dict(preferences),
+                **extra,
             )
         except ClientError as error:
             if retry.error_code(error) != "OperationIdAlreadyExistsException":
