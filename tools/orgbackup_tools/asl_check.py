@@ -2,7 +2,8 @@
 a SAM ``DefinitionUri``): every ``${...}`` has a DefinitionSubstitution and every substitution is used; after
 substitution the definition is valid ASL (asl-validator, from npm); every ``Next`` names a state; every state is
 reachable; every Task has ``TimeoutSeconds``, ``Retry``, and a ``Catch`` (its own, or its enclosing Map's); a
-generated definition is what its generator writes (``onboarding_definition``).
+generated definition is what its generator writes (``onboarding_definition``); every path the onboarding
+definition reads or writes is a field of the workflow state's model (``state_paths``).
 
 `python -m orgbackup_tools.asl_check statemachine/*.asl.json` exits 1 and names each problem. Development-only.
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orgbackup_tools import onboarding_definition
+from orgbackup_tools import onboarding_definition, state_paths
 from orgbackup_tools.deployment import PROJECT_ROOT, load_template
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
@@ -167,6 +168,8 @@ def check(path: Path, sources: list[StateMachineSource]) -> list[str]:
     except json.JSONDecodeError as error:
         return [*problems, f"{where}: not JSON after substitution: {error}"]
     problems += [f"{where}: {problem}" for problem in structural_problems(definition)]
+    if path.resolve() == onboarding_definition.ASL_PATH.resolve():  # the definition the workflow state models
+        problems += [f"{where}: {problem}" for problem in state_paths.path_problems(definition)]
     problems += schema_problems(substituted, where)
     return problems
 
