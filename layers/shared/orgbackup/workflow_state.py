@@ -12,6 +12,7 @@ key may be absent until the step that writes it has run (``required`` names what
 ``orgbackup.accounts`` only: the Report function imports it too.
 """
 
+import functools
 import re
 import typing
 from collections.abc import Callable, Mapping
@@ -179,8 +180,9 @@ def _is_typeddict(kind: object) -> bool:
     return isinstance(kind, type) and typing.is_typeddict(kind)
 
 
+@functools.cache
 def fields(model: type) -> dict[str, Any]:
-    """A TypedDict's keys and their types (``Annotated`` kept, ``NotRequired`` removed)."""
+    """A TypedDict's keys and their types (``Annotated`` kept, ``NotRequired`` removed); read once per model."""
     hints = typing.get_type_hints(model, include_extras=True)
     return {
         key: typing.get_args(kind)[0] if typing.get_origin(kind) in (typing.NotRequired, typing.Required) else kind
