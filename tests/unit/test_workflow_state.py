@@ -78,3 +78,17 @@ def test_a_missing_required_key_names_the_step_that_sets_it() -> None:
 def test_keys_the_model_does_not_name_pass_through_unchecked() -> None:
     state = {"execution": "run-1", "from_a_newer_step": {"anything": [1, None]}}
     assert check_state(state) == state
+
+
+def test_an_optional_field_takes_null_or_its_type(monkeypatch) -> None:
+    from typing import TypedDict
+
+    from orgbackup import workflow_state
+
+    class Entry(TypedDict):
+        name: str | None
+
+    assert workflow_state._check({"name": None}, Entry, "entry") is None
+    assert workflow_state._check({"name": "workload-a"}, Entry, "entry") is None
+    with pytest.raises(InvalidInputError, match=r"^workflow state: entry.name: must be a string, got number 1$"):
+        workflow_state._check({"name": 1}, Entry, "entry")

@@ -54,9 +54,14 @@ MISSING = object()
 
 
 def _strip(kind: Any) -> Any:
-    while typing.get_origin(kind) is typing.Annotated:
-        kind = typing.get_args(kind)[0]
-    return kind
+    """The JSON type under ``Annotated`` and ``| None``."""
+    while True:
+        if typing.get_origin(kind) is typing.Annotated:
+            kind = typing.get_args(kind)[0]
+        elif model._optional(kind) is not None:
+            kind = model._optional(kind)
+        else:
+            return kind
 
 
 def resolve(kind: Any, path: str) -> Any:

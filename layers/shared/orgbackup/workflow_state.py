@@ -14,6 +14,7 @@ key may be absent until the step that writes it has run (``required`` names what
 
 import functools
 import re
+import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -206,6 +207,9 @@ def _check(value: object, kind: Any, path: str) -> None:
         item = typing.get_args(kind)[1]
         for key, element in value.items():
             _check(element, item, f"{path}.{key}")
+    elif _optional(kind) is not None:
+        if value is not None:
+            _check(value, _optional(kind), path)
     elif kind in _JSON_NAMES:
         if not _is_json(value, kind):
             raise InvalidInputError(f"workflow state: {path}: must be {_JSON_NAMES[kind]}, got {got(value)}")
@@ -243,6 +247,13 @@ def _check_list(value: object, item: Any, path: str) -> None:
         raise InvalidInputError(f"workflow state: {path}: must be a list{_of(item)}, got {got(value)}")
     for index, element in enumerate(value):
         _check(element, item, f"{path}[{index}]")
+
+
+def _optional(kind: Any) -> Any:
+    """``X`` for ``X | None`` (JSON null allowed); None for any other type (other unions are not JSON types here)."""
+    arguments = typing.get_args(kind) if typing.get_origin(kind) in (types.UnionType, typing.Union) else ()
+    others = [argument for argument in arguments if argument is not type(None)]
+    return others[0] if len(arguments) == 2 and len(others) == 1 else None
 
 
 def _is_json(value: object, kind: type) -> bool:
