@@ -14,6 +14,8 @@ STEP_SAMPLES = (
     "functions/reattach-backup-policies.json",
     "functions/report-onboarding.json",
     "functions/report-onboarding-failure.json",
+    "functions/offboard-accounts.json",
+    "functions/inspect-offboarding.json",
 )
 
 
@@ -62,6 +64,15 @@ def test_every_key_a_sample_carries_is_in_the_model() -> None:
         ({"failure": {"error": {"Error": 3}}}, "workflow state: failure.error.Error: must be a string, got number 3"),
         ({"report": {"failed": 1.5}}, "workflow state: report.failed: must be an integer, got number 1.5"),
         ({"resolution": {"mode": "later"}}, "resolution.mode: 'later' is not one of events, manual, reconcile"),
+        (
+            {"offboarding": {"operations": "op-1"}},
+            "workflow state: offboarding.operations: must be a list of strings, got string 'op-1'",
+        ),
+        ({"offboarding": []}, "workflow state: offboarding: must be an object, got array []"),
+        (
+            {"plan": {"converge": True, "reevaluated": "333333333333"}},
+            "workflow state: plan.reevaluated: must be a list of strings, got string '333333333333'",
+        ),
     ],
 )
 def test_a_malformed_key_is_refused_by_name(state, message) -> None:

@@ -88,6 +88,41 @@ class Plan(TypedDict):
 
     start_baseline: bool
     converge: bool
+    offboard: NotRequired[bool]  # accounts may have left the scope: the Offboard branch first (it removes the key)
+    reevaluated: NotRequired[list[str]]  # the accounts an organization change named (orgbackup.changes)
+
+
+class DepartureEntry(TypedDict):
+    """An account leaving the scope (``orgbackup.changes.Departure``): where its instances go, what was detached."""
+
+    account_id: str
+    code: NotRequired[str]
+    reason: NotRequired[str]
+    name: NotRequired[str]
+    regions: NotRequired[list[str]]
+    detached: NotRequired[list[str]]
+
+
+class Offboarded(TypedDict):
+    """What the report says of an account that was offboarded."""
+
+    name: str | None
+    why: str
+    removed: list[str]
+    kept: str
+    stacks: str  # "retained" or "deleted"
+
+
+class OffboardingState(TypedDict):
+    """``offboarding``: what the Offboard step started and, once InspectOffboarding ran, what came of it."""
+
+    departures: list[DepartureEntry]
+    regions_dropped: dict[str, list[str]]  # account ID -> Regions no longer backed up, instances removed
+    operations: list[str]  # the StackSet operation IDs WaitForOffboarding polls
+    retain_stacks: bool
+    wait: bool  # an operation was started: OffboardingStarted goes to WaitForOffboarding
+    offboarded: NotRequired[dict[str, Offboarded]]  # InspectOffboarding, by account ID
+    failed: NotRequired[dict[str, list[str]]]  # InspectOffboarding: account ID -> one reason per Region
 
 
 class BaselineState(TypedDict):
@@ -132,6 +167,7 @@ class Report(TypedDict):
     subject: str
     message: str
     failed: Count
+    offboarding_failed: NotRequired[Count]  # Outcome ends AccountsNotOffboarded when some are
     outcome: str
 
 
@@ -140,7 +176,8 @@ class WorkflowState(TypedDict):
 
     execution: NotRequired[ExecutionName]  # Resolve
     resolution: NotRequired[Annotated[ResolutionState, ParsedBy(Resolution.from_dict)]]  # Resolve
-    plan: NotRequired[Plan]  # Resolve
+    plan: NotRequired[Plan]  # Resolve (Offboard updates it)
+    offboarding: NotRequired[OffboardingState]  # Offboard, InspectOffboarding
     operations: NotRequired[list[str]]  # StartBaseline: the StackSet operation IDs WaitForBaseline polls
     baseline: NotRequired[BaselineState]  # InspectBaseline
     vault_policy: NotRequired[VaultPolicyState]  # RefreshVaultPolicy
@@ -163,7 +200,8 @@ class OperationStatus(TypedDict):
 
 
 class OperationPoll(TypedDict):
-    """The state of one iteration of a polling Map (WaitForBaseline): one StackSet operation and its polls."""
+    """The state of one iteration of a polling Map (WaitForBaseline, WaitForOffboarding): one StackSet operation and
+    its polls."""
 
     operation_id: str
     polls: Count
