@@ -167,13 +167,16 @@ def failure_report(state: WorkflowState) -> Report:
     name, cause = _error_text(failure.get("error", {}))
     resolution = state.get("resolution")
     accounts = [item["account_id"] for item in resolution.get("to_onboard", [])] if resolution else []
+    leaving = [item["account_id"] for item in state.get("offboarding", {}).get("departures", [])]
     lines = [
         one_line(f"orgbackup onboarding run {state.get('execution', '(unknown execution)')} FAILED at step {step}."),
         "",
         one_line(f"Error: {name}"),
         one_line(f"Why: {cause}"),
-        one_line(f"Accounts in this run: {', '.join(accounts) if accounts else NOT_RESOLVED}"),
+        one_line(f"Accounts in this run: {', '.join(accounts) or 'none to onboard' if resolution else NOT_RESOLVED}"),
     ]
+    if leaving:
+        lines.append(one_line(f"Accounts leaving the scope in this run: {', '.join(leaving)}"))
     onboarded = state.get("baseline", NO_BASELINE).get("onboarded", [])
     if onboarded:
         lines.append(one_line(f"Baseline already in place for: {', '.join(onboarded)}"))
