@@ -4,13 +4,12 @@ Each step takes the workflow state (a JSON object) and returns it with its own k
 passes one document from step to step and every step can be re-run: each reads the source of truth again
 (Organizations, the StackSet's instances) rather than trusting what an earlier attempt wrote.
 
-State keys, in order: ``execution`` and ``resolution`` and ``plan`` (Resolve), ``operations`` (StartBaseline),
-``baseline`` (InspectBaseline), ``vault_policy`` (RefreshVaultPolicy), ``backup_policies`` (ReattachBackupPolicies),
-``report`` (Report); ``failure`` is set by the state machine's Catch clauses.
+The state's keys and their JSON shape are one model, ``orgbackup.workflow_state.WorkflowState`` (which step writes
+which key is noted there); every step validates it at entry (``check_state``) and returns it.
 """
 
-from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Collection, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from orgbackup import baseline, changes, vault_policy
 from orgbackup.accounts import Resolution, in_scope_active_account_ids, resolve_input
@@ -22,7 +21,7 @@ from orgbackup.policies.apply import ACCOUNTS_TOKEN
 from orgbackup.policies.parameters import PolicyParameters
 from orgbackup.policies.service import reattach_policies
 from orgbackup.settings import Settings
-from orgbackup.workflow_state import check_state
+from orgbackup.workflow_state import Plan, ResolutionState, WorkflowState, check_state
 
 if TYPE_CHECKING:
     from mypy_boto3_backup import BackupClient
@@ -30,17 +29,11 @@ if TYPE_CHECKING:
     from mypy_boto3_organizations import OrganizationsClient
     from mypy_boto3_sts import STSClient
 
-State = dict[str, Any]
 
-
-def _require(state: Mapping[str, Any], key: str) -> Any:
-    if key not in state:
-        raise InvalidInputError(f"workflow state: {key!r} is missing; it is set by an earlier step")
-    return state[key]
-
-
-def resolution_of(state: Mapping[str, Any]) -> Resolution:
-    return Resolution.from_dict(_require(state, "resolution"))
+def resolution_of(state: WorkflowState) -> Resolution:
+    if "resolution" not in state:
+        raise InvalidInputError("workflow state: 'resolution' is missing; it is set by an earlier step")
+    return Resolution.from_dict(state["resolution"])
 
 
 def resolve_request(event: object) -> tuple[object, str]:
@@ -65,7 +58,7 @@ def resolve(
     settings: Settings,
     org: "Organizations | OrganizationsClient",
     cfn: "CloudFormationClient",
-) -> State:
+) -> WorkflowState:
     """Parse the input, look the accounts up and classify them; decide which steps the run needs."""
     org = Organizations.of(org)
     workflow_input = changes.expand_ou_requests(org, parse_workflow_input(raw_input))
@@ -79,7 +72,7 @@ def resolve(
         org, settings, workflow_input, current_baseline_ids=current, in_progress_baseline_ids=in_progress
     )
     already_current = any(item.code == "baseline-current" for item in resolution.skipped)
-    plan: dict[str, Any] = {
+    plan: Plan = {
         "start_baseline": bool(resolution.to_onboard),
         # Accounts whose baseline is already current still get the vault policy and the backup policies
         # converged: a run that failed after its StackSet operation is finished by the next one.
@@ -91,23 +84,28 @@ def resolve(
     reevaluated = changes.reevaluated_accounts(workflow_input)
     if reevaluated:
         plan["reevaluated"] = reevaluated
-    return {"execution": execution, "resolution": resolution.to_dict(), "plan": plan}
+    return {
+        "execution": execution,
+        # Resolution.to_dict writes what workflow_state.ResolutionState describes (check_state parses it back).
+        "resolution": cast(ResolutionState, resolution.to_dict()),
+        "plan": plan,
+    }
 
 
-def start_baseline(state: State, settings: Settings, cfn: "CloudFormationClient") -> State:
-    state = check_state(state, required=("execution", "resolution"))
+def start_baseline(event: object, settings: Settings, cfn: "CloudFormationClient") -> WorkflowState:
+    state = check_state(event, required=("execution", "resolution"))
     accounts = resolution_of(state).account_ids
     states = baseline.instance_states(cfn, settings.member_stackset_name, accounts)
     plan = baseline.plan_baseline(accounts, states, settings.baseline_regions)
     operations = baseline.start_operations(
-        cfn, settings.member_stackset_name, plan, settings.baseline_regions, _require(state, "execution")
+        cfn, settings.member_stackset_name, plan, settings.baseline_regions, state["execution"]
     )
     logger.info("baseline operations started", extra={"operations": operations, "accounts": len(accounts)})
     return {**state, "operations": operations}
 
 
-def inspect_baseline(state: State, settings: Settings, cfn: "CloudFormationClient") -> State:
-    state = check_state(state, required=("resolution",))
+def inspect_baseline(event: object, settings: Settings, cfn: "CloudFormationClient") -> WorkflowState:
+    state = check_state(event, required=("resolution",))
     accounts = resolution_of(state).account_ids
     results = baseline.operation_results(cfn, settings.member_stackset_name, state.get("operations", []))
     states = baseline.instance_states(cfn, settings.member_stackset_name, accounts)
@@ -147,7 +145,7 @@ def protected_accounts(
     )
 
 
-def _batch_protected(state: State) -> list[str]:
+def _batch_protected(state: WorkflowState) -> list[str]:
     """The batch's accounts whose baseline is current in every Region it covers: the ones InspectBaseline found
     onboarded (it reads every baseline Region) and the ones Resolve skipped as already current."""
     onboarded = state.get("baseline", {}).get("onboarded", [])
@@ -164,13 +162,13 @@ ATTACHMENTS_LISTED = 50
 
 
 def refresh_vault_policy(
-    state: State,
+    event: object,
     settings: Settings,
     org: "Organizations | OrganizationsClient",
     cfn: "CloudFormationClient",
     sts: "STSClient",
     backup_client_factory: Callable[[Any, str], "BackupClient"],
-) -> State:
+) -> WorkflowState:
     """Render the central vault's access policy from the source of truth and write it where it changed, until
     the source of truth no longer moves. ``backup_client_factory(session, region)`` builds a Backup client from
     the assumed-role session.
@@ -180,14 +178,14 @@ def refresh_vault_policy(
     RetryableConflictError instead of ending on it, so the state machine runs the step again a little later.
     A batch (not reconcile) whose central vault already holds the organization form keeps it without reading the
     organization (``_organization_form_in_place``)."""
-    state = check_state(state, required=("execution",))
+    state = check_state(event, required=("execution",))
     org = Organizations.of(org)  # one per invocation: the OU paths' parents serve the in-scope walk
     org_paths = (
         vault_policy.org_paths_for(org, settings.organization_id, settings.in_scope_ou_ids)
         if settings.in_scope_ou_ids
         else None
     )
-    session = vault_policy.assume_central_role(sts, settings, _require(state, "execution"))
+    session = vault_policy.assume_central_role(sts, settings, state["execution"])
     in_place = vault_policy.policy_in_place(
         backup_client_factory(session, settings.primary_region), settings, settings.primary_region
     )
@@ -230,7 +228,7 @@ def refresh_vault_policy(
     return {
         **state,
         "vault_policy": {
-            "accounts": primary.account_count,
+            "accounts": len(accounts),  # the accounts the last render named
             "mode": primary.mode,
             "written_regions": sorted(written_regions),
         },
@@ -238,13 +236,13 @@ def refresh_vault_policy(
 
 
 def _organization_form_in_place(
-    state: State,
+    state: WorkflowState,
     settings: Settings,
     in_place: str | None,
     org_paths: Sequence[str] | None,
     session: Any,
     backup_client_factory: Callable[[Any, str], "BackupClient"],
-) -> State | None:
+) -> WorkflowState | None:
     """The refresh of a batch (events or manual) when the central vault already grants by organization: the
     policy then names no account, so the batch's accounts are covered without reading the organization, and the
     work of a batch does not grow with the organization (issue 14). Each Region is still compared and rewritten
@@ -272,19 +270,19 @@ def _organization_form_in_place(
 
 
 def reattach_backup_policies(
-    state: State,
+    event: object,
     settings: Settings,
     params: PolicyParameters,
     org: "Organizations | OrganizationsClient",
     cfn: "CloudFormationClient",
-) -> State:
+) -> WorkflowState:
     """Attach the product's backup policies (the deploy-time custom resource creates and updates them; this step
     only attaches). When the deployment targets accounts directly (ACCOUNTS): a batch (events, manual) attaches
     them to its own accounts whose baseline is current (the ones it onboarded, and those it found current, which
-    an earlier run may have left without), asking AttachPolicy directly (an existing attachment answers
-    DuplicatePolicyAttachmentException), so its work does not grow with the organization (issue 14); the
-    reconcile run converges every protected account of the organization (the source of truth again)."""
-    state = check_state(state)
+    an earlier run may have left without), looking each one's policies up (or, past 20 accounts, attaching
+    directly), so its work does not grow with the organization (issue 14); the reconcile run converges every
+    protected account of the organization (the source of truth again)."""
+    state = check_state(event)
     org = Organizations.of(org)
     accounts: list[str] = []
     whole_organization = "resolution" not in state or resolution_of(state).mode == "reconcile"
