@@ -16,7 +16,8 @@ REFUSED_CALL = {
     "StartBaseline": ("cloudformation", "CreateStackInstances", "AccessDenied"),
     "InspectBaseline": ("cloudformation", "ListStackSetOperationResults", "AccessDenied"),
     "RefreshVaultPolicy": ("sts", "AssumeRole", "AccessDenied"),
-    "ReattachBackupPolicies": ("organizations", "ListTargetsForPolicy", "AccessDeniedException"),
+    # (a batch looks its own accounts' policies up: ListTargetsForPolicy is the reconcile's listing)
+    "ReattachBackupPolicies": ("organizations", "ListPoliciesForTarget", "AccessDeniedException"),
 }
 
 
