@@ -7,7 +7,10 @@ import json
 from typing import Any
 
 import pytest
-from template_inventory import SNAPSHOT, inventory
+from template_inventory import SNAPSHOT, inventory, transformed
+
+from orgbackup.exceptions import ConfigurationError
+from orgbackup_tools import deployment, sam_events
 
 
 @pytest.fixture(scope="module")
@@ -42,3 +45,50 @@ def test_the_snapshot_covers_every_role_rule_and_permission(snapshot: dict[str, 
     assert len(snapshot["rules"]) >= 7
     assert len(snapshot["lambda_permissions"]) >= 4
     assert all(role["grants"] or role["aws_managed_policies"] for role in snapshot["roles"].values())
+
+
+def _one_get_att_form(value: Any) -> Any:
+    if isinstance(value, dict):
+        if list(value) == ["Fn::GetAtt"] and isinstance(value["Fn::GetAtt"], list):
+            return {"Fn::GetAtt": ".".join(value["Fn::GetAtt"])}
+        return {key: _one_get_att_form(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_one_get_att_form(item) for item in value]
+    return value
+
+
+def test_the_tools_read_the_rules_and_permissions_sam_generates() -> None:
+    # Given the template as SAM's transform writes it and as the tools read it (orgbackup_tools.sam_events)
+    generated = ("AWS::Events::Rule", "AWS::Lambda::Permission")
+    sam = {
+        name: _one_get_att_form(spec) for name, spec in transformed()["Resources"].items() if spec["Type"] in generated
+    }
+    ours = {
+        name: _one_get_att_form(spec)
+        for name, spec in deployment.load_template()["Resources"].items()
+        if spec["Type"] in generated
+    }
+    # When comparing every rule and Lambda permission, by logical ID
+    # Then they are the same resources with the same properties, and some come from functions' event sources
+    assert ours == sam
+    assert "FormatBackupAlertFunctionBackupJobFailed" in ours
+    assert "FormatBackupAlertFunctionBackupJobFailedPermission" in ours
+
+
+def test_an_event_source_the_tools_cannot_render_is_refused_by_name() -> None:
+    template = {
+        "Resources": {
+            "Fn": {
+                "Type": "AWS::Serverless::Function",
+                "Properties": {"Events": {"Nightly": {"Type": "Schedule", "Properties": {"Schedule": "rate(1 day)"}}}},
+            }
+        }
+    }
+    with pytest.raises(ConfigurationError, match=r"Resources\.Fn\.Properties\.Events\.Nightly\.Type: 'Schedule'"):
+        sam_events.expand(template)
+    queue_by_sam = {"Pattern": {"source": ["x"]}, "DeadLetterConfig": {"Type": "SQS"}}
+    template["Resources"]["Fn"]["Properties"]["Events"] = {
+        "Rule": {"Type": "EventBridgeRule", "Properties": queue_by_sam}
+    }
+    with pytest.raises(ConfigurationError, match=r"Events\.Rule\.Properties\.DeadLetterConfig: only Arn"):
+        sam_events.expand(template)

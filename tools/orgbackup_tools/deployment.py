@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from orgbackup.exceptions import ConfigurationError
+from orgbackup_tools import sam_events
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,13 +36,15 @@ def _yaml_loader() -> Any:
 
 
 def load_template(path: Path | None = None) -> dict[str, Any]:
-    """A CloudFormation/SAM template as a dict, short-form intrinsic functions expanded to their long form."""
+    """A CloudFormation/SAM template as a dict, short-form intrinsic functions expanded to their long form, and the
+    functions' EventBridge rule event sources rendered as the rules and Lambda permissions SAM generates
+    (orgbackup_tools.sam_events), so that readers see every rule CloudFormation deploys."""
     import yaml  # noqa: PLC0415
 
     path = path or PROJECT_ROOT / "template.yaml"
     with path.open(encoding="utf-8") as handle:
         document: dict[str, Any] = yaml.load(handle, Loader=_yaml_loader())  # noqa: S506 - SafeLoader subclass
-    return document
+    return sam_events.expand(document) if isinstance(document, dict) else document
 
 
 def _default_text(value: Any) -> str:
@@ -89,3 +92,22 @@ def deployment_parameters(
     values = {name: _default_text(spec["Default"]) for name, spec in parameters.items() if "Default" in spec}
     values.update(samconfig_overrides(samconfig, environment))
     return values
+
+
+def managed_policy_documents(template: dict[str, Any], role_logical_id: str) -> dict[str, Any]:
+    """Logical ID -> policy document (unresolved) of every ``AWS::IAM::ManagedPolicy`` of ``template`` attached to
+    the role: named by ``Ref`` in the role's ManagedPolicyArns, or naming the role in its own Roles. AWS managed
+    policies (plain ARNs) are AWS's text, not the template's, and are left out."""
+    resources = template.get("Resources") or {}
+    role = resources[role_logical_id].get("Properties") or {}
+    attached: dict[str, Any] = {}
+    for arn in role.get("ManagedPolicyArns") or []:
+        name = str(arn.get("Ref")) if isinstance(arn, dict) else ""
+        if name in resources and resources[name].get("Type") == "AWS::IAM::ManagedPolicy":
+            attached[name] = resources[name]["Properties"]["PolicyDocument"]
+    for name, resource in resources.items():
+        if resource.get("Type") == "AWS::IAM::ManagedPolicy":
+            roles = (resource.get("Properties") or {}).get("Roles") or []
+            if {"Ref": role_logical_id} in roles:
+                attached[name] = resource["Properties"]["PolicyDocument"]
+    return attached
