@@ -92,3 +92,15 @@ def test_an_event_source_the_tools_cannot_render_is_refused_by_name() -> None:
     }
     with pytest.raises(ConfigurationError, match=r"Events\.Rule\.Properties\.DeadLetterConfig: only Arn"):
         sam_events.expand(template)
+
+
+def test_a_function_setting_is_its_own_else_the_globals_one() -> None:
+    template = {"Globals": {"Function": {"Handler": "app.lambda_handler", "Timeout": 60}}}
+    assert deployment.function_setting(template, {"Timeout": 900}, "Timeout") == 900
+    assert deployment.function_setting(template, {"Timeout": 900}, "Handler") == "app.lambda_handler"
+    assert deployment.function_setting(template, {}, "MemorySize") is None
+    # and every function of template.yaml has a handler that way
+    real = deployment.load_template()
+    for name, resource in real["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            assert deployment.function_setting(real, resource["Properties"], "Handler") == "app.lambda_handler", name

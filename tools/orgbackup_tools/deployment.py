@@ -111,3 +111,13 @@ def managed_policy_documents(template: dict[str, Any], role_logical_id: str) -> 
             if {"Ref": role_logical_id} in roles:
                 attached[name] = resource["Properties"]["PolicyDocument"]
     return attached
+
+
+def function_setting(template: dict[str, Any], properties: dict[str, Any], key: str) -> Any:
+    """A function's ``key`` as SAM deploys it: the function's own value, else the template's ``Globals.Function``
+    one ("Primitive data types ... are overridden" by the resource's, AWS SAM developer guide, "Globals section of
+    the AWS SAM template"). Only for primitive settings (Handler, Runtime, Timeout, MemorySize); None when neither
+    sets it."""
+    if key in properties:
+        return properties[key]
+    return ((template.get("Globals") or {}).get("Function") or {}).get(key)

@@ -626,7 +626,7 @@ class World:
                 FunctionName=logical_id,
                 Runtime="python3.13",
                 Role=self.role_of(logical_id) or role,
-                Handler=properties["Handler"],
+                Handler=str(deployment.function_setting(self.template, properties, "Handler")),
                 Code={"ZipFile": code},
             )
             self.resources[logical_id] = {"Ref": logical_id, "Arn": created["FunctionArn"]}
@@ -643,7 +643,9 @@ class World:
         for logical_id, resource in self.template["Resources"].items():
             if resource["Type"] == "AWS::Serverless::Function":
                 properties = resource["Properties"]
-                handler = _load_handler(properties["CodeUri"], properties["Handler"])
+                handler = _load_handler(
+                    properties["CodeUri"], str(deployment.function_setting(self.template, properties, "Handler"))
+                )
                 self.handlers[logical_id] = _with_environment(
                     handler, self.function_environment(logical_id), self.role_of(logical_id)
                 )
