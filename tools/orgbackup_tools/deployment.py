@@ -35,16 +35,17 @@ def _yaml_loader() -> Any:
     return CfnLoader
 
 
-def load_template(path: Path | None = None) -> dict[str, Any]:
+def load_template(path: Path | None = None, *, sam_events_rendered: bool = True) -> dict[str, Any]:
     """A CloudFormation/SAM template as a dict, short-form intrinsic functions expanded to their long form, and the
     functions' EventBridge rule event sources rendered as the rules and Lambda permissions SAM generates
-    (orgbackup_tools.sam_events), so that readers see every rule CloudFormation deploys."""
+    (orgbackup_tools.sam_events), so that readers see every rule CloudFormation deploys; with
+    ``sam_events_rendered=False``, the file's resources as they are written."""
     import yaml  # noqa: PLC0415
 
     path = path or PROJECT_ROOT / "template.yaml"
     with path.open(encoding="utf-8") as handle:
         document: dict[str, Any] = yaml.load(handle, Loader=_yaml_loader())  # noqa: S506 - SafeLoader subclass
-    return sam_events.expand(document) if isinstance(document, dict) else document
+    return sam_events.expand(document) if sam_events_rendered and isinstance(document, dict) else document
 
 
 def _default_text(value: Any) -> str:
