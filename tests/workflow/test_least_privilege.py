@@ -220,7 +220,7 @@ def test_an_unused_grant_without_a_reason_is_reported(run, reasons) -> None:
 
 def test_the_templates_managed_policy_grants_to_each_role_that_names_it(run) -> None:
     # Given the emulated deployment and the contract's reading of the template (issue 11 part 7: the reads shared by
-    # four roles are one AWS::IAM::ManagedPolicy in their ManagedPolicyArns)
+    # five roles are one AWS::IAM::ManagedPolicy in their ManagedPolicyArns)
     world, contract = run
     iam = world.client("iam")
     shared = world.template["Resources"]["ListProtectedAccountsPolicy"]["Properties"]["PolicyDocument"]
@@ -229,6 +229,7 @@ def test_the_templates_managed_policy_grants_to_each_role_that_names_it(run) -> 
         "VaultPolicyAutomationRole",
         "ReattachBackupPoliciesRole",
         "CoverageReportRole",
+        "OffboardAccountsRole",
     ):
         # When reading the role as IAM has it and as the contract evaluates it
         (attached,) = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
