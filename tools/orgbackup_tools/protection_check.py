@@ -25,7 +25,7 @@ from orgbackup.exceptions import ConfigurationError, InvalidInputError
 from orgbackup.protection.access import Principal, policy_allows
 from orgbackup.protection.rules import CopyVerdict, Reason, ResourceRule, RuleBook
 from orgbackup.settings import Settings
-from orgbackup_tools import deployment
+from orgbackup_tools import deployment, intrinsics
 
 MEMBER_TEMPLATE: Final = deployment.PROJECT_ROOT / "stacksets" / "member-account.yaml"
 CENTRAL_TEMPLATE: Final = deployment.PROJECT_ROOT / "stacksets" / "central-backup-account.yaml"
@@ -60,9 +60,7 @@ class _Resolver:
         self.values = values
 
     def condition(self, name: str) -> bool:
-        from orgbackup_tools.commands.alerts import evaluate_condition  # noqa: PLC0415
-
-        return evaluate_condition(name, self.template, self.values)
+        return intrinsics.evaluate_condition(name, self.template, self.values)
 
     def __call__(self, node: Any) -> Any:
         if isinstance(node, list):

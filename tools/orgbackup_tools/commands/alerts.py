@@ -18,6 +18,7 @@ from typing import Any, Final, cast
 from orgbackup.alerts import format_alert, parse_job_event
 from orgbackup.exceptions import ConfigurationError, InvalidInputError
 from orgbackup_tools import deployment
+from orgbackup_tools.intrinsics import evaluate_condition
 
 ALERT_FUNCTION: Final = "FormatBackupAlertFunction"
 # Offline there is no Organizations to ask; the function looks the name up when it runs.
@@ -62,46 +63,6 @@ def _targets_formatter(properties: Mapping[str, Any]) -> bool:
         if attribute in (f"{ALERT_FUNCTION}.Arn", [ALERT_FUNCTION, "Arn"]):
             return True
     return False
-
-
-def _value(node: Any, template: Mapping[str, Any], parameters: Mapping[str, str], where: str) -> Any:
-    if isinstance(node, dict) and len(node) == 1:
-        ((name, argument),) = node.items()
-        if name == "Ref":
-            if argument not in parameters:
-                raise ConfigurationError(f"{where}: Ref {argument!r} has no value in the deployment parameters")
-            return parameters[argument]
-        if name in {"Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or", "Condition"}:
-            return _condition_node(node, template, parameters, where)
-        raise ConfigurationError(f"{where}: {name} is not supported in a condition here")
-    return node if isinstance(node, str | bool) else str(node)
-
-
-def _condition_node(node: Any, template: Mapping[str, Any], parameters: Mapping[str, str], where: str) -> bool:
-    if not isinstance(node, dict) or len(node) != 1:
-        raise ConfigurationError(f"{where}: not a condition function: {node!r}")
-    ((name, argument),) = node.items()
-    if name == "Condition":
-        return evaluate_condition(str(argument), template, parameters)
-    if name == "Fn::Equals":
-        left, right = (_value(item, template, parameters, where) for item in argument)
-        return str(left) == str(right)
-    items = [_condition_node(item, template, parameters, where) for item in argument]
-    if name == "Fn::Not":
-        return not items[0]
-    if name == "Fn::And":
-        return all(items)
-    if name == "Fn::Or":
-        return any(items)
-    raise ConfigurationError(f"{where}: {name} is not a condition function")
-
-
-def evaluate_condition(name: str, template: Mapping[str, Any], parameters: Mapping[str, str]) -> bool:
-    """A template Condition's value for these parameters (Fn::Equals/Not/And/Or, Condition and Ref)."""
-    conditions = template.get("Conditions") or {}
-    if name not in conditions:
-        raise ConfigurationError(f"Conditions.{name}: not defined in the template")
-    return _condition_node(conditions[name], template, parameters, f"Conditions.{name}")
 
 
 def alert_rules(template: Mapping[str, Any], parameters: Mapping[str, str]) -> list[AlertRule]:
