@@ -4,7 +4,9 @@ The CLI and the local simulation use this to render and run exactly what `sam de
 Development-only (it needs PyYAML, which the Lambda runtime does not ship); functions read the environment.
 """
 
+import copy
 import shlex
+import threading
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -35,13 +37,33 @@ def _yaml_loader() -> Any:
 
 
 def load_template(path: Path | None = None) -> dict[str, Any]:
-    """A CloudFormation/SAM template as a dict, short-form intrinsic functions expanded to their long form."""
+    """A CloudFormation/SAM template as a dict, short-form intrinsic functions expanded to their long form.
+
+    Each call returns its own copy (callers may change it). Parsing template.yaml takes most of a second and every
+    emulated World, command and bench run reads it again, so a parse is kept per file and reused until the file's
+    modification time or size changes."""
+    path = (path or PROJECT_ROOT / "template.yaml").resolve()
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    with _PARSED_LOCK:
+        parsed = _PARSED.get(key)
+    if parsed is None:
+        parsed = _parse_template(path)
+        with _PARSED_LOCK:
+            _PARSED[key] = parsed
+    return copy.deepcopy(parsed)
+
+
+def _parse_template(path: Path) -> dict[str, Any]:
     import yaml  # noqa: PLC0415
 
-    path = path or PROJECT_ROOT / "template.yaml"
     with path.open(encoding="utf-8") as handle:
         document: dict[str, Any] = yaml.load(handle, Loader=_yaml_loader())  # noqa: S506 - SafeLoader subclass
     return document
+
+
+_PARSED: dict[tuple[str, int, int], dict[str, Any]] = {}
+_PARSED_LOCK = threading.Lock()
 
 
 def _default_text(value: Any) -> str:
