@@ -12,6 +12,9 @@ from orgbackup import custom_resource
 from orgbackup.policies.service import handle_policy_resource
 from orgbackup_tools import emulation, simulation
 
+# The module-scoped fixture is built once: under xdist every test of this module runs on one worker.
+pytestmark = pytest.mark.xdist_group("handlers_world")
+
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[simulation.World]:
