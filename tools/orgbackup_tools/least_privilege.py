@@ -386,6 +386,7 @@ RESOURCES: dict[tuple[str, str], Resolver] = {
         for op in (
             "CreateStackInstances",
             "UpdateStackInstances",
+            "DeleteStackInstances",
             "ListStackInstances",
             "ListStackSetOperationResults",
             "DescribeStackSetOperation",
