@@ -5,6 +5,7 @@ Development-only (it needs PyYAML, which the Lambda runtime does not ship); func
 """
 
 import copy
+import hashlib
 import shlex
 import threading
 import tomllib
@@ -40,29 +41,24 @@ def load_template(path: Path | None = None) -> dict[str, Any]:
     """A CloudFormation/SAM template as a dict, short-form intrinsic functions expanded to their long form.
 
     Each call returns its own copy (callers may change it). Parsing template.yaml takes most of a second and every
-    emulated World, command and bench run reads it again, so a parse is kept per file and reused until the file's
-    modification time or size changes."""
-    path = (path or PROJECT_ROOT / "template.yaml").resolve()
-    stat = path.stat()
-    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    emulated World, command and bench run reads it again, so each parse is kept, keyed by the file's content: a
+    changed file is parsed again."""
+    import yaml  # noqa: PLC0415 - dev-only dependency
+
+    path = path or PROJECT_ROOT / "template.yaml"
+    key = hashlib.sha256(path.read_bytes()).hexdigest()
     with _PARSED_LOCK:
         parsed = _PARSED.get(key)
     if parsed is None:
-        parsed = _parse_template(path)
+        with path.open(encoding="utf-8") as handle:
+            parsed = yaml.load(handle, Loader=_yaml_loader())  # noqa: S506 - SafeLoader subclass
         with _PARSED_LOCK:
             _PARSED[key] = parsed
-    return copy.deepcopy(parsed)
-
-
-def _parse_template(path: Path) -> dict[str, Any]:
-    import yaml  # noqa: PLC0415
-
-    with path.open(encoding="utf-8") as handle:
-        document: dict[str, Any] = yaml.load(handle, Loader=_yaml_loader())  # noqa: S506 - SafeLoader subclass
+    document: dict[str, Any] = copy.deepcopy(parsed)
     return document
 
 
-_PARSED: dict[tuple[str, int, int], dict[str, Any]] = {}
+_PARSED: dict[str, Any] = {}  # SHA-256 of a template file -> its parse
 _PARSED_LOCK = threading.Lock()
 
 
