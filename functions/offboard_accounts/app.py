@@ -10,11 +10,12 @@ from orgbackup import aws, changes, config
 from orgbackup.observability import logger, metrics
 from orgbackup.policies.parameters import PolicyParameters
 from orgbackup.settings import load_settings
+from orgbackup.workflow_state import WorkflowState
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path="execution")
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> WorkflowState:
     settings = load_settings()
     params = config.load(PolicyParameters, os.environ)
     state = changes.offboard(

@@ -10,11 +10,12 @@ from orgbackup import aws, config, onboarding
 from orgbackup.observability import logger, metrics
 from orgbackup.policies.parameters import PolicyParameters
 from orgbackup.settings import load_settings
+from orgbackup.workflow_state import WorkflowState
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path="execution")
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> WorkflowState:
     params = config.load(PolicyParameters, os.environ)
     state = onboarding.reattach_backup_policies(
         event, load_settings(), params, aws.client("organizations"), aws.client("cloudformation")
