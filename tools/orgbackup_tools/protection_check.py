@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from orgbackup import config
+from orgbackup import config, fields
 from orgbackup.exceptions import ConfigurationError, InvalidInputError
 from orgbackup.protection.access import Principal, policy_allows
 from orgbackup.protection.rules import CopyVerdict, Reason, ResourceRule, RuleBook
@@ -675,7 +675,7 @@ def _entry(  # noqa: PLR0912 - one check per field, in field order
     if why:
         return None, why
     region = region or match[3] or None
-    if region is not None and not re.fullmatch(config.REGION, region):
+    if region is not None and not re.fullmatch(fields.REGION, region):
         return None, f"{where}.region: {region!r} is not a Region name like eu-west-1"
     if region is None:
         return None, f"{where}.region: the ARN names no Region (an S3 bucket); give the bucket's region"

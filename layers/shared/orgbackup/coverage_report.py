@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from orgbackup import accounts, backup_jobs, baseline, config, coverage, coverage_html, retry
-from orgbackup.alerts import SNS_TOPIC_ARN
+from orgbackup import accounts, backup_jobs, baseline, config, coverage, coverage_html, fields, retry
 from orgbackup.config import pattern
 from orgbackup.observability import logger
 from orgbackup.report_store import ReportStore
@@ -41,7 +40,7 @@ class CoverageSettings:
     """The CoverageReport function's own environment, read at handler entry."""
 
     report_bucket_name: str = pattern(BUCKET_NAME, why="must be an S3 bucket name")
-    notification_topic_arn: str = pattern(SNS_TOPIC_ARN, why="must be an SNS topic ARN")
+    notification_topic_arn: str = pattern(fields.SNS_TOPIC_ARN, why="must be an SNS topic ARN")
     report_prefix: str = pattern(r"([\w.-]+/)*", default="coverage/", why="must be empty or end with /")
 
 

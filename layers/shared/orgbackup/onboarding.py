@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from orgbackup import baseline, vault_policy
 from orgbackup.accounts import Resolution, in_scope_active_account_ids, resolve_input
 from orgbackup.exceptions import InvalidInputError, RetryableConflictError
-from orgbackup.lifecycle import json_type, parse_workflow_input
+from orgbackup.fields import json_type
+from orgbackup.lifecycle import parse_workflow_input
 from orgbackup.observability import logger
 from orgbackup.policies.apply import ACCOUNTS_TOKEN
 from orgbackup.policies.parameters import PolicyParameters

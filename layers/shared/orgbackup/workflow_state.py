@@ -5,19 +5,17 @@ the rule, a classified error the state machine's Catch clauses know, instead of 
 TypeError. Stdlib and ``orgbackup.accounts`` only: the Report function imports it too.
 """
 
-import re
 from collections.abc import Mapping
 from typing import Any, Final
 
 from orgbackup.accounts import Resolution
 from orgbackup.exceptions import InvalidInputError
-from orgbackup.lifecycle import got
+from orgbackup.fields import got, is_account_id
 
 State = dict[str, Any]
 
 # A Step Functions execution name: 1-80 characters (Step Functions API reference, StartExecution "name").
 MAX_EXECUTION_CHARS: Final = 80
-ACCOUNT_ID: Final = re.compile(r"[0-9]{12}")
 
 
 def _strings(value: object, path: str) -> None:
@@ -35,7 +33,7 @@ def _object(state: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
 def _check_baseline(baseline: Mapping[str, Any]) -> None:
     onboarded = baseline.get("onboarded", [])
     _strings(onboarded, "baseline.onboarded")
-    bad = next((item for item in onboarded if not ACCOUNT_ID.fullmatch(item)), None)
+    bad = next((item for item in onboarded if not is_account_id(item)), None)
     if bad is not None:
         raise InvalidInputError(f"workflow state: baseline.onboarded: {got(bad)} is not a 12-digit account ID")
     failed = baseline.get("failed", {})
