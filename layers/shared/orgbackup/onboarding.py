@@ -136,9 +136,10 @@ def protected_accounts(settings: Settings, org: "OrganizationsClient", cfn: "Clo
     )
 
 
-# Re-reads after a write: another execution may have completed a baseline while this one rendered (issue 5: 20
-# onboardings at once must all end in the policy). Each round re-reads only the StackSet's instances (one call):
-# onboardings change baselines, not the organization's membership, which is listed once per invocation.
+# Re-reads after a write: another execution may have completed a baseline while this one rendered (twenty
+# onboardings at once must all end in the policy: tests/workflow/test_scale_faults.py). Each round re-reads only
+# the StackSet's instances (one call): onboardings change baselines, not the organization's membership, which is
+# listed once per invocation.
 MAX_REFRESH_ROUNDS = 3
 # Policy attachments listed in the workflow state and the report (see reattach_backup_policies).
 ATTACHMENTS_LISTED = 50
