@@ -6,8 +6,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orgbackup import aws, onboarding
+from orgbackup.config import from_environment
 from orgbackup.observability import logger, metrics
-from orgbackup.settings import load_settings
+from orgbackup.settings import Settings
 
 
 @metrics.log_metrics
@@ -15,7 +16,7 @@ from orgbackup.settings import load_settings
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = onboarding.refresh_vault_policy(
         event,
-        load_settings(),
+        from_environment(Settings),
         aws.client("organizations"),
         aws.client("cloudformation"),
         aws.client("sts"),

@@ -5,14 +5,15 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orgbackup import aws, onboarding
+from orgbackup.config import from_environment
 from orgbackup.observability import logger, metrics
-from orgbackup.settings import load_settings
+from orgbackup.settings import Settings
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path="execution")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = load_settings()
+    settings = from_environment(Settings)
     raw_input, execution = onboarding.resolve_request(event)
     state = onboarding.resolve(
         raw_input,

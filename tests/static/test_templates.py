@@ -23,6 +23,7 @@ import pytest
 from orgbackup import config
 from orgbackup.policies.parameters import PolicyParameters
 from orgbackup.settings import Settings
+from orgbackup_tools import function_settings
 from orgbackup_tools.deployment import deployment_parameters, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -328,13 +329,23 @@ def test_central_stackset_targets_the_central_account_in_every_backup_region_and
 
 @pytest.mark.parametrize("field", fields(), ids=lambda field: field.name)
 def test_every_settings_field_reaches_the_functions(field: dataclasses.Field[Any]) -> None:
-    # Given a field of Settings or PolicyParameters
+    # Given a field of Settings or PolicyParameters, and the functions whose handlers read its class
     document = template(TEMPLATE)
-    variables = document["Globals"]["Function"]["Environment"]["Variables"]
     env, cfn = config.key_for(field.name, "env"), config.key_for(field.name, "cfn")
-    # Then the functions' environment carries it under its env name ...
-    assert env in variables, f"Globals has no environment variable {env}"
-    value = variables[env]
+    readers = [
+        name
+        for name, function in function_settings.template_functions(document).items()
+        if any(
+            field in dataclasses.fields(cls)
+            for cls in function_settings.settings_classes(function_settings.handler_path(function))
+        )
+    ]
+    assert readers, f"no function reads {env}"
+    # Then each of their environments carries it under its env name, all with one value ...
+    values = [function_settings.environment_of(document, name).get(env) for name in readers]
+    assert None not in values, f"a function that reads {env} does not get it: {readers}"
+    assert all(value == values[0] for value in values), f"{env} differs between functions"
+    value = values[0]
     if field.name in PSEUDO_PARAMETER_FIELDS:
         # ... from a pseudo parameter
         assert value == {"Ref": PSEUDO_PARAMETER_FIELDS[field.name]}

@@ -263,8 +263,9 @@ class _HandlerEnvironment:
     """The functions' environment variables in this one process, for handlers that run at the same time (executions
     started together run on their own threads). Each variable is set while any handler that has it runs and put
     back when the last one ends: a handler ending never takes the environment away from one still running. The
-    template gives every onboarding function the same values (its Globals); a variable two functions set to
-    different values at the same moment would be a conflict, refused here rather than silently mixed."""
+    template gives every function that reads a variable the same value (one anchor per settings class); a variable
+    two functions set to different values at the same moment would be a conflict, refused here rather than silently
+    mixed."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -382,7 +383,8 @@ class World:
         self.build_organization()
         self.intrinsics = self.make_intrinsics()
         self.register_roles()
-        self.settings = config.load(Settings, self.function_environment(), naming="env")
+        # The deployment's Settings, as the onboarding functions read them (their Environment, template.yaml).
+        self.settings = config.load(Settings, self.function_environment("ResolveAccountsFunction"), naming="env")
         if not deploy:
             return
         self.deploy_topic()

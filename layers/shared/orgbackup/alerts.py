@@ -20,7 +20,6 @@ fails, and once Lambda's asynchronous retries run out its OnFailure destination 
 invocation record with the raw event, so a failure is never lost.
 """
 
-import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
-from orgbackup import config, fields, retry, text
+from orgbackup import fields, retry, text
 from orgbackup.config import pattern
 from orgbackup.exceptions import InvalidInputError
 from orgbackup.fields import Fields, got, show
@@ -217,11 +216,6 @@ class AlertSettings:
     """The FormatBackupAlert function's environment, read at handler entry."""
 
     notification_topic_arn: str = pattern(fields.SNS_TOPIC_ARN, why="must be an SNS topic ARN")
-
-
-def load_alert_settings(values: Mapping[str, str] | None = None) -> AlertSettings:
-    """Settings from the environment (or ``values``); raises ConfigurationError naming the bad variable."""
-    return config.load(AlertSettings, os.environ if values is None else values)
 
 
 # ---------------------------------------------------------------------------------------------------------------

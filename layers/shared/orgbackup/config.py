@@ -8,6 +8,7 @@ must match in full.
 """
 
 import dataclasses
+import os
 import re
 import types
 from collections.abc import Mapping
@@ -84,3 +85,10 @@ def load[T](cls: type[T], values: Mapping[str, str], naming: Naming = "env") -> 
         _check_pattern(key, value, field)
         kwargs[field.name] = value
     return cls(**kwargs)
+
+
+def from_environment[T](cls: type[T]) -> T:
+    """``cls`` from this process's environment variables. Only handlers call it, at entry: the domain takes the
+    settings objects, so every function reads exactly the variables of the classes its handler names (the
+    function's Environment in template.yaml, checked by tests/static/test_function_environment.py)."""
+    return load(cls, os.environ)

@@ -1,10 +1,9 @@
-"""Deployment settings shared by every function, read once at handler entry (never at import time)."""
+"""The deployment settings the onboarding, policy and coverage functions share, read once at handler entry (never
+at import time, never in domain code) with ``config.from_environment``."""
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from orgbackup import config, fields
+from orgbackup import fields
 from orgbackup.config import pattern
 from orgbackup.exceptions import ConfigurationError
 from orgbackup.regions import partition_problem, region_problem
@@ -92,8 +91,3 @@ class Settings:
             f"arn:{self.partition}:backup:{region or self.primary_region}:{self.central_backup_account_id}:"
             f"backup-vault:{self.central_vault_name}"
         )
-
-
-def load_settings(values: Mapping[str, str] | None = None) -> Settings:
-    """Settings from the environment (or ``values``); raises ConfigurationError naming the bad variable."""
-    return config.load(Settings, os.environ if values is None else values)
