@@ -8,7 +8,9 @@ input parser collects its errors per record instead of failing the run).
 Patterns are matched in full (``re.fullmatch``) and use ``[0-9]``, never ``\\d``: Python's ``\\d`` also matches
 other scripts' digits, which AWS identifiers never contain.
 
-Stdlib only: every function imports this module on its cold start.
+Stdlib only: every function imports this module on its cold start. Powertools' parser models (pydantic) were
+measured as the alternative: importing ``aws_lambda_powertools.utilities.parser`` in a fresh Python 3.13 costs about
+190 ms here, this module about 15 ms, and pydantic is not in the layer (layers/shared/requirements.txt).
 """
 
 import json
