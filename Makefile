@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 # The venv's bin holds python3.13 itself, which `sam build` needs on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-TEMPLATES := template.yaml stacksets/member-account.yaml stacksets/central-backup-account.yaml
+TEMPLATES := template.yaml stacksets/member-account.yaml stacksets/central-backup-account.yaml forwarder/organizations-events.yaml
 
 .PHONY: help setup test test-fast lint format build deploy demo bench clean mutate
 
@@ -64,8 +64,12 @@ build: setup ## sam build (works offline)
 deploy: build ## sam deploy with the environment in samconfig.toml
 	$(BIN)/sam deploy
 
-demo: setup ## Run the onboarding workflow against an emulated organization
-	$(BIN)/orgbackup simulate
+# Two accounts onboarded by Control Tower's events, then one of them moved out of scope (issue 12).
+DEMO_EVENTS := controltower/create-managed-account.json controltower/update-managed-account.json \
+	organizations/move-account-out-of-scope.json
+
+demo: setup ## Run the onboarding workflow against an emulated organization, then move an account out of scope
+	$(BIN)/orgbackup simulate $(foreach event,$(DEMO_EVENTS),--event events/$(event))
 
 bench: setup ## Print the scale and cold-start figures
 	$(BIN)/orgbackup bench

@@ -9,6 +9,7 @@ import pytest
 from sample_events import read_event
 
 from orgbackup import config, custom_resource
+from orgbackup.exceptions import InvalidInputError
 from orgbackup.policies.parameters import PolicyParameters
 from orgbackup.policies.service import handle_policy_resource
 from orgbackup.settings import Settings
@@ -129,3 +130,35 @@ def test_the_formatter_takes_a_backup_event_as_eventbridge_delivers_it(world) ->
     result = world.handlers["FormatBackupAlertFunction"](read_event("backup/backup-job-failed.json"), context)
     assert "FAILED" in result["subject"]
     assert result["message_id"]
+
+
+def test_the_offboarding_steps_run_from_their_samples_in_order(world) -> None:
+    # Given 333333333333 holding its baseline, then moved out of scope (Sandbox)
+    cfn, org = world.client("cloudformation"), world.client("organizations")
+    cfn.create_stack_instances(
+        StackSetName=world.settings.member_stackset_name, Accounts=["333333333333"], Regions=["us-east-1", "eu-west-1"]
+    )
+    org.move_account(
+        AccountId="333333333333", SourceParentId="ou-ab12-11111111", DestinationParentId="ou-ab12-22222222"
+    )
+    # Offboard: the departure is found from the organization, one operation removes its instances
+    started = invoke(world, "OffboardAccountsFunction", "offboard-accounts.json")
+    assert [item["account_id"] for item in started["offboarding"]["departures"]] == ["333333333333"]
+    assert started["offboarding"]["operations"] == ["sample-offboard-run-offboard0"]
+    assert started["offboarding"]["retain_stacks"] is True
+    assert "offboard" not in started["plan"]
+    assert started["plan"]["converge"] is True
+    # InspectOffboarding: the instances are gone, the stacks kept
+    inspected = invoke(world, "InspectOffboardingFunction", "inspect-offboarding.json")
+    assert list(inspected["offboarding"]["offboarded"]) == ["333333333333"]
+    assert inspected["offboarding"]["offboarded"]["333333333333"]["stacks"] == "retained"
+    assert inspected["offboarding"]["failed"] == {}
+
+
+def test_inspect_offboarding_names_an_operation_that_does_not_exist(world) -> None:
+    # Given a state naming a removal the StackSet never ran: a classified error naming it, not a ClientError
+    state = read_event("functions/inspect-offboarding.json")
+    state["offboarding"]["operations"] = ["never-started"]
+    context = emulation.FakeLambdaContext("InspectOffboardingFunction", simulation.MANAGEMENT_ACCOUNT, "us-east-1")
+    with pytest.raises(InvalidInputError, match="'never-started' does not exist in StackSet"):
+        world.handlers["InspectOffboardingFunction"](state, context)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from orgbackup.alerts import AlertSettings
+from orgbackup.changes import OffboardingSettings
 from orgbackup.coverage_report import CoverageSettings
 from orgbackup.policies.parameters import PolicyParameters
 from orgbackup.settings import Settings
@@ -39,6 +40,8 @@ def test_handlers_name_the_classes_they_read() -> None:
     assert read("format_backup_alert") == (AlertSettings,)
     assert read("coverage_report") == (Settings, CoverageSettings)
     assert read("report_onboarding") == ()
+    assert read("offboard_accounts") == (Settings, PolicyParameters, OffboardingSettings)
+    assert read("inspect_offboarding") == (Settings,)
 
 
 def test_the_alert_formatter_and_the_report_get_no_deployment_settings() -> None:

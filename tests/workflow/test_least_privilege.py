@@ -6,7 +6,7 @@ policy lets a principal outside the organization in. See orgbackup_tools.least_p
 One emulated run (module scope) covers every principal: the custom resource (create, update, delete), an
 onboarding through the lifecycle rule, queue and Pipe, the daily reconcile started by the schedule, a run that
 fails and notifies, and backup failures forwarded from a member, the central and the management account, one of
-them with a failing formatter (the OnFailure destination)."""
+them with a failing formatter (the OnFailure destination), and an account moved out of scope (offboarding)."""
 
 import copy
 import json
@@ -23,6 +23,7 @@ from orgbackup_tools import call_log, coverage_demo, emulation, least_privilege,
 
 REASONS_FILE = Path(__file__).parent / "data" / "least_privilege_reasons.json"
 MEMBERS = ("333333333333", "555555555555")
+SANDBOX = "ou-ab12-22222222"  # out of scope in the emulated organization
 
 
 def _custom_resource(world: simulation.World, request_type: str) -> None:
@@ -81,6 +82,18 @@ def run() -> Iterator[tuple[simulation.World, least_privilege.Contract]]:
         assert "FunctionError" not in response, response["Payload"].read()
         _custom_resource(world, "Update")
         templates = least_privilege.Templates.load(world, MEMBERS)
+        # An account leaving the scope (after the templates are read: its stacks are retained, its instances go):
+        # Organizations' MoveAccount event, emitted after the move, through the rule, queue, Pipe and Offboard steps
+        move_out = read_event("organizations/move-account-out-of-scope.json")
+        assert world.apply_organization_change(move_out)
+        world.process_events([move_out])
+        # And one whose move never reached the product: the daily reconcile finds it holding instances out of scope
+        org = world.client("organizations")
+        (parent,) = org.list_parents(ChildId=MEMBERS[1])["Parents"]
+        org.move_account(AccountId=MEMBERS[1], SourceParentId=parent["Id"], DestinationParentId=SANDBOX)
+        with call_log.playing(world.role_of("ReconcileSchedule"), "scheduler.amazonaws.com"):
+            arn = world.start_execution(read_event("workflow/reconcile.json"))
+        world.wait(arn)
         _custom_resource(world, "Delete")
         yield world, least_privilege.Contract(world, templates)
 

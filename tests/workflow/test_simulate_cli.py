@@ -1,6 +1,7 @@
 """`orgbackup simulate --json`: the local run's report, in the contract issue 3 gives it:
 
 {"executions": [{"name", "status"}], "accounts": {"<id>": {"outcome": "onboarded|skipped|failed|invalid", "reason",
+(issue 12 adds "offboarded" and "unchanged")
 "stack_instances": {"<region>": "<status>"}, "vaults": {"<region>": "<name>"}, "in_central_vault_policy": bool,
 "backup_policies": ["<name>"]}}, "stackset_operations": int, "notifications": [{"subject", "message"}]}
 """
@@ -16,7 +17,7 @@ from workflow_helpers import REGIONS, lifecycle_event
 from orgbackup_tools import cli
 
 ACCOUNT_KEYS = {"outcome", "reason", "stack_instances", "vaults", "in_central_vault_policy", "backup_policies"}
-OUTCOMES = {"onboarded", "skipped", "failed", "invalid"}
+OUTCOMES = {"onboarded", "skipped", "failed", "invalid", "offboarded", "unchanged"}
 EXECUTION_STATUSES = {"RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 POLICIES = ["orgbackup-daily", "orgbackup-monthly"]
 
@@ -127,3 +128,45 @@ def test_a_burst_of_three_accounts_is_onboarded_in_one_operation(capsys) -> None
     assert report["stackset_operations"] == 1
     (note,) = report["notifications"]
     assert note["subject"] == "orgbackup: 3 onboarded"
+
+
+def test_events_given_several_times_run_in_order_and_an_account_moved_out_is_offboarded(capsys) -> None:
+    # When the account is created, then moved out of scope (the emulated organization moves it first)
+    report = simulate(
+        capsys,
+        "--event",
+        str(EVENTS / "controltower" / "create-managed-account.json"),
+        "--event",
+        str(EVENTS / "organizations" / "move-account-out-of-scope.json"),
+    )
+    # Then two executions ran, one after the other, and the report describes the organization after the last one
+    assert [execution["status"] for execution in report["executions"]] == ["SUCCEEDED", "SUCCEEDED"]
+    item = report["accounts"]["333333333333"]
+    assert item["outcome"] == "offboarded"
+    assert item["stack_instances"] == {}
+    assert item["vaults"] == dict.fromkeys(REGIONS, "orgbackup-member")  # the stacks were retained
+    assert item["in_central_vault_policy"] is False
+    assert item["backup_policies"] == []
+    assert "kept: its stacks" in item["reason"]
+    assert report["stackset_operations"] == 2
+    assert [note["subject"] for note in report["notifications"]] == [
+        "orgbackup: 1 onboarded",
+        "orgbackup: 0 onboarded, 1 offboarded",
+    ]
+
+
+def test_a_move_of_an_account_that_holds_nothing_is_unchanged(capsys) -> None:
+    report = simulate(capsys, "--event", str(EVENTS / "organizations" / "move-account-out-of-scope.json"))
+    assert report["accounts"]["333333333333"]["outcome"] == "unchanged"
+    assert report["stackset_operations"] == 0
+
+
+def test_an_unreadable_second_event_exits_2_before_anything_runs(capsys, tmp_path: Path) -> None:
+    missing = tmp_path / "missing.json"
+    code = cli.main(
+        ["simulate", "--event", str(EVENTS / "controltower" / "create-managed-account.json"), "--event", str(missing)]
+    )
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out == ""
+    assert f"{missing}: cannot read the file" in captured.err

@@ -2284,3 +2284,86 @@ def render_pipe_input_template(template: str, record: dict[str, Any]) -> Any:
         return opening + ("null" if not found else json.dumps(value)) + closing
 
     return json.loads(_PIPE_VARIABLE.sub(substitute, template))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# DeleteStackInstances with RetainStacks (issue 12: offboarding). ``stack_instance_deletion`` deletes the stack of
+# every instance it removes; AWS, with ``RetainStacks`` true, "Removes the stack instances from the specified stack
+# set, but doesn't delete the stacks" (CloudFormation API reference, DeleteStackInstances,
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteStackInstances.html): the stack and
+# its resources (the member vault, its key, its recovery points) stay in the account, no longer managed by the
+# StackSet. The operation is recorded with Action DELETE and ``RetainStacks`` as AWS's StackSetOperation has it.
+# Its test: tests/integration/test_emulation_offboarding.py.
+
+
+@contextmanager
+def stack_instance_retention() -> Iterator[None]:
+    import uuid  # noqa: PLC0415
+
+    from moto.cloudformation.responses import CloudFormationResponse  # noqa: PLC0415
+    from moto.core.responses import ActionResult  # noqa: PLC0415
+    from moto.core.utils import utcnow  # noqa: PLC0415
+
+    deleting = CloudFormationResponse.delete_stack_instances
+
+    def delete_stack_instances(response: Any) -> Any:
+        if str(response._get_param("RetainStacks")).lower() != "true":
+            return deleting(response)
+        stackset = response.cloudformation_backend.describe_stack_set(response._get_param("StackSetName"))
+        operation_id = response._get_param("OperationId") or str(uuid.uuid4())
+        if any(op["OperationId"] == operation_id for op in stackset.operations):
+            raise _stackset_error("OperationIdAlreadyExistsException", f"Operation {operation_id} already exists")
+        results = []
+        for region in response._get_param("Regions", []):
+            for account in response._get_param("Accounts", []):
+                instance = stackset.instances.get_instance(account, region)
+                if instance is not None:
+                    stackset.instances.stack_instances.remove(instance)
+                results.append({"Account": account, "Region": region, "Status": "SUCCEEDED", "StatusReason": ""})
+        stackset.operations.append(
+            {
+                "OperationId": operation_id,
+                "Action": "DELETE",
+                "Status": "SUCCEEDED",
+                "RetainStacks": True,
+                "CreationTimestamp": utcnow(),
+                "EndTimestamp": utcnow(),
+                "Instances": [{r["Account"]: r["Region"]} for r in results],
+                "Results": results,
+            }
+        )
+        return ActionResult({"OperationId": operation_id})
+
+    with mock.patch.object(CloudFormationResponse, "delete_stack_instances", delete_stack_instances):
+        yield
+
+
+EXTENSIONS = (*EXTENSIONS, stack_instance_retention)
+
+# ---------------------------------------------------------------------------------------------------------------
+# An unknown StackSet operation. moto answers DescribeStackSetOperation and ListStackSetOperationResults for an
+# operation ID the StackSet does not have with a generic ``ValidationError``; AWS answers
+# ``OperationNotFoundException`` ("The specified ID refers to an operation that doesn't exist": CloudFormation API
+# reference, ListStackSetOperationResults and DescribeStackSetOperation, Errors,
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ListStackSetOperationResults.html).
+# Its test: tests/integration/test_emulation_offboarding.py.
+
+
+@contextmanager
+def stackset_operation_not_found() -> Iterator[None]:
+    from moto.cloudformation.models import StackSet  # noqa: PLC0415
+
+    finding = StackSet.get_operation
+
+    def get_operation(stackset: Any, operation_id: str) -> dict[str, Any]:
+        if not any(operation["OperationId"] == operation_id for operation in stackset.operations):
+            raise _stackset_error(
+                "OperationNotFoundException", f"Operation {operation_id} not found in StackSet {stackset.name}"
+            )
+        return finding(stackset, operation_id)
+
+    with mock.patch.object(StackSet, "get_operation", get_operation):
+        yield
+
+
+EXTENSIONS = (*EXTENSIONS, stackset_operation_not_found)

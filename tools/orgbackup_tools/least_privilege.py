@@ -377,6 +377,7 @@ RESOURCES: dict[tuple[str, str], Resolver] = {
         for op in (
             "CreateStackInstances",
             "UpdateStackInstances",
+            "DeleteStackInstances",
             "ListStackInstances",
             "ListStackSetOperationResults",
             "DescribeStackSetOperation",

@@ -36,6 +36,8 @@ HOME_REGION = "us-east-1"
 LAMBDA_SERVICE = "lambda.amazonaws.com"
 MANAGEMENT_ACCOUNT = "111111111111"
 CENTRAL_ACCOUNT = "222222222222"
+# The template's rules that feed the onboarding queue besides the lifecycle rule (issue 12).
+CHANGE_RULES = ("OrganizationChangesRule", "ControlTowerOuLifecycleRule")
 
 
 @dataclass(frozen=True)
@@ -397,6 +399,7 @@ class World:
         self.deploy_backup_policies()
         self.deploy_state_machine()
         self.deploy_lifecycle_rule()
+        self.deploy_change_rules()
         self.deploy_event_rules()
         self.record_stack()
         self.apply_role_policies()
@@ -653,7 +656,7 @@ class World:
         backup events. Retry and dead-letter settings are AWS's delivery concerns, not modelled here."""
         events = self.client("events")
         for logical_id, resource in self.template["Resources"].items():
-            if resource["Type"] != "AWS::Events::Rule" or logical_id == "ControlTowerLifecycleRule":
+            if resource["Type"] != "AWS::Events::Rule" or logical_id in ("ControlTowerLifecycleRule", *CHANGE_RULES):
                 continue
             if "Condition" in resource and not self.intrinsics.condition(resource["Condition"]):
                 continue
@@ -783,6 +786,46 @@ class World:
             outputs[name] = {"Value": value, "Description": output.get("Description", "")}
         body = {"Resources": {"Placeholder": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}, "Outputs": outputs}
         cfn.create_stack(StackName=self.intrinsics.pseudo["AWS::StackName"], TemplateBody=json.dumps(body))
+
+    def deploy_change_rules(self) -> None:
+        """The organization-change rules (issue 12): their real patterns and input transformers, delivering to the
+        onboarding queue like the lifecycle rule. Organizations' events reach us-east-1, the emulation's home Region,
+        so no forwarding is needed here (README "When the organization changes")."""
+        events = self.client("events")
+        queue_arn = self.client("sqs").get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        for logical_id in CHANGE_RULES:
+            rule = self.template["Resources"][logical_id]["Properties"]
+            events.put_rule(Name=logical_id, EventPattern=json.dumps(rule["EventPattern"]), State="ENABLED")
+            target = {"Id": "queue", "Arn": queue_arn, "InputTransformer": rule["Targets"][0]["InputTransformer"]}
+            events.put_targets(Rule=logical_id, Targets=[target])
+
+    def apply_organization_change(self, event: Mapping[str, Any]) -> str | None:
+        """What the API call behind an Organizations event did, done in the emulated organization first (AWS emits
+        the event after the change). Returns what was done, or None for other events."""
+        detail = event.get("detail") if isinstance(event, Mapping) else None
+        if event.get("source") != "aws.organizations" or not isinstance(detail, Mapping):
+            return None
+        params = detail.get("requestParameters") or {}
+        account_id = params.get("accountId") if isinstance(params, Mapping) else None
+        org = self.client("organizations")
+        if not isinstance(account_id, str) or not _exists(self, account_id):
+            return None
+        name = detail.get("eventName")
+        if name == "MoveAccount":
+            source = org.list_parents(ChildId=account_id)["Parents"][0]["Id"]
+            org.move_account(
+                AccountId=account_id, SourceParentId=source, DestinationParentId=params["destinationParentId"]
+            )
+            return f"moved {account_id} from {source} to {params['destinationParentId']}"
+        if name == "CloseAccount":
+            emulation.rename_account(account_id, account_id, "SUSPENDED")
+            return f"closed {account_id} (state SUSPENDED)"
+        if name == "RemoveAccountFromOrganization":
+            org.remove_account_from_organization(AccountId=account_id)
+            return f"removed {account_id} from the organization"
+        return None
 
     # -- running --------------------------------------------------------------------------------------------
     def put_lifecycle_events(self, events_to_send: list[dict[str, Any]]) -> int:
@@ -1095,7 +1138,24 @@ def _outcomes(state: Mapping[str, Any]) -> dict[str, dict[str, str]]:
         )
     for account, problems in results.get("failed", {}).items():
         outcomes[account] = {"outcome": "failed", "reason": "; ".join(problems)}
+    _change_outcomes(state, outcomes)
     return outcomes
+
+
+def _change_outcomes(state: Mapping[str, Any], outcomes: dict[str, dict[str, str]]) -> None:
+    """Issue 12: ``offboarded`` (what was removed, what was kept), offboardings that ``failed``, and ``unchanged``
+    for an account an organization change named that needed nothing (protected and still in scope, or out of
+    scope and holding nothing of the product)."""
+    offboarding = state.get("offboarding", {})
+    for account in state.get("plan", {}).get("reevaluated", []):
+        current = outcomes.get(account, {})
+        if current.get("outcome") == "skipped" or (not current and not state.get("failure")):
+            outcomes[account] = {"outcome": "unchanged", "reason": current.get("reason") or "nothing to change"}
+    for account, item in offboarding.get("offboarded", {}).items():
+        reason = f"{item.get('why', '')}; removed: {'; '.join(item.get('removed', []))}; kept: {item.get('kept')}"
+        outcomes[account] = {"outcome": "offboarded", "reason": reason.lstrip("; ")}
+    for account, problems in offboarding.get("failed", {}).items():
+        outcomes[account] = {"outcome": "failed", "reason": "offboarding: " + "; ".join(problems)}
 
 
 class Observer:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 from botocore.exceptions import ClientError
 
 from orgbackup import retry
+from orgbackup.exceptions import InvalidInputError
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -177,11 +178,23 @@ def operation_results(
     """(account, Region) -> what the operations did there; a later operation's word wins."""
     results: dict[tuple[str, str], PairResult] = {}
     for op_id in operation_ids:
-        for page in retry.pages(cfn, "list_stack_set_operation_results", StackSetName=stackset_name, OperationId=op_id):
-            for summary in page["Summaries"]:
-                results[(summary["Account"], summary["Region"])] = PairResult(
-                    summary.get("Status", ""), summary.get("StatusReason", "")
-                )
+        try:
+            for page in retry.pages(
+                cfn, "list_stack_set_operation_results", StackSetName=stackset_name, OperationId=op_id
+            ):
+                for summary in page["Summaries"]:
+                    results[(summary["Account"], summary["Region"])] = PairResult(
+                        summary.get("Status", ""), summary.get("StatusReason", "")
+                    )
+        except ClientError as error:
+            # OperationNotFoundException: "The specified ID refers to an operation that doesn't exist" (API reference,
+            # https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ListStackSetOperationResults.html).
+            # The ID came from the workflow state, so the state is what is wrong.
+            if retry.error_code(error) != "OperationNotFoundException":
+                raise
+            raise InvalidInputError(
+                f"workflow state: StackSet operation {op_id!r} does not exist in StackSet {stackset_name}"
+            ) from None
     return results
 
 

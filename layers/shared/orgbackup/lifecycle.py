@@ -57,7 +57,17 @@ MAX_REASON_CHARS: Final = 1024
 MAX_MESSAGE_CHARS: Final = 500
 
 # What asked for an account: a lifecycle event name, or an operator (reconcile lists accounts, it makes no requests).
-Trigger = Literal["CreateManagedAccount", "UpdateManagedAccount", "manual"]
+Trigger = Literal[
+    "CreateManagedAccount",
+    "UpdateManagedAccount",
+    "manual",
+    # Organization changes (parsed at the end of this module): each asks to re-evaluate an account.
+    "MoveAccount",
+    "RemoveAccountFromOrganization",
+    "CloseAccount",
+    "RegisterOrganizationalUnit",
+    "DeregisterOrganizationalUnit",
+]
 Mode = Literal["events", "manual", "reconcile"]
 # Why a record is invalid, for machines: malformed, a valid event that does not ask for onboarding, or a FAILED one.
 RecordCode = Literal["malformed", "not-a-trigger", "failed-state"]
@@ -115,6 +125,8 @@ class WorkflowInput:
     requests: tuple[AccountRequest, ...] = ()
     invalid: tuple[InvalidRecord, ...] = ()
     reason: str | None = None
+    # OUs whose accounts an OU lifecycle event asks to re-evaluate (expanded by orgbackup.changes at Resolve).
+    ou_requests: tuple["OuRequest", ...] = ()
 
 
 class RecordError(Exception):
@@ -252,8 +264,11 @@ def failure_reason(event_name: str, message: str) -> str:
     return f"state 'FAILED': Control Tower reported the account {action} failed: {text}"
 
 
-def parse_lifecycle_event(event: object, source: str) -> AccountRequest | InvalidRecord:
+def parse_lifecycle_event(event: object, source: str) -> "AccountRequest | OuRequest | InvalidRecord":
     """One EventBridge event as an onboarding request or an InvalidRecord; never raises."""
+    change = parse_change_event(event, source)
+    if change is not None:
+        return change
     try:
         parsed = _read_event(event)
     except RecordError as error:
@@ -362,7 +377,7 @@ def parse_slim_body(body: Mapping[str, Any], source: str) -> AccountRequest | In
     return AccountRequest(account_id=account_id, source=source, trigger=trigger, ou_id=ou_id)
 
 
-def parse_sqs_record(record: object, index: int) -> AccountRequest | InvalidRecord:
+def parse_sqs_record(record: object, index: int) -> "AccountRequest | OuRequest | InvalidRecord":
     """One SQS record of a Pipes batch, the whole SQS message or the slim one; never raises."""
     source = _record_source(record, index)
     try:
@@ -379,10 +394,13 @@ def parse_batch(records: list[Any]) -> WorkflowInput:
     return _collect("events", results)
 
 
-def _collect(mode: Mode, results: list[AccountRequest | InvalidRecord], reason: str | None = None) -> WorkflowInput:
+def _collect(
+    mode: Mode, results: "list[AccountRequest | OuRequest | InvalidRecord]", reason: str | None = None
+) -> WorkflowInput:
     requests = tuple(item for item in results if isinstance(item, AccountRequest))
     invalid = tuple(item for item in results if isinstance(item, InvalidRecord))
-    return WorkflowInput(mode=mode, requests=requests, invalid=invalid, reason=reason)
+    ou_requests = tuple(item for item in results if isinstance(item, OuRequest))
+    return WorkflowInput(mode=mode, requests=requests, invalid=invalid, reason=reason, ou_requests=ou_requests)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -417,7 +435,7 @@ def _parse_manual(payload: Mapping[str, Any]) -> WorkflowInput:
             raise InvalidInputError(f"reason: must be a string, got {got(reason)}")
         if len(reason) > MAX_REASON_CHARS:
             raise InvalidInputError(f"reason: {len(reason)} characters exceed the limit of {MAX_REASON_CHARS}")
-    results: list[AccountRequest | InvalidRecord] = []
+    results: list[AccountRequest | OuRequest | InvalidRecord] = []
     for index, value in enumerate(account_ids):
         source = f"account_ids[{index}]"
         try:
@@ -469,3 +487,114 @@ def parse_workflow_input(payload: object) -> WorkflowInput:
             f"('source' and 'detail-type'); its keys are {keys}"
         )
     raise InvalidInputError(f"input: must be a list of SQS records (a Pipes batch) or an object, got {got(payload)}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Organization changes: AWS Organizations API calls (through CloudTrail) and Control Tower OU lifecycle events.
+# Each one only names what to re-evaluate: the decision (onboard, offboard, nothing) is taken from the organization
+# as it is when the run executes (orgbackup.changes), so a replayed, late or out-of-order event cannot offboard an
+# account on stale information.
+
+ORGANIZATIONS_SOURCE: Final = "aws.organizations"
+CLOUDTRAIL_API_CALL: Final = "AWS API Call via CloudTrail"
+# Organizations sends its events to EventBridge through CloudTrail, detail-type "AWS API Call via CloudTrail"
+# (https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-organizations.html); the API's parameters are in
+# detail.requestParameters, camelCased: MoveAccount has accountId, sourceParentId, destinationParentId
+# (https://docs.aws.amazon.com/organizations/latest/APIReference/API_MoveAccount.html); CloseAccount and
+# RemoveAccountFromOrganization have accountId (API_CloseAccount.html, API_RemoveAccountFromOrganization.html).
+ACCOUNT_CHANGES: Final = frozenset({"MoveAccount", "RemoveAccountFromOrganization", "CloseAccount"})
+# Control Tower OU lifecycle events (Control Tower User Guide, "Lifecycle events in AWS Control Tower",
+# https://docs.aws.amazon.com/controltower/latest/userguide/lifecycle-events.html): serviceEventDetails.
+# registerOrganizationalUnitStatus / deregisterOrganizationalUnitStatus with organizationalUnit and state.
+OU_STATUS_KEYS: Final[Mapping[str, str]] = {
+    "RegisterOrganizationalUnit": "registerOrganizationalUnitStatus",
+    "DeregisterOrganizationalUnit": "deregisterOrganizationalUnitStatus",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class OuRequest:
+    """Re-evaluate every account of an OU (and of its child OUs)."""
+
+    ou_id: str
+    source: str
+    trigger: Trigger
+    ou_name: str | None = None
+
+
+def _is_change_event(event: object) -> bool:
+    if not isinstance(event, dict) or not isinstance(event.get("detail"), dict):
+        return False
+    name = event["detail"].get("eventName")
+    return (event.get("source") == ORGANIZATIONS_SOURCE and name in ACCOUNT_CHANGES) or (
+        event.get("source") == CONTROL_TOWER_SOURCE and name in OU_STATUS_KEYS
+    )
+
+
+def _read_account_change(event: Mapping[str, Any], source: str) -> AccountRequest:
+    top = _fields(event)
+    detail_type = top.required_string("detail-type")
+    if detail_type != CLOUDTRAIL_API_CALL:
+        raise RecordError(
+            f"detail-type: {show(detail_type)} is not {CLOUDTRAIL_API_CALL!r}: Organizations events arrive as "
+            "CloudTrail API calls",
+            "not-a-trigger",
+        )
+    detail = top.object("detail")
+    name = detail.data["eventName"]
+    if detail.present("errorCode"):
+        # CloudTrail records refused calls too: nothing changed in the organization.
+        raise RecordError(
+            f"detail.errorCode: {show(detail.data['errorCode'])}: the {name} call failed", "not-a-trigger"
+        )
+    params = detail.object("requestParameters")
+    account_id = params.account_id("accountId")
+    if name == "MoveAccount":
+        for key in ("sourceParentId", "destinationParentId"):
+            params.required_string(key)
+    return AccountRequest(account_id=account_id, source=source, trigger=name)
+
+
+def _read_ou_change(event: Mapping[str, Any], source: str) -> OuRequest:
+    detail = _fields(event).object("detail")
+    name = detail.data["eventName"]
+    key = OU_STATUS_KEYS[name]
+    details = detail.object("serviceEventDetails")
+    base = details.path(key)
+    if key not in details.data:
+        found = ", ".join(sorted(str(item) for item in details.data)) or "nothing"
+        raise RecordError(f"{base}: missing (required for eventName {name}; found {found})")
+    status = details.object(key)
+    state = status.required_string("state")
+    if state != "SUCCEEDED":
+        raw = status.data.get("message")
+        raise RecordError(
+            f"{base}.state: {show(state)}: Control Tower reported {name} did not succeed: "
+            f"{raw if isinstance(raw, str) else '(no message)'}"[: MAX_MESSAGE_CHARS + 120],
+            "failed-state",
+        )
+    unit = status.object("organizationalUnit")
+    ou_id = unit.ou_id("organizationalUnitId")
+    ou_name = unit.string("organizationalUnitName")
+    return OuRequest(ou_id=ou_id, source=source, trigger=name, ou_name=ou_name)
+
+
+def _change_account_id(event: Mapping[str, Any]) -> str | None:
+    try:
+        return check_account_id(event["detail"]["requestParameters"]["accountId"], "")
+    except (KeyError, TypeError, RecordError):
+        return None
+
+
+def parse_change_event(event: object, source: str) -> "AccountRequest | OuRequest | InvalidRecord | None":
+    """An organization change (see above) as a request to re-evaluate, an InvalidRecord, or None when the event is
+    not an organization change; never raises."""
+    if not _is_change_event(event):
+        return None
+    assert isinstance(event, dict)
+    try:
+        if event.get("source") == ORGANIZATIONS_SOURCE:
+            return _read_account_change(event, source)
+        return _read_ou_change(event, source)
+    except RecordError as error:
+        return InvalidRecord(source=source, reason=str(error), account_id=_change_account_id(event), code=error.code)

@@ -12,7 +12,7 @@ State keys, in order: ``execution`` and ``resolution`` and ``plan`` (Resolve), `
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from orgbackup import baseline, vault_policy
+from orgbackup import baseline, changes, vault_policy
 from orgbackup.accounts import Resolution, in_scope_active_account_ids, resolve_input
 from orgbackup.exceptions import InvalidInputError, RetryableConflictError
 from orgbackup.fields import json_type
@@ -63,7 +63,7 @@ def resolve(
     raw_input: object, execution: str, settings: Settings, org: "OrganizationsClient", cfn: "CloudFormationClient"
 ) -> State:
     """Parse the input, look the accounts up and classify them; decide which steps the run needs."""
-    workflow_input = parse_workflow_input(raw_input)
+    workflow_input = changes.expand_ou_requests(org, parse_workflow_input(raw_input))
     states = baseline.instance_states(cfn, settings.member_stackset_name)
     current = baseline.current_accounts(states, settings.baseline_regions)
     # An account an operation is deploying now is left to the run that started it: another operation would queue
@@ -73,16 +73,19 @@ def resolve(
         org, settings, workflow_input, current_baseline_ids=current, in_progress_baseline_ids=in_progress
     )
     already_current = any(item.code == "baseline-current" for item in resolution.skipped)
-    return {
-        "execution": execution,
-        "resolution": resolution.to_dict(),
-        "plan": {
-            "start_baseline": bool(resolution.to_onboard),
-            # Accounts whose baseline is already current still get the vault policy and the backup policies
-            # converged: a run that failed after its StackSet operation is finished by the next one.
-            "converge": bool(resolution.to_onboard) or already_current or resolution.mode == "reconcile",
-        },
+    plan: dict[str, Any] = {
+        "start_baseline": bool(resolution.to_onboard),
+        # Accounts whose baseline is already current still get the vault policy and the backup policies
+        # converged: a run that failed after its StackSet operation is finished by the next one.
+        "converge": bool(resolution.to_onboard) or already_current or resolution.mode == "reconcile",
     }
+    if changes.may_need_offboarding(resolution, states):
+        # Accounts leaving the scope (orgbackup.changes): the Offboard branch runs first.
+        plan["offboard"] = True
+    reevaluated = changes.reevaluated_accounts(workflow_input)
+    if reevaluated:
+        plan["reevaluated"] = reevaluated
+    return {"execution": execution, "resolution": resolution.to_dict(), "plan": plan}
 
 
 def start_baseline(state: State, settings: Settings, cfn: "CloudFormationClient") -> State:

@@ -51,7 +51,12 @@ def run_report(state: Mapping[str, Any]) -> dict[str, Any]:
     to_onboard = {item["account_id"]: item for item in resolution.get("to_onboard", [])}
     onboarded = results.get("onboarded", [])
     failed: dict[str, list[str]] = results.get("failed", {})
-    skipped = resolution.get("skipped", [])
+    # An account this run offboarded (or failed to) is reported there (what was removed, what was kept), not as skipped.
+    offboarded_ids = {
+        *state.get("offboarding", {}).get("offboarded", {}),
+        *state.get("offboarding", {}).get("failed", {}),
+    }
+    skipped = [item for item in resolution.get("skipped", []) if item.get("account_id") not in offboarded_ids]
     invalid = resolution.get("invalid", [])
 
     lines = [one_line(f"orgbackup onboarding run {execution} (mode: {resolution.get('mode', '?')})"), ""]
@@ -72,6 +77,9 @@ def run_report(state: Mapping[str, Any]) -> dict[str, Any]:
         "Invalid",
         [f"{_label(item)} [{', '.join(item.get('sources', []))}]: {item.get('reason', '')}" for item in invalid],
     )
+    offboarding = state.get("offboarding", {})
+    offboarded = offboarding.get("offboarded", {})
+    lines += _offboarding_lines(offboarding)
     if "vault_policy" in state:
         policy = state["vault_policy"]
         written = ", ".join(policy.get("written_regions", [])) or "nowhere (unchanged)"
@@ -93,9 +101,12 @@ def run_report(state: Mapping[str, Any]) -> dict[str, Any]:
             json.dumps({"mode": "manual", "account_ids": sorted(failed)}),
         ]
 
+    not_offboarded = offboarding.get("failed", {})
     counts = [
         f"{len(onboarded)} onboarded",
+        *([f"{len(offboarded)} offboarded"] if offboarded else []),
         *([f"{len(failed)} failed"] if failed else []),
+        *([f"{len(not_offboarded)} offboarding failed"] if not_offboarded else []),
         *([f"{len(skipped)} skipped"] if skipped else []),
         *([f"{len(invalid)} invalid"] if invalid else []),
     ]
@@ -103,8 +114,33 @@ def run_report(state: Mapping[str, Any]) -> dict[str, Any]:
         "subject": _subject(f"orgbackup: {', '.join(counts)}"),
         "message": "\n".join(lines).strip() + "\n",
         "failed": len(failed),
-        "outcome": "partial" if failed else "succeeded",
+        # Accounts left the scope but still hold instances (the state machine ends AccountsNotOffboarded).
+        "offboarding_failed": len(not_offboarded),
+        "outcome": "partial" if failed or not_offboarded else "succeeded",
     }
+
+
+def _offboarding_lines(offboarding: Mapping[str, Any]) -> list[str]:
+    """Issue 12: each offboarded account with what was removed and what was kept; failed removals; Regions dropped."""
+    lines = _section(
+        "Offboarded (left the scope)",
+        [
+            f"{_label({'account_id': account, 'name': item.get('name')})}: {item.get('why', '')}. "
+            f"Removed: {'; '.join(item.get('removed', []))}. Kept: {item.get('kept', '')}."
+            for account, item in offboarding.get("offboarded", {}).items()
+        ],
+    )
+    lines += _section(
+        "Offboarding failed",
+        [f"{account}: {'; '.join(why)}" for account, why in offboarding.get("failed", {}).items()],
+    )
+    lines += _section(
+        "Stack instances removed from Regions no longer backed up (stacks retained)"
+        if offboarding.get("retain_stacks", True)
+        else "Stack instances deleted from Regions no longer backed up",
+        [f"{account}: {', '.join(regions)}" for account, regions in offboarding.get("regions_dropped", {}).items()],
+    )
+    return lines
 
 
 def failure_report(state: Mapping[str, Any]) -> dict[str, Any]:

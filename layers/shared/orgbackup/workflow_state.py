@@ -82,7 +82,9 @@ def check_state(state: object, *, required: tuple[str, ...] = ()) -> State:
         Resolution.from_dict(state["resolution"])
     plan = _object(state, "plan")
     for key, value in (plan or {}).items():
-        if not isinstance(value, bool):
+        if key == "reevaluated":  # the accounts an organization change named (orgbackup.changes)
+            _strings(value, "plan.reevaluated")
+        elif not isinstance(value, bool):
             raise InvalidInputError(f"workflow state: plan.{key}: must be true or false, got {got(value)}")
     if "operations" in state:
         _strings(state["operations"], "operations")

@@ -7,7 +7,9 @@ them); 2 the file is unusable (unreadable, not UTF-8, not JSON) or FUNCTION is n
 
 An onboarding step's input is the workflow state, which records the steps that ran before it (``operations``,
 ``baseline``, ...). The emulated organization starts fresh, so those steps are replayed first from the same state
-(reported on stderr): the StackSet operation an InspectBaseline input names then exists, as it would in AWS.
+(reported on stderr): the StackSet operation an InspectBaseline input names then exists, as it would in AWS. An
+InspectOffboarding input names accounts that had their baseline and the operation that removed it: their baseline is
+deployed first (StartBaseline), then the Offboard step runs, which starts that removal under the same operation ID.
 """
 
 import argparse
@@ -78,7 +80,9 @@ def read_json_file(path: Path, max_bytes: int = MAX_EVENT_BYTES) -> Any:
 
 
 def replay_plan(function: str, event: Any) -> list[tuple[str, dict[str, Any]]]:
-    """The earlier onboarding steps ``event`` (a workflow state) says ran, each with the state it ran on."""
+    """The earlier steps ``event`` (a workflow state) says ran, each with the state it ran on."""
+    if function == "InspectOffboardingFunction":
+        return _offboarding_replay(event)
     names = [name for name, _ in WORKFLOW_STEPS]
     if function not in names or not isinstance(event, dict) or "resolution" not in event:
         return []
@@ -87,6 +91,32 @@ def replay_plan(function: str, event: Any) -> list[tuple[str, dict[str, Any]]]:
     for index, (name, key) in enumerate(WORKFLOW_STEPS[: names.index(function)]):
         if key in event:
             plan.append((name, {k: v for k, v in event.items() if k not in keys[index:] and k != "failure"}))
+    return plan
+
+
+def _offboarding_replay(event: Any) -> list[tuple[str, dict[str, Any]]]:
+    """Before InspectOffboarding: the departed accounts' baseline (as it was before they left), then Offboard."""
+    if not isinstance(event, dict) or not isinstance(event.get("offboarding"), dict):
+        return []
+    departures = event["offboarding"].get("departures")
+    if not isinstance(departures, list):
+        return []
+    had_baseline = [
+        {"account_id": item["account_id"], **({"name": item["name"]} if isinstance(item.get("name"), str) else {})}
+        for item in departures
+        if isinstance(item, dict) and isinstance(item.get("account_id"), str) and item.get("regions")
+    ]
+    before = {key: value for key, value in event.items() if key not in ("offboarding", "failure")}
+    plan: list[tuple[str, dict[str, Any]]] = []
+    if had_baseline:
+        onboarded = {
+            "execution": f"{event.get('execution', 'run')}-before",
+            "resolution": {"mode": "events", "to_onboard": had_baseline, "skipped": [], "invalid": []},
+            "plan": {"start_baseline": True, "converge": True},
+        }
+        plan.append(("StartBaselineFunction", onboarded))
+    if "resolution" in event:
+        plan.append(("OffboardAccountsFunction", before))
     return plan
 
 

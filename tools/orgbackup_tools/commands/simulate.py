@@ -25,7 +25,17 @@ def register(subparsers: Any) -> None:
         description=__doc__,
     )
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--event", type=Path, help="a lifecycle event file (default: %(default)s)", default=None)
+    source.add_argument(
+        "--event",
+        type=Path,
+        action="append",
+        help=(
+            "an event file (default: events/controltower/create-managed-account.json); give it several times to put "
+            "the events on the bus in that order, each run to completion before the next. An AWS Organizations "
+            "event (events/organizations/) first makes its change in the emulated organization"
+        ),
+        default=None,
+    )
     source.add_argument("--accounts", type=int, metavar="N", help="simulate a burst of N new accounts")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(handler=run)
@@ -136,12 +146,13 @@ def run(args: argparse.Namespace) -> int:
             return 2
         events = burst_events(args.accounts, template)
     else:
-        path = args.event or DEFAULT_EVENT
-        try:
-            events = [bus_event(read_event(path), path)]
-        except InvalidInputError as error:
-            print(f"orgbackup simulate: {error}", file=sys.stderr)
-            return 2
+        events = []
+        for path in args.event or [DEFAULT_EVENT]:
+            try:
+                events.append(bus_event(read_event(path), path))
+            except InvalidInputError as error:
+                print(f"orgbackup simulate: {error}", file=sys.stderr)
+                return 2
     spec, notes = plan_world(events)
     progress = Progress(quiet=args.json)
     progress.say("orgbackup simulate: the onboarding workflow against an emulated organization (moto)")
@@ -156,12 +167,9 @@ def run(args: argparse.Namespace) -> int:
         )
         for note in notes:
             progress.say(f"  {note}")
-        delivered = world.put_lifecycle_events(events)
-        progress.say(f"  {len(events)} lifecycle event(s) put on the bus; the onboarding rule matched {delivered}")
-        histories = world.run_batches(
-            on_batch=lambda index, size: progress.say(f"  execution {index}: a Pipes batch of {size} record(s)"),
-            on_event=progress.on_event,
-        )
+        # A burst is one put; given events go one by one, each run to completion before the next.
+        batches = [events] if args.accounts is not None else [[event] for event in events]
+        histories = [history for batch in batches for history in _run(world, batch, progress)]
         if not histories:
             progress.say("  no execution: the event is not an onboarding trigger (the rule did not match it)")
         report = simulation.build_report(world, histories)
@@ -173,6 +181,22 @@ def run(args: argparse.Namespace) -> int:
         if alert:
             print_alert(alert)
     return 0
+
+
+def _run(world: Any, events: list[dict[str, Any]], progress: Progress) -> list[Any]:
+    """Put the events on the bus (an Organizations event makes its change first) and run the batches to the end."""
+    for event in events:
+        change = world.apply_organization_change(event) if isinstance(event, dict) else None
+        if change:
+            progress.say(f"  AWS Organizations: {change}")
+    delivered = world.put_lifecycle_events(events)
+    names = sorted({str(event.get("detail", {}).get("eventName", "?")) for event in events if isinstance(event, dict)})
+    progress.say(f"  {len(events)} event(s) ({', '.join(names)}) put on the bus; the rules matched {delivered}")
+    histories: list[Any] = world.run_batches(
+        on_batch=lambda index, size: progress.say(f"  execution: a Pipes batch of {size} record(s)"),
+        on_event=progress.on_event,
+    )
+    return histories
 
 
 FAILURE_SAMPLE = PROJECT_ROOT / "events" / "backup" / "backup-job-failed.json"
@@ -209,6 +233,11 @@ def print_report(report: dict[str, Any]) -> None:
         for region, status in item["stack_instances"].items():
             vault = item["vaults"].get(region, "no vault")
             print(f"      {region}: stack instance {status}, vault {vault}")
+        if item["outcome"] == "offboarded":
+            kept = ", ".join(f"{region}: {vault}" for region, vault in item["vaults"].items()) or "none"
+            print(f"      member vaults still in the account (stacks retained): {kept}")
+            print(f"      central vault policy allows its copies: {'yes' if item['in_central_vault_policy'] else 'no'}")
+            print(f"      backup policies in force: {', '.join(item['backup_policies']) or 'none'}")
         if item["outcome"] == "onboarded" or item["in_central_vault_policy"]:
             print(f"      central vault policy allows its copies: {'yes' if item['in_central_vault_policy'] else 'no'}")
             print(f"      backup policies in force: {', '.join(item['backup_policies']) or 'none'}")

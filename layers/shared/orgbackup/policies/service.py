@@ -19,6 +19,7 @@ from orgbackup.policies.apply import (
 )
 from orgbackup.policies.parameters import PolicyParameters
 from orgbackup.policies.render import render_policies
+from orgbackup.policies.targets import detach_dropped_targets, target_list
 from orgbackup.settings import Settings
 
 if TYPE_CHECKING:
@@ -108,6 +109,13 @@ def handle_policy_resource(
         return Outcome(request.physical_resource_id or "", {"Deleted": ",".join(report.deleted)})
     settings, params = read_configuration()
     report = deploy_policies(org, settings, params)
+    if request.request_type == "Update":
+        # PolicyTargetIds changed: the targets no longer named lose the policies (issue 12).
+        report.detached.extend(
+            detach_dropped_targets(
+                org, report.policy_ids, target_list(request.old_properties), settings.policy_target_ids
+            )
+        )
     data = {name: report.policy_ids[name] for name in sorted(report.policy_ids)}
     # A new prefix is a new physical ID: CloudFormation then deletes the old one, removing the old policies.
     return Outcome(physical_id(params.policy_name_prefix), {"PolicyIds": ",".join(data.values()), **data})

@@ -1,0 +1,18 @@
+"""InspectOffboarding: per departing account, which instances are gone, what was kept, what failed."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from orgbackup import aws, changes
+from orgbackup.config import from_environment
+from orgbackup.observability import logger, metrics
+from orgbackup.settings import Settings
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(correlation_id_path="execution")
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = changes.inspect_offboarding(event, from_environment(Settings), aws.client("cloudformation"))
+    metrics.add_metric(name="AccountsOffboarded", unit="Count", value=len(state["offboarding"]["offboarded"]))
+    return state

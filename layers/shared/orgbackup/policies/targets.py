@@ -1,0 +1,64 @@
+"""PolicyTargetIds changed (a `sam deploy` with a new list): detach the product's policies from the targets the
+deployment no longer names. CloudFormation sends the custom resource's previous properties with an Update
+(``OldResourceProperties``, CloudFormation User Guide, "Custom resource request objects",
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-requests.html), so the old list is known.
+
+ROOT stands for the root's ID; ACCOUNTS for "each protected account directly": when ACCOUNTS is dropped, every
+account the policies are attached to directly loses them, except the accounts the new list names explicitly.
+"""
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from orgbackup import config, retry
+from orgbackup.policies.apply import ACCOUNTS_TOKEN, ROOT_TOKEN
+
+if TYPE_CHECKING:
+    from mypy_boto3_organizations import OrganizationsClient
+
+
+def target_list(properties: Mapping[str, Any]) -> tuple[str, ...]:
+    """The PolicyTargetIds property as a tuple (CloudFormation passes a list; a joined string is accepted)."""
+    value = properties.get("PolicyTargetIds", ())
+    if isinstance(value, str):
+        return config.split_list(value)
+    return tuple(str(item) for item in value) if isinstance(value, list) else ()
+
+
+def _concrete(org: "OrganizationsClient", targets: Iterable[str]) -> set[str]:
+    out: set[str] = set()
+    for target in targets:
+        if target == ROOT_TOKEN:
+            out.add(retry.call(org.list_roots)["Roots"][0]["Id"])
+        elif target != ACCOUNTS_TOKEN:
+            out.add(target)
+    return out
+
+
+def detach_dropped_targets(
+    org: "OrganizationsClient", policy_ids: Mapping[str, str], old: Sequence[str], new: Sequence[str]
+) -> list[str]:
+    """Detach each policy (name -> ID) from the targets named in ``old`` but not in ``new``; returns
+    "<policy> -> <target>" for each detachment."""
+    if not old:
+        return []
+    keep = _concrete(org, new)
+    dropped = _concrete(org, old) - keep
+    accounts_dropped = ACCOUNTS_TOKEN in old and ACCOUNTS_TOKEN not in new
+    detached: list[str] = []
+    for name, policy_id in policy_ids.items():
+        for page in retry.pages(org, "list_targets_for_policy", PolicyId=policy_id):
+            for target in page["Targets"]:
+                target_id = target["TargetId"]
+                by_token = accounts_dropped and target.get("Type") == "ACCOUNT" and target_id not in keep
+                if target_id not in dropped and not by_token:
+                    continue
+                try:
+                    retry.call(org.detach_policy, PolicyId=policy_id, TargetId=target_id)
+                except ClientError as error:
+                    if retry.error_code(error) != "PolicyNotAttachedException":
+                        raise
+                detached.append(f"{name} -> {target_id}")
+    return detached

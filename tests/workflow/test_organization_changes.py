@@ -1,0 +1,505 @@
+"""Issue 12: when the organization changes. Accounts move, close and leave; OUs are registered and deregistered;
+the deployment's Regions and scope change. Every test runs the real rules, queue batching and state machine against
+the emulated organization, and reads back what each account really holds afterwards."""
+
+import copy
+from typing import Any
+
+from fault_helpers import protection_gaps
+from workflow_helpers import (
+    REGIONS,
+    SANDBOX,
+    WORKLOADS,
+    Notifications,
+    allowed_accounts,
+    central_policies,
+    execution_end,
+    holdings,
+    lifecycle_event,
+    operation_accounts,
+    read_event,
+    run_state,
+    sqs_record,
+    stackset_operations,
+    states_entered,
+)
+
+from orgbackup import config
+from orgbackup.custom_resource import CustomResourceRequest
+from orgbackup.policies.parameters import PolicyParameters
+from orgbackup.policies.service import handle_policy_resource
+from orgbackup.settings import Settings
+from orgbackup_tools import emulation
+from orgbackup_tools.simulation import Observer, build_report
+
+MOVE_OUT = "organizations/move-account-out-of-scope.json"
+MOVE_IN = "organizations/move-account-into-scope.json"
+CLOSE = "organizations/close-account.json"
+REMOVE = "organizations/remove-account-from-organization.json"
+REGISTER_OU = "controltower/register-organizational-unit.json"
+DEREGISTER_OU = "controltower/deregister-organizational-unit.json"
+VAULTS_EVERYWHERE = dict.fromkeys(REGIONS, "orgbackup-member")
+
+
+def onboard(world, *account_ids: str) -> None:
+    """The accounts protected by an earlier run (a manual one, through the same state machine)."""
+    history = world.execute({"mode": "manual", "account_ids": list(account_ids)})
+    assert execution_end(history)["type"] == "ExecutionSucceeded"
+    for account_id in account_ids:
+        assert protection_gaps(world, account_id) == [], account_id
+
+
+def deliver(world, *events: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    """AWS makes each change, then emits the event; the rules, the queue and the Pipe carry them (one batch)."""
+    for event in events:
+        world.apply_organization_change(event)
+    return world.process_events(list(events))
+
+
+def move_event(account_id: str, source: str, destination: str) -> dict[str, Any]:
+    event: dict[str, Any] = copy.deepcopy(read_event(MOVE_OUT))
+    event["id"] = f"{event['id'][:-12]}{account_id}"
+    event["detail"]["requestParameters"] = {
+        "accountId": account_id,
+        "sourceParentId": source,
+        "destinationParentId": destination,
+    }
+    return event
+
+
+def offboard_operations(world) -> list[dict[str, Any]]:
+    return [operation for operation in stackset_operations(world) if operation["Action"] == "DELETE"]
+
+
+def assert_offboarded_retaining(world, account_id: str) -> None:
+    """No instance, no place in the central vault policy, no backup policy; the stacks (vaults) still there."""
+    held = holdings(world, account_id)
+    assert held.stack_instances == {}
+    assert held.vaults == VAULTS_EVERYWHERE
+    assert not held.in_central_vault_policy
+    for region, policy in central_policies(world).items():
+        assert account_id not in allowed_accounts(policy), region
+    assert held.backup_policies == []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Organizations events
+
+
+def test_an_account_moved_out_of_scope_is_offboarded_and_keeps_its_stacks(world) -> None:
+    # Given 333333333333 protected in Workloads (in scope)
+    onboard(world, "333333333333")
+    inbox = Notifications(world)
+
+    # When it is moved to Sandbox (out of scope) and Organizations' MoveAccount event arrives
+    (history,) = deliver(world, read_event(MOVE_OUT))
+
+    # Then the run took the Offboard branch, then converged the vault policy and the backup policies
+    assert execution_end(history)["type"] == "ExecutionSucceeded"
+    entered = states_entered(history)
+    assert entered[:5] == ["Start", "Resolve", "WhatToDo", "Offboard", "OffboardingStarted"]
+    assert "InspectOffboarding" in entered
+    assert "StartBaseline" not in entered
+    assert "RefreshVaultPolicy" in entered
+    # And one StackSet operation removed its instances in every Region, retaining the stacks
+    (operation,) = offboard_operations(world)
+    assert operation["Status"] == "SUCCEEDED"
+    assert operation_accounts(world, operation["OperationId"]) == {"333333333333"}
+    assert_offboarded_retaining(world, "333333333333")
+    # And the report says offboarded, what was removed and what was kept
+    report = build_report(world, [history])
+    item = report["accounts"]["333333333333"]
+    assert item["outcome"] == "offboarded"
+    assert "out of scope" in item["reason"]
+    assert "stack instances in eu-west-1, us-east-1" in item["reason"]
+    assert "kept: its stacks (member vault, KMS key, backup role) and every recovery point" in item["reason"]
+    (note,) = inbox.new()
+    assert note["subject"] == "orgbackup: 0 onboarded, 1 offboarded"
+    assert "Offboarded (left the scope) (1):" in note["message"]
+    assert "backup policy orgbackup-daily (attached to the account)" in note["message"]
+
+
+def test_an_account_moved_into_scope_is_onboarded(world) -> None:
+    # Given sandbox-a (666666666666) out of scope, holding nothing
+    assert holdings(world, "666666666666").stack_instances == {}
+
+    # When it is moved to Workloads
+    (history,) = deliver(world, read_event(MOVE_IN))
+
+    # Then it is protected, by one CREATE operation, and nothing was offboarded
+    assert execution_end(history)["type"] == "ExecutionSucceeded"
+    assert protection_gaps(world, "666666666666") == []
+    assert [operation["Action"] for operation in stackset_operations(world)] == ["CREATE"]
+    assert build_report(world, [history])["accounts"]["666666666666"]["outcome"] == "onboarded"
+
+
+def test_a_closed_account_is_offboarded(world) -> None:
+    # Given 555555555555 protected
+    onboard(world, "555555555555")
+
+    # When it is closed (SUSPENDED in Organizations) and the CloseAccount event arrives
+    (history,) = deliver(world, read_event(CLOSE))
+
+    # Then it is offboarded, its stacks retained, for the reason Organizations gives now
+    assert execution_end(history)["type"] == "ExecutionSucceeded"
+    assert_offboarded_retaining(world, "555555555555")
+    item = build_report(world, [history])["accounts"]["555555555555"]
+    assert item["outcome"] == "offboarded"
+    assert item["reason"].startswith("account state SUSPENDED")
+
+
+def test_an_account_removed_from_the_organization_is_offboarded(world) -> None:
+    # Given 444444444444 (Prod, nested in Workloads) protected
+    onboard(world, "444444444444")
+
+    # When it leaves the organization and the RemoveAccountFromOrganization event arrives
+    (history,) = deliver(world, read_event(REMOVE))
+
+    # Then its instances are removed (stacks retained) and the central vault policy no longer names it
+    assert execution_end(history)["type"] == "ExecutionSucceeded"
+    # (an account outside the organization has no parents to read its policies through)
+    assert Observer(world).stack_instances().get("444444444444", {}) == {}
+    for policy in central_policies(world).values():
+        assert "444444444444" not in allowed_accounts(policy)
+    (operation,) = offboard_operations(world)
+    assert operation_accounts(world, operation["OperationId"]) == {"444444444444"}
+    state = run_state(history)
+    assert list(state["offboarding"]["offboarded"]) == ["444444444444"]
+    assert "unknown account" in state["offboarding"]["offboarded"]["444444444444"]["why"]
+
+
+def test_a_stale_move_event_after_the_account_moved_back_changes_nothing(world, aws_calls) -> None:
+    # Given 333333333333 protected, moved out and back again before the first move's event is handled
+    onboard(world, "333333333333")
+    org = world.client("organizations")
+    org.move_account(AccountId="333333333333", SourceParentId=WORKLOADS[0], DestinationParentId=SANDBOX[0])
+    org.move_account(AccountId="333333333333", SourceParentId=SANDBOX[0], DestinationParentId=WORKLOADS[0])
+    mark = aws_calls.mark()
+
+    # When the (now stale) MoveAccount event arrives
+    (history,) = world.process_events([read_event(MOVE_OUT)])
+
+    # Then the decision is taken from the organization as it is: nothing is offboarded, nothing redeployed
+    assert execution_end(history)["type"] == "ExecutionSucceeded"
+    assert offboard_operations(world) == []
+    for operation in ("DeleteStackInstances", "CreateStackInstances", "UpdateStackInstances", "DetachPolicy"):
+        assert aws_calls.count_since(mark, operation) == 0, operation
+    assert protection_gaps(world, "333333333333") == []
+    item = build_report(world, [history])["accounts"]["333333333333"]
+    assert item["outcome"] == "unchanged"
+    assert item["reason"] == "baseline already current"
+
+
+def test_a_replayed_move_event_does_nothing_twice(world, aws_calls) -> None:
+    # Given 333333333333 offboarded by its MoveAccount event
+    onboard(world, "333333333333")
+    deliver(world, read_event(MOVE_OUT))
+    assert len(offboard_operations(world)) == 1
+    mark = aws_calls.mark()
+
+    # When the same event is delivered again
+    (history,) = world.process_events([read_event(MOVE_OUT)])
+
+    # Then no second operation runs and nothing is detached again; the account is reported unchanged
+    assert execution_end(history)["type"] == "ExecutionSucceeded"
+    assert len(offboard_operations(world)) == 1
+    assert aws_calls.count_since(mark, "DeleteStackInstances") == 0
+    assert aws_calls.count_since(mark, "DetachPolicy") == 0
+    assert_offboarded_retaining(world, "333333333333")
+    assert build_report(world, [history])["accounts"]["333333333333"]["outcome"] == "unchanged"
+
+
+def test_a_move_between_two_out_of_scope_ous_is_unchanged(world, aws_calls) -> None:
+    # Given sandbox-a out of scope, holding nothing; When it moves from Sandbox to the root (also out of scope)
+    mark = aws_calls.mark()
+    (history,) = deliver(world, move_event("666666666666", SANDBOX[0], "r-ab12"))
+
+    # Then nothing is deployed or removed, and the account is reported unchanged
+    assert execution_end(history)["type"] == "ExecutionSucceeded"
+    assert stackset_operations(world) == []
+    assert aws_calls.count_since(mark, "DeleteStackInstances") == 0
+    item = build_report(world, [history])["accounts"]["666666666666"]
+    assert item["outcome"] == "unchanged"
+    assert item["reason"].startswith("out of scope")
+
+
+def test_an_event_for_an_unknown_account_is_invalid_and_changes_nothing(world) -> None:
+    # When a MoveAccount event names an account the organization does not have
+    (history,) = world.process_events([move_event("999999999999", WORKLOADS[0], SANDBOX[0])])
+
+    # Then nothing is deployed or removed and the account is reported invalid, with the reason
+    assert execution_end(history)["type"] == "ExecutionSucceeded"
+    assert stackset_operations(world) == []
+    item = build_report(world, [history])["accounts"]["999999999999"]
+    assert item["outcome"] == "invalid"
+    assert item["reason"].startswith("unknown account: 999999999999")
+
+
+def test_a_burst_mixing_onboarding_and_offboarding_is_one_operation_each_way(world) -> None:
+    # Given 333333333333 and 555555555555 protected
+    onboard(world, "333333333333", "555555555555")
+    before = len(stackset_operations(world))
+
+    # When one Pipes batch carries: 333333333333 moved out, 555555555555 closed, 666666666666 moved in, and a
+    # Control Tower CreateManagedAccount for 444444444444
+    batch = [
+        read_event(MOVE_OUT),
+        read_event(CLOSE),
+        read_event(MOVE_IN),
+        lifecycle_event(account_id="444444444444", name="workload-b-prod", ou=("ou-ab12-33333333", "Prod")),
+    ]
+    for event in batch:
+        world.apply_organization_change(event)
+    history = world.execute([sqs_record(event) for event in batch])
+
+    # Then exactly one StackSet operation each way ran, the DELETE first
+    assert execution_end(history)["type"] == "ExecutionSucceeded"
+    new = stackset_operations(world)[before:]
+    assert [operation["Action"] for operation in new] == ["DELETE", "CREATE"]
+    assert operation_accounts(world, new[0]["OperationId"]) == {"333333333333", "555555555555"}
+    assert operation_accounts(world, new[1]["OperationId"]) == {"444444444444", "666666666666"}
+    # And each account holds what the organization says it should
+    assert_offboarded_retaining(world, "333333333333")
+    assert_offboarded_retaining(world, "555555555555")
+    assert protection_gaps(world, "444444444444") == []
+    assert protection_gaps(world, "666666666666") == []
+    outcomes = {account: item["outcome"] for account, item in build_report(world, [history])["accounts"].items()}
+    assert outcomes == {
+        "333333333333": "offboarded",
+        "555555555555": "offboarded",
+        "444444444444": "onboarded",
+        "666666666666": "onboarded",
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Control Tower OU lifecycle events
+
+
+def test_a_registered_ou_has_its_accounts_re_evaluated_and_onboarded(make_world) -> None:
+    # Given Sandbox in scope (its accounts not protected yet)
+    world = make_world(overrides={"InScopeOuIds": f"{WORKLOADS[0]},{SANDBOX[0]}"})
+
+    # When Control Tower reports the Sandbox OU registered
+    (history,) = world.process_events([read_event(REGISTER_OU)])
+
+    # Then its account is onboarded
+    assert execution_end(history)["type"] == "ExecutionSucceeded"
+    assert protection_gaps(world, "666666666666") == []
+    assert build_report(world, [history])["accounts"]["666666666666"]["outcome"] == "onboarded"
+
+
+def test_a_deregistered_ou_has_its_accounts_re_evaluated_against_the_scope(world) -> None:
+    # Given 333333333333 protected in Workloads, 555555555555 (also Workloads) not yet
+    onboard(world, "333333333333")
+
+    # When Control Tower reports the Workloads OU deregistered (the deployment still names it in scope)
+    (history,) = world.process_events([read_event(DEREGISTER_OU)])
+
+    # Then every account under it (Prod's too) is re-evaluated: the protected one is unchanged, the others are
+    # onboarded; nothing is offboarded while the configuration keeps the OU in scope
+    assert execution_end(history)["type"] == "ExecutionSucceeded"
+    assert offboard_operations(world) == []
+    outcomes = {account: item["outcome"] for account, item in build_report(world, [history])["accounts"].items()}
+    assert outcomes == {"333333333333": "unchanged", "444444444444": "onboarded", "555555555555": "onboarded"}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The daily reconcile finds and repairs drift; configuration changes converge
+
+
+def test_reconcile_offboards_accounts_whose_event_was_lost_and_detaches_extra_attachments(world) -> None:
+    # Given 333333333333 protected, then moved out of scope without its event reaching the product, and a product
+    # policy attached by hand to sandbox-a (out of scope)
+    onboard(world, "333333333333")
+    org = world.client("organizations")
+    org.move_account(AccountId="333333333333", SourceParentId=WORKLOADS[0], DestinationParentId=SANDBOX[0])
+    daily = next(p for p in org.list_policies(Filter="BACKUP_POLICY")["Policies"] if p["Name"] == "orgbackup-daily")
+    org.attach_policy(PolicyId=daily["Id"], TargetId="666666666666")
+
+    # When the daily reconcile runs
+    history = world.execute(read_event("workflow/reconcile.json"))
+
+    # Then 333333333333 is offboarded, sandbox-a's attachment is gone, the in-scope accounts are protected
+    assert execution_end(history)["type"] == "ExecutionSucceeded"
+    assert_offboarded_retaining(world, "333333333333")
+    assert holdings(world, "666666666666").backup_policies == []
+    for account_id in ("444444444444", "555555555555"):
+        assert protection_gaps(world, account_id) == [], account_id
+    offboarded = run_state(history)["offboarding"]["offboarded"]
+    assert sorted(offboarded) == ["333333333333", "666666666666"]
+    assert offboarded["666666666666"]["removed"][0] == "backup policy orgbackup-daily (attached to the account)"
+
+
+def test_a_lost_backup_region_loses_its_instances_retaining_the_stacks(world) -> None:
+    # Given 333333333333 protected, with an instance left in eu-central-1, a Region no longer in BackupRegions
+    onboard(world, "333333333333")
+    cfn = world.client("cloudformation")
+    cfn.create_stack_instances(
+        StackSetName=world.settings.member_stackset_name, Accounts=["333333333333"], Regions=["eu-central-1"]
+    )
+
+    # When the daily reconcile runs
+    history = world.execute(read_event("workflow/reconcile.json"))
+
+    # Then the eu-central-1 instance is removed retaining its stack, and the account stays protected
+    assert execution_end(history)["type"] == "ExecutionSucceeded"
+    (operation,) = offboard_operations(world)
+    results = cfn.list_stack_set_operation_results(
+        StackSetName=world.settings.member_stackset_name, OperationId=operation["OperationId"]
+    )["Summaries"]
+    assert {(r["Account"], r["Region"]) for r in results} == {("333333333333", "eu-central-1")}
+    assert protection_gaps(world, "333333333333") == []
+    assert run_state(history)["offboarding"]["regions_dropped"] == {"333333333333": ["eu-central-1"]}
+    assert "Regions no longer backed up" in run_state(history)["report"]["message"]
+
+
+def test_a_gained_backup_region_gets_every_protected_account_in_one_operation(make_world) -> None:
+    # Given BackupRegions now with eu-central-1 too, and two accounts protected before in the first two only
+    world = make_world(overrides={"BackupRegions": "us-east-1,eu-west-1,eu-central-1"})
+    cfn = world.client("cloudformation")
+    cfn.create_stack_instances(
+        StackSetName=world.settings.member_stackset_name,
+        Accounts=["333333333333", "555555555555"],
+        Regions=list(REGIONS),
+    )
+    before = len(stackset_operations(world))
+
+    # When the daily reconcile runs
+    history = world.execute(read_event("workflow/reconcile.json"))
+
+    # Then one operation gave every in-scope account its baseline in the new Region, and the central vault policy
+    # is written there too
+    assert execution_end(history)["type"] == "ExecutionSucceeded"
+    new = stackset_operations(world)[before:]
+    assert [operation["Action"] for operation in new] == ["CREATE"]
+    for account_id in ("333333333333", "444444444444", "555555555555"):
+        assert holdings(world, account_id).stack_instances.get("eu-central-1") == "CURRENT", account_id
+        assert account_id in allowed_accounts(central_policies(world)["eu-central-1"])
+    assert "eu-central-1" in run_state(history)["vault_policy"]["written_regions"]
+
+
+def test_changed_scope_and_exclusions_offboard_and_onboard_at_the_next_reconcile(make_world) -> None:
+    # Given the deployment changed: Sandbox is now the only in-scope OU and 666666666666 is... in scope; the
+    # Workloads accounts still hold their baseline from before the change; 555555555555 also newly excluded
+    world = make_world(overrides={"InScopeOuIds": SANDBOX[0], "ExcludedAccountIds": "555555555555"})
+    cfn = world.client("cloudformation")
+    cfn.create_stack_instances(
+        StackSetName=world.settings.member_stackset_name,
+        Accounts=["333333333333", "555555555555"],
+        Regions=list(REGIONS),
+    )
+    before = len(stackset_operations(world))
+
+    # When the daily reconcile runs
+    history = world.execute(read_event("workflow/reconcile.json"))
+
+    # Then the Workloads accounts are offboarded (one DELETE), sandbox-a onboarded (one CREATE)
+    assert execution_end(history)["type"] == "ExecutionSucceeded"
+    new = stackset_operations(world)[before:]
+    assert [operation["Action"] for operation in new] == ["DELETE", "CREATE"]
+    assert operation_accounts(world, new[0]["OperationId"]) == {"333333333333", "555555555555"}
+    offboarded = run_state(history)["offboarding"]["offboarded"]
+    assert offboarded["555555555555"]["why"] == "excluded: listed in the excluded_account_ids setting"
+    assert offboarded["333333333333"]["why"].startswith("out of scope")
+    assert protection_gaps(world, "666666666666") == []
+
+
+def test_offboarding_deletes_the_stacks_when_the_deployment_says_so(make_world) -> None:
+    # Given OffboardingRetainStacks=false and 333333333333 protected
+    world = make_world(overrides={"OffboardingRetainStacks": "false"})
+    onboard(world, "333333333333")
+
+    # When it moves out of scope
+    (history,) = deliver(world, read_event(MOVE_OUT))
+
+    # Then its stacks are deleted with the instances (an empty vault can be deleted)
+    assert execution_end(history)["type"] == "ExecutionSucceeded"
+    held = holdings(world, "333333333333")
+    assert held.stack_instances == {}
+    assert held.vaults == {}
+    item = run_state(history)["offboarding"]["offboarded"]["333333333333"]
+    assert item["stacks"] == "deleted"
+
+
+def _policy_targets(world) -> dict[str, list[str]]:
+    org = world.client("organizations")
+    return {
+        policy["Name"]: sorted(t["TargetId"] for t in org.list_targets_for_policy(PolicyId=policy["Id"])["Targets"])
+        for policy in org.list_policies(Filter="BACKUP_POLICY")["Policies"]
+    }
+
+
+def _deploy_policy_targets(world, old: list[str], new: list[str]):
+    """What `sam deploy` with a new PolicyTargetIds does: an Update of Custom::BackupPolicies, its old properties
+    included, handled by the real function code with the new environment."""
+    environment = {**world.function_environment("ApplyBackupPoliciesFunction"), "POLICY_TARGET_IDS": ",".join(new)}
+    request = CustomResourceRequest.parse(
+        {
+            "RequestType": "Update",
+            "ResponseURL": "https://cloudformation-custom-resource-response.example/response",
+            "StackId": "arn:aws:cloudformation:us-east-1:111111111111:stack/orgbackup/1",
+            "RequestId": "update-1",
+            "LogicalResourceId": "BackupPolicies",
+            "ResourceType": "Custom::BackupPolicies",
+            "PhysicalResourceId": "orgbackup-backup-policies/orgbackup",
+            "ResourceProperties": {"PolicyTargetIds": new},
+            "OldResourceProperties": {"PolicyTargetIds": old},
+        }
+    )
+    return handle_policy_resource(
+        request,
+        world.client("organizations"),
+        lambda: (config.load(Settings, environment), config.load(PolicyParameters, environment)),
+    )
+
+
+def test_policy_targets_no_longer_listed_are_detached_on_deploy(world) -> None:
+    # Given the policies attached to each protected account (ACCOUNTS) and, by an earlier deploy, to Prod
+    onboard(world, "333333333333", "555555555555")
+    _deploy_policy_targets(world, ["ACCOUNTS"], ["ACCOUNTS", "ou-ab12-33333333"])
+    assert set(_policy_targets(world)["orgbackup-daily"]) == {"333333333333", "555555555555", "ou-ab12-33333333"}
+
+    # When a deploy drops Prod from PolicyTargetIds
+    _deploy_policy_targets(world, ["ACCOUNTS", "ou-ab12-33333333"], ["ACCOUNTS"])
+
+    # Then Prod loses the policies, the accounts keep them
+    assert set(_policy_targets(world)["orgbackup-daily"]) == {"333333333333", "555555555555"}
+
+    # When a deploy replaces ACCOUNTS by ROOT (555555555555 named explicitly too)
+    outcome = _deploy_policy_targets(world, ["ACCOUNTS"], ["ROOT", "555555555555"])
+
+    # Then the policies are attached to the root and to 555555555555, and no longer to 333333333333 directly
+    # (it still has them in force, through the root)
+    for name, targets in _policy_targets(world).items():
+        assert targets == ["555555555555", "r-ab12"], name
+    assert outcome.physical_resource_id == "orgbackup-backup-policies/orgbackup"
+    assert holdings(world, "333333333333").backup_policies == ["orgbackup-daily", "orgbackup-monthly"]
+
+
+def test_an_offboarding_that_cannot_delete_a_vault_holding_recovery_points_is_reported_failed(make_world) -> None:
+    # Given OffboardingRetainStacks=false and 333333333333 protected, its eu-west-1 vault holding recovery points
+    world = make_world(overrides={"OffboardingRetainStacks": "false"})
+    onboard(world, "333333333333")
+    emulation.hold_recovery_points("333333333333", "eu-west-1", world.settings.member_vault_name)
+    inbox = Notifications(world)
+
+    # When it moves out of scope
+    (history,) = deliver(world, read_event(MOVE_OUT))
+
+    # Then the stack whose vault holds recovery points is not deleted (AWS Backup refuses), the instance stays
+    # and the run says so, while the rest of the offboarding is done
+    end = execution_end(history)
+    assert end["type"] == "ExecutionFailed"
+    assert end["executionFailedEventDetails"]["error"] == "AccountsNotOffboarded"
+    held = holdings(world, "333333333333")
+    assert list(held.stack_instances) == ["eu-west-1"]
+    assert held.vaults == {"eu-west-1": world.settings.member_vault_name}
+    assert held.backup_policies == []
+    assert not held.in_central_vault_policy
+    item = build_report(world, [history])["accounts"]["333333333333"]
+    assert item["outcome"] == "failed"
+    assert item["reason"].startswith("offboarding: eu-west-1: ")
+    assert "recovery points" in item["reason"]
+    (note,) = inbox.new()
+    assert note["subject"] == "orgbackup: 0 onboarded, 1 offboarding failed"
