@@ -6,11 +6,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orgbackup import aws, custom_resource
-from orgbackup.config import from_environment
 from orgbackup.observability import logger, metrics
+from orgbackup.policies.converge import handle_policy_resource
 from orgbackup.policies.parameters import PolicyParameters
-from orgbackup.policies.service import handle_policy_resource
 from orgbackup.settings import Settings
+from orgbackup.settings_loader import from_environment
 
 
 def read_configuration() -> tuple[Settings, PolicyParameters]:

@@ -8,11 +8,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orgbackup import aws, coverage, coverage_report
-from orgbackup.config import from_environment
 from orgbackup.coverage_report import CoverageSettings
 from orgbackup.observability import logger, metrics
 from orgbackup.report_store import ReportStore
 from orgbackup.settings import Settings
+from orgbackup.settings_loader import from_environment
 
 
 @metrics.log_metrics

@@ -11,8 +11,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orgbackup import alerts, aws
 from orgbackup.alerts import AlertSettings
-from orgbackup.config import from_environment
 from orgbackup.observability import logger, metrics
+from orgbackup.settings_loader import from_environment
 
 
 @metrics.log_metrics

@@ -5,9 +5,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orgbackup import aws, onboarding
-from orgbackup.config import from_environment
 from orgbackup.observability import logger, metrics
 from orgbackup.settings import Settings
+from orgbackup.settings_loader import from_environment
 
 
 @metrics.log_metrics

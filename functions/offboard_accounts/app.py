@@ -7,10 +7,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orgbackup import aws, changes
 from orgbackup.changes import OffboardingSettings
-from orgbackup.config import from_environment
 from orgbackup.observability import logger, metrics
 from orgbackup.policies.parameters import PolicyParameters
 from orgbackup.settings import Settings
+from orgbackup.settings_loader import from_environment
 
 
 @metrics.log_metrics

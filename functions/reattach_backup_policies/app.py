@@ -6,10 +6,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orgbackup import aws, onboarding
-from orgbackup.config import from_environment
 from orgbackup.observability import logger, metrics
 from orgbackup.policies.parameters import PolicyParameters
 from orgbackup.settings import Settings
+from orgbackup.settings_loader import from_environment
 
 
 @metrics.log_metrics

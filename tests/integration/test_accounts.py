@@ -33,9 +33,9 @@ from orgbackup.accounts import (
     resolve_input,
 )
 from orgbackup.exceptions import InvalidInputError, RetryableConflictError
-from orgbackup.lifecycle import AccountRequest, parse_workflow_input
 from orgbackup.retry import Backoff
 from orgbackup.settings import Settings
+from orgbackup.workflow_input import AccountRequest, parse_workflow_input
 
 
 def to_json(resolution: Resolution) -> str:

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from sample_events import read_event
 
-from orgbackup import config, custom_resource
+from orgbackup import custom_resource, settings_loader
 from orgbackup.exceptions import InvalidInputError
+from orgbackup.policies.converge import handle_policy_resource
 from orgbackup.policies.parameters import PolicyParameters
-from orgbackup.policies.service import handle_policy_resource
 from orgbackup.settings import Settings
 from orgbackup_tools import emulation, simulation
 
@@ -117,7 +117,9 @@ def test_the_policy_check_fails_a_copy_retention_outside_the_central_vault_lock(
     custom_resource.run(
         read_event("functions/apply-backup-policies-check.json"),
         lambda request: handle_policy_resource(
-            request, org, lambda: (config.load(Settings, environment), config.load(PolicyParameters, environment))
+            request,
+            org,
+            lambda: (settings_loader.load(Settings, environment), settings_loader.load(PolicyParameters, environment)),
         ),
     )
     # Then the deployment fails with both values and the rule named

@@ -51,12 +51,13 @@ def test_the_alert_formatter_and_the_report_get_no_deployment_settings() -> None
 
 def test_only_handlers_read_the_environment() -> None:
     # Settings are read at handler entry, never in domain code: the layer reads os.environ in one place
-    # (config.from_environment), which only handlers call.
+    # (settings_loader.from_environment), which only handlers call.
     layer = ROOT / "layers" / "shared" / "orgbackup"
     readers = [
         str(path.relative_to(ROOT))
         for path in layer.rglob("*.py")
-        if path.name != "config.py" and re.search(r"os\.environ|getenv|from_environment\(", path.read_text("utf-8"))
+        if path.name != "settings_loader.py"
+        and re.search(r"os\.environ|getenv|from_environment\(", path.read_text("utf-8"))
     ]
     assert readers == []
     handlers = list((ROOT / "functions").glob("*/app.py"))
@@ -67,7 +68,7 @@ def test_only_handlers_read_the_environment() -> None:
 def test_a_class_read_twice_is_listed_once(tmp_path: Path) -> None:
     handler = tmp_path / "app.py"
     handler.write_text(
-        "from orgbackup.config import from_environment\nfrom orgbackup.settings import Settings as S\n"
+        "from orgbackup.settings_loader import from_environment\nfrom orgbackup.settings import Settings as S\n"
         "def lambda_handler(event, context):\n    return from_environment(S), from_environment(S)\n",
         encoding="utf-8",
     )

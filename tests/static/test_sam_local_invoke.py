@@ -12,7 +12,7 @@ from samcli.lib.providers.sam_function_provider import SamFunctionProvider
 from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
 from samcli.local.lambdafn.env_vars import EnvironmentVariables
 
-from orgbackup import config
+from orgbackup import settings_loader
 from orgbackup.exceptions import ConfigurationError
 from orgbackup.settings import Settings
 from orgbackup_tools import deployment, function_settings
@@ -61,7 +61,7 @@ def _classes(name: str) -> tuple[type, ...]:
 
 def _validate(name: str, environment: dict[str, str]) -> None:
     for settings in _classes(name):
-        config.load(settings, environment)
+        settings_loader.load(settings, environment)
 
 
 def test_samconfig_has_a_local_invoke_section_with_parameters_and_an_env_file() -> None:

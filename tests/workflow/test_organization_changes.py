@@ -24,10 +24,10 @@ from workflow_helpers import (
     states_entered,
 )
 
-from orgbackup import config
+from orgbackup import settings_loader
 from orgbackup.custom_resource import CustomResourceRequest
+from orgbackup.policies.converge import handle_policy_resource
 from orgbackup.policies.parameters import PolicyParameters
-from orgbackup.policies.service import handle_policy_resource
 from orgbackup.settings import Settings
 from orgbackup_tools import emulation
 from orgbackup_tools.simulation import Observer, build_report
@@ -450,7 +450,7 @@ def _deploy_policy_targets(world, old: list[str], new: list[str]):
     return handle_policy_resource(
         request,
         world.client("organizations"),
-        lambda: (config.load(Settings, environment), config.load(PolicyParameters, environment)),
+        lambda: (settings_loader.load(Settings, environment), settings_loader.load(PolicyParameters, environment)),
     )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from orgbackup import config, fields, retry
+from orgbackup import fields, retry, settings_loader
 from orgbackup.accounts import OrganizationView, account_state, in_scope_active_account_ids
 from orgbackup.baseline import current_accounts, instance_states
 from orgbackup.exceptions import ConfigurationError, OrgBackupError
@@ -249,11 +249,11 @@ class Doctor:
         settings: Settings | None = None
         params: PolicyParameters | None = None
         try:
-            settings = config.load(Settings, values, naming="cfn")
+            settings = settings_loader.load(Settings, values, naming="cfn")
         except ConfigurationError as error:
             problems.append(str(error))
         try:
-            params = config.load(PolicyParameters, values, naming="cfn")
+            params = settings_loader.load(PolicyParameters, values, naming="cfn")
         except ConfigurationError as error:
             problems.append(str(error))
         for key, regex, rule in (

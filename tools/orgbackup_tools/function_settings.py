@@ -1,9 +1,9 @@
 """Which settings classes each Lambda function's handler reads, and so which environment variables it needs.
 
-A handler reads its settings at entry with ``orgbackup.config.from_environment(SomeSettings)``; this module finds
-those calls in ``functions/<name>/app.py`` (the source, not a list kept by hand) and names each class's variables
-the way ``orgbackup.config`` reads them. The template's per-function Environment, `sam local invoke`'s env file and
-the local simulation are checked against it. Development-only.
+A handler reads its settings at entry with ``orgbackup.settings_loader.from_environment(SomeSettings)``; this
+module finds those calls in ``functions/<name>/app.py`` (the source, not a list kept by hand) and names each class's
+variables the way ``orgbackup.settings_loader`` reads them. The template's per-function Environment, `sam local
+invoke`'s env file and the local simulation are checked against it. Development-only.
 """
 
 import ast
@@ -12,7 +12,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from orgbackup import config
+from orgbackup import settings_loader
 from orgbackup_tools.deployment import PROJECT_ROOT
 
 # The call a handler reads one settings class with.
@@ -56,8 +56,8 @@ def settings_classes(path: Path) -> tuple[type, ...]:
 
 
 def variables_of(classes: tuple[type, ...]) -> set[str]:
-    """The environment variables ``config.load`` reads for ``classes``."""
-    return {config.key_for(field.name, "env") for cls in classes for field in dataclasses.fields(cls)}
+    """The environment variables ``settings_loader.load`` reads for ``classes``."""
+    return {settings_loader.key_for(field.name, "env") for cls in classes for field in dataclasses.fields(cls)}
 
 
 def template_functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:

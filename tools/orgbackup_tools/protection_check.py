@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from orgbackup import config, fields
+from orgbackup import fields, settings_loader
 from orgbackup.exceptions import ConfigurationError, InvalidInputError
 from orgbackup.protection.access import Principal, policy_allows
 from orgbackup.protection.rules import CopyVerdict, Reason, ResourceRule, RuleBook
@@ -187,7 +187,7 @@ def stackset_values(template: Mapping[str, Any], parameters: Mapping[str, str]) 
             if isinstance(value, dict) and "Fn::Select" in value:
                 index, listed = value["Fn::Select"]
                 listed = resolve(listed)
-                value = config.split_list(listed)[int(index)] if isinstance(listed, str) else value
+                value = settings_loader.split_list(listed)[int(index)] if isinstance(listed, str) else value
             value = resolve(value)
             if isinstance(value, str):
                 values[item["ParameterKey"]] = value

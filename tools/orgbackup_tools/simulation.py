@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from orgbackup import aws, config
+from orgbackup import aws, settings_loader
 from orgbackup.exceptions import ConfigurationError
 from orgbackup.settings import Settings
 from orgbackup_tools import call_log, deployment, emulation
@@ -131,7 +131,7 @@ class Intrinsics:
             return self.pseudo[name]
         if name in self.parameters:
             value = self.parameters[name]
-            return list(config.split_list(value)) if name in self.list_parameters else value
+            return list(settings_loader.split_list(value)) if name in self.list_parameters else value
         if name in self.resources and "Ref" in self.resources[name]:
             return self.resources[name]["Ref"]
         raise ConfigurationError(f"template: Ref {name!r} has no value in the simulation")
@@ -169,7 +169,7 @@ class Intrinsics:
         if key == "Fn::Select":
             index, items = arg
             resolved = self.resolve(items)
-            resolved = config.split_list(resolved) if isinstance(resolved, str) else resolved
+            resolved = settings_loader.split_list(resolved) if isinstance(resolved, str) else resolved
             return resolved[int(index)]
         if key == "Fn::Sub":
             text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
@@ -386,7 +386,9 @@ class World:
         self.intrinsics = self.make_intrinsics()
         self.register_roles()
         # The deployment's Settings, as the onboarding functions read them (their Environment, template.yaml).
-        self.settings = config.load(Settings, self.function_environment("ResolveAccountsFunction"), naming="env")
+        self.settings = settings_loader.load(
+            Settings, self.function_environment("ResolveAccountsFunction"), naming="env"
+        )
         if not deploy:
             return
         self.deploy_topic()
@@ -597,7 +599,7 @@ class World:
             for group in properties.get("StackInstancesGroup", []):
                 accounts = self.intrinsics.resolve(group["DeploymentTargets"]["Accounts"])
                 regions = self.intrinsics.resolve(group["Regions"])
-                regions = config.split_list(regions) if isinstance(regions, str) else regions
+                regions = settings_loader.split_list(regions) if isinstance(regions, str) else regions
                 operation = cfn.create_stack_instances(StackSetName=name, Accounts=accounts, Regions=regions)
                 results = cfn.list_stack_set_operation_results(StackSetName=name, OperationId=operation["OperationId"])
                 failed = [r for r in results["Summaries"] if r["Status"] != "SUCCEEDED"]

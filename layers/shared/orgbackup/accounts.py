@@ -37,10 +37,10 @@ from botocore.exceptions import ClientError
 from orgbackup import retry
 from orgbackup.exceptions import InvalidInputError
 from orgbackup.fields import Fields, got
-from orgbackup.lifecycle import AccountRequest, InvalidRecord, Mode, RecordCode, WorkflowInput
 from orgbackup.observability import logger
 from orgbackup.retry import Backoff
 from orgbackup.settings import Settings
+from orgbackup.workflow_input import AccountRequest, InvalidRecord, Mode, RecordCode, WorkflowInput
 
 if TYPE_CHECKING:
     from mypy_boto3_organizations import OrganizationsClient

@@ -30,11 +30,11 @@ from urllib.parse import quote
 from botocore.exceptions import ClientError
 
 from orgbackup import fields, retry, text
-from orgbackup.config import pattern
 from orgbackup.exceptions import InvalidInputError
 from orgbackup.fields import Fields, got, show
 from orgbackup.observability import logger
 from orgbackup.retry import Backoff
+from orgbackup.settings_loader import pattern
 
 if TYPE_CHECKING:
     from mypy_boto3_organizations import OrganizationsClient

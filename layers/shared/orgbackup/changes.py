@@ -31,11 +31,11 @@ from orgbackup import baseline, retry
 from orgbackup.accounts import AccountOutcome, Resolution, in_scope_active_account_ids, resolve
 from orgbackup.exceptions import InvalidInputError
 from orgbackup.fields import got
-from orgbackup.lifecycle import AccountRequest, WorkflowInput
 from orgbackup.observability import logger
 from orgbackup.policies.apply import BACKUP_POLICY, managed_policies
 from orgbackup.retry import Backoff
 from orgbackup.settings import Settings
+from orgbackup.workflow_input import AccountRequest, WorkflowInput
 from orgbackup.workflow_state import check_state
 
 if TYPE_CHECKING:

@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from orgbackup import accounts, backup_jobs, baseline, coverage, coverage_html, fields, retry
-from orgbackup.config import pattern
 from orgbackup.observability import logger
 from orgbackup.report_store import ReportStore
 from orgbackup.settings import Settings
+from orgbackup.settings_loader import pattern
 
 if TYPE_CHECKING:
     from mypy_boto3_backup import BackupClient

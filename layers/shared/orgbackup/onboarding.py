@@ -16,12 +16,12 @@ from orgbackup import baseline, changes, vault_policy
 from orgbackup.accounts import Resolution, in_scope_active_account_ids, resolve_input
 from orgbackup.exceptions import InvalidInputError, RetryableConflictError
 from orgbackup.fields import json_type
-from orgbackup.lifecycle import parse_workflow_input
 from orgbackup.observability import logger
 from orgbackup.policies.apply import ACCOUNTS_TOKEN
+from orgbackup.policies.converge import reattach_policies
 from orgbackup.policies.parameters import PolicyParameters
-from orgbackup.policies.service import reattach_policies
 from orgbackup.settings import Settings
+from orgbackup.workflow_input import parse_workflow_input
 from orgbackup.workflow_state import check_state
 
 if TYPE_CHECKING:

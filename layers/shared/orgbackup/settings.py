@@ -1,12 +1,12 @@
 """The deployment settings the onboarding, policy and coverage functions share, read once at handler entry (never
-at import time, never in domain code) with ``config.from_environment``."""
+at import time, never in domain code) with ``settings_loader.from_environment``."""
 
 from dataclasses import dataclass
 
 from orgbackup import fields
-from orgbackup.config import pattern
 from orgbackup.exceptions import ConfigurationError
 from orgbackup.regions import partition_problem, region_problem
+from orgbackup.settings_loader import pattern
 
 # Policy targets: each protected account directly (ACCOUNTS), the organization root (ROOT, resolved at run time,
 # or its r-... ID), OUs or accounts.

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sample_events import corpus_event
 
-from orgbackup import lifecycle
+from orgbackup import workflow_input
 from orgbackup.exceptions import InvalidInputError
-from orgbackup.lifecycle import (
+from orgbackup.workflow_input import (
     MAX_MANUAL_ACCOUNTS,
     MAX_RECORD_BYTES,
     AccountRequest,
@@ -35,8 +35,8 @@ def read_lifecycle_event(event: object) -> ManagedAccountEvent:
     """The parser behind parse_lifecycle_event for one event, raising instead of returning an InvalidRecord (no
     caller in the product needs this form, so it lives here)."""
     try:
-        return lifecycle._read_event(event)
-    except lifecycle.RecordError as error:
+        return workflow_input._read_event(event)
+    except workflow_input.RecordError as error:
         raise InvalidInputError(str(error)) from None
 
 
