@@ -10,11 +10,12 @@ from orgbackup.observability import logger, metrics
 from orgbackup.policies.parameters import PolicyParameters
 from orgbackup.settings import Settings
 from orgbackup.settings_loader import from_environment
+from orgbackup.workflow_state import WorkflowState
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path="execution")
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> WorkflowState:
     settings, params = from_environment(Settings), from_environment(PolicyParameters)
     state = onboarding.reattach_backup_policies(
         event, settings, params, aws.client("organizations"), aws.client("cloudformation")

@@ -8,11 +8,12 @@ from orgbackup import aws, onboarding
 from orgbackup.observability import logger, metrics
 from orgbackup.settings import Settings
 from orgbackup.settings_loader import from_environment
+from orgbackup.workflow_state import WorkflowState
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path="execution")
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> WorkflowState:
     settings = from_environment(Settings)
     raw_input, execution = onboarding.resolve_request(event)
     state = onboarding.resolve(

@@ -77,3 +77,18 @@ def test_an_unknown_operation_is_not_found(cfn, call: str) -> None:
         getattr(cfn, call)(StackSetName="member", OperationId="no-such-operation")
     assert raised.value.response["Error"]["Code"] == "OperationNotFoundException"
     assert "no-such-operation" in raised.value.response["Error"]["Message"]
+
+
+def test_a_held_removal_stays_running_until_released(cfn) -> None:
+    # (StackSetFaults.hold) CloudFormation slow today: the removal is RUNNING until the fault is released
+    emulation.STACKSET_FAULTS.hold()
+    try:
+        operation = cfn.delete_stack_instances(
+            StackSetName="member", Accounts=["123456789012"], Regions=["us-east-1"], RetainStacks=True
+        )
+        described = cfn.describe_stack_set_operation(StackSetName="member", OperationId=operation["OperationId"])
+        assert described["StackSetOperation"]["Status"] == "RUNNING"
+    finally:
+        emulation.STACKSET_FAULTS.release()
+    described = cfn.describe_stack_set_operation(StackSetName="member", OperationId=operation["OperationId"])
+    assert described["StackSetOperation"]["Status"] == "SUCCEEDED"

@@ -29,17 +29,17 @@ COMPLETED_WITH_ISSUES = "BackupJobCompletedWithIssuesRule"
 
 # The contract between the rules and the formatter (issue 4): logical ID -> exact pattern.
 CONTRACT: dict[str, dict[str, Any]] = {
-    "BackupJobFailedRule": {
+    "FormatBackupAlertFunctionBackupJobFailed": {
         "source": ["aws.backup"],
         "detail-type": ["Backup Job State Change"],
         "detail": {"state": ["FAILED", "ABORTED", "EXPIRED"]},
     },
-    "CopyJobFailedRule": {
+    "FormatBackupAlertFunctionCopyJobFailed": {
         "source": ["aws.backup"],
         "detail-type": ["Copy Job State Change"],
         "detail": {"state": ["FAILED"]},
     },
-    "RestoreJobFailedRule": {
+    "FormatBackupAlertFunctionRestoreJobFailed": {
         "source": ["aws.backup"],
         "detail-type": ["Restore Job State Change"],
         "detail": {"status": ["FAILED"]},

@@ -197,3 +197,71 @@ def test_the_poll_ends_on_every_final_operation_status_and_only_on_those(definit
         expected = "WaitForOperation" if status in OPERATION_GOES_ON else "OperationDone"
         assert next_state == expected, status
     assert states["OperationDone"]["Type"] == "Succeed"
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Generated, not hand-written (issue 11, part 8): the committed file is what orgbackup_tools.onboarding_definition
+# writes, and what that module writes once (a retry policy, the failure Catch, the poll) is the same everywhere.
+
+
+def test_the_committed_definition_is_what_its_generator_writes() -> None:
+    from orgbackup_tools import onboarding_definition
+
+    assert ASL.read_text(encoding="utf-8") == onboarding_definition.render()
+    assert onboarding_definition.main(["--check"]) == 0
+
+
+def test_a_hand_edit_of_the_generated_definition_is_reported(tmp_path, monkeypatch) -> None:
+    from orgbackup_tools import onboarding_definition
+
+    edited = tmp_path / "onboarding.asl.json"
+    edited.write_text(ASL.read_text(encoding="utf-8").replace('"MaxAttempts": 4', '"MaxAttempts": 9', 1))
+    monkeypatch.setitem(asl_check.GENERATORS, edited.resolve(), onboarding_definition)
+    (problem,) = asl_check.generated_problems(edited, edited.read_text(encoding="utf-8"), "asl")
+    assert problem.startswith("asl: differs from what orgbackup_tools.onboarding_definition generates")
+    monkeypatch.setattr(onboarding_definition, "ASL_PATH", edited)
+    assert onboarding_definition.main(["--check"]) == 1
+    assert onboarding_definition.main([]) == 0
+    assert edited.read_text(encoding="utf-8") == onboarding_definition.render()
+
+
+def test_every_failure_catch_records_its_own_step_and_reports_it(definition) -> None:
+    from orgbackup_tools import onboarding_definition as source
+
+    caught = {}
+    for name, state in definition["States"].items():
+        for catch in state.get("Catch", []):
+            if catch["ResultPath"] == "$.failure.error":
+                caught[name] = catch["Next"]
+    # Every state that can fail a run, and only those, records itself
+    assert set(caught) == {name for name, state in definition["States"].items() if state["Type"] in ("Task", "Map")} - {
+        "ReportFailure",
+        "NotifyFailure",
+        "NotifyRawFailure",
+    }
+    for step, pass_state in caught.items():
+        assert definition["States"][pass_state] == {
+            "Type": "Pass",
+            "Result": step,
+            "ResultPath": "$.failure.step",
+            "Next": "ReportFailure",
+        }
+    recorders = {name for name in definition["States"] if name.startswith(source.FAILED_AT)}
+    assert recorders == set(caught.values())
+
+
+def test_each_retry_policy_is_the_same_object_wherever_it_is_used(definition) -> None:
+    from orgbackup_tools import onboarding_definition as source
+
+    lambda_tasks = _lambda_tasks(definition)
+    assert len(lambda_tasks) >= 7
+    for _, state in lambda_tasks:
+        assert state["Retry"] == source.LAMBDA_RETRY
+    publishes = [
+        s
+        for _, s, _ in asl_check._walk(definition["States"], False)
+        if s.get("Resource", "").endswith(":states:::sns:publish")
+    ]
+    assert len(publishes) == 3
+    for state in publishes:
+        assert state["Retry"] == source.SNS_RETRY

@@ -93,7 +93,7 @@ def test_text_answer_for_a_failure(capsys: pytest.CaptureFixture[str]) -> None:
     # Then the rule, the subject and the message are printed
     assert code == 0
     lines = out.splitlines()
-    assert lines[0] == f"{sample}: matched by CopyJobFailedRule"
+    assert lines[0] == f"{sample}: matched by FormatBackupAlertFunctionCopyJobFailed"
     assert "Subject: AWS Backup: copy job FAILED in (name looked up at run time) (333333333333) us-west-2" in lines
     assert any(line.startswith("To vault:") and line.endswith("), account 222222222222") for line in lines)
     assert any(line.startswith("Console (job details): https://console.aws.amazon.com/backup/home") for line in lines)
@@ -108,7 +108,8 @@ def test_text_answer_for_a_non_failure(capsys: pytest.CaptureFixture[str]) -> No
     assert code == 0
     assert out.splitlines() == [
         f"{sample}: not matched: no alert rule routes this event, so nothing is sent",
-        "rules checked: BackupJobFailedRule, CopyJobFailedRule, RestoreJobFailedRule",
+        "rules checked: FormatBackupAlertFunctionBackupJobFailed, FormatBackupAlertFunctionCopyJobFailed, "
+        "FormatBackupAlertFunctionRestoreJobFailed",
     ]
 
 
@@ -163,7 +164,7 @@ def test_a_matching_event_the_formatter_rejects(capsys: pytest.CaptureFixture[st
     answer = json.loads(out)
     assert code == 0
     assert answer["matched"] is True
-    assert answer["rule"] == "RestoreJobFailedRule"
+    assert answer["rule"] == "FormatBackupAlertFunctionRestoreJobFailed"
     assert answer["subject"] is None
     assert answer["message"].startswith("The formatter rejects this event (region: missing")
     assert "OnFailure destination publishes the invocation record, which carries the raw event" in answer["message"]

@@ -216,3 +216,27 @@ def test_an_unused_grant_without_a_reason_is_reported(run, reasons) -> None:
         and action not in reasons["grants"].get(key, {})
     ]
     assert unused == [(role.key, "organizations:CloseAccount")]
+
+
+def test_the_templates_managed_policy_grants_to_each_role_that_names_it(run) -> None:
+    # Given the emulated deployment and the contract's reading of the template (issue 11 part 7: the reads shared by
+    # five roles are one AWS::IAM::ManagedPolicy in their ManagedPolicyArns)
+    world, contract = run
+    iam = world.client("iam")
+    shared = world.template["Resources"]["ListProtectedAccountsPolicy"]["Properties"]["PolicyDocument"]
+    for role in (
+        "ResolveAccountsRole",
+        "VaultPolicyAutomationRole",
+        "ReattachBackupPoliciesRole",
+        "CoverageReportRole",
+        "OffboardAccountsRole",
+    ):
+        # When reading the role as IAM has it and as the contract evaluates it
+        (attached,) = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+        version = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]["DefaultVersionId"]
+        document = iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=version)["PolicyVersion"]
+        # Then IAM holds the one policy, attached, and the contract counts its statements among the role's grants
+        assert attached["PolicyName"] == "ListProtectedAccountsPolicy", role
+        assert [s["Sid"] for s in document["Document"]["Statement"]] == [s["Sid"] for s in shared["Statement"]]
+        arn = world.resources[role]["Arn"]
+        assert "ListProtectedAccountsPolicy" in contract.templates.roles[arn].documents, role

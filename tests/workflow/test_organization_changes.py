@@ -503,3 +503,27 @@ def test_an_offboarding_that_cannot_delete_a_vault_holding_recovery_points_is_re
     assert "recovery points" in item["reason"]
     (note,) = inbox.new()
     assert note["subject"] == "orgbackup: 0 onboarded, 1 offboarding failed"
+
+
+def test_an_offboarding_running_past_the_poll_bound_fails_clearly(world) -> None:
+    # Given 333333333333 protected, and StackSet operations that then stay RUNNING (CloudFormation is slow today)
+    onboard(world, "333333333333")
+    inbox = Notifications(world)
+    world.faults.hold()
+    try:
+        # When it is moved out of scope and its event arrives
+        (history,) = deliver(world, read_event(MOVE_OUT))
+    finally:
+        world.faults.release()
+
+    # Then the workflow polled the removal up to its bound and failed at WaitForOffboarding, saying so
+    assert execution_end(history)["type"] == "ExecutionFailed"
+    assert "FailedAtWaitForOffboarding" in states_entered(history)
+    assert "InspectOffboarding" not in states_entered(history)
+    failure = run_state(history)["failure"]
+    assert (failure["step"], failure["error"]["Error"]) == ("WaitForOffboarding", "StackSetOperationTimedOut")
+    (note,) = inbox.new()
+    assert note["subject"] == "orgbackup: onboarding FAILED at WaitForOffboarding: StackSetOperationTimedOut"
+    assert "Accounts in this run: none to onboard\n" in note["message"]
+    assert "Accounts leaving the scope in this run: 333333333333\n" in note["message"]
+    assert '{"mode": "reconcile"}' in note["message"]

@@ -1,7 +1,9 @@
 """Static checks of the state machine definitions, beyond what cfn-lint and `sam validate` look at (neither reads
 a SAM ``DefinitionUri``): every ``${...}`` has a DefinitionSubstitution and every substitution is used; after
 substitution the definition is valid ASL (asl-validator, from npm); every ``Next`` names a state; every state is
-reachable; every Task has ``TimeoutSeconds``, ``Retry``, and a ``Catch`` (its own, or its enclosing Map's).
+reachable; every Task has ``TimeoutSeconds``, ``Retry``, and a ``Catch`` (its own, or its enclosing Map's); a
+generated definition is what its generator writes (``onboarding_definition``); every path the onboarding
+definition reads or writes is a field of the workflow state's model (``state_paths``).
 
 `python -m orgbackup_tools.asl_check statemachine/*.asl.json` exits 1 and names each problem. Development-only.
 """
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orgbackup_tools import onboarding_definition, state_paths
 from orgbackup_tools.deployment import PROJECT_ROOT, load_template
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
@@ -136,13 +139,28 @@ def schema_problems(definition_text: str, where: str) -> list[str]:
     return [f"{where}: {line.strip()}" for line in (result.stdout + result.stderr).splitlines() if line.strip()]
 
 
+# Definitions written by a generator, and the module that writes each (run it to rewrite the file).
+GENERATORS: Mapping[Path, Any] = {onboarding_definition.ASL_PATH.resolve(): onboarding_definition}
+
+
+def generated_problems(path: Path, text: str, where: str) -> list[str]:
+    generator = GENERATORS.get(path.resolve())
+    if generator is None or text == generator.render():
+        return []
+    return [
+        f"{where}: differs from what {generator.__name__} generates: edit it there, then run `python -m "
+        f"{generator.__name__}`"
+    ]
+
+
 def check(path: Path, sources: list[StateMachineSource]) -> list[str]:
     where = str(path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path)
     text = path.read_text(encoding="utf-8")
     owners = [source for source in sources if source.path.resolve() == path.resolve()]
     if not owners:
         return [f"{where}: no AWS::Serverless::StateMachine in template.yaml uses it"]
-    problems = placeholder_problems(text, owners[0].substitutions, where)
+    problems = generated_problems(path, text, where)
+    problems += placeholder_problems(text, owners[0].substitutions, where)
     values = {name: stand_in(name) for name in set(PLACEHOLDER.findall(text))}
     substituted = substitute(text, values)
     try:
@@ -150,6 +168,8 @@ def check(path: Path, sources: list[StateMachineSource]) -> list[str]:
     except json.JSONDecodeError as error:
         return [*problems, f"{where}: not JSON after substitution: {error}"]
     problems += [f"{where}: {problem}" for problem in structural_problems(definition)]
+    if path.resolve() == onboarding_definition.ASL_PATH.resolve():  # the definition the workflow state models
+        problems += [f"{where}: {problem}" for problem in state_paths.path_problems(definition)]
     problems += schema_problems(substituted, where)
     return problems
 

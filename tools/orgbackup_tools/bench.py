@@ -449,7 +449,8 @@ def function_modules(template: dict[str, Any]) -> dict[str, tuple[Path, str]]:
         properties = resource["Properties"]
         code = Path(str(properties.get("CodeUri", "")))
         if code.parts[:1] == ("functions",):
-            found[code.name] = (ROOT / code, str(properties["Handler"]).rsplit(".", 1)[0])
+            handler = str(deployment.function_setting(template, properties, "Handler"))
+            found[code.name] = (ROOT / code, handler.rsplit(".", 1)[0])
     return dict(sorted(found.items()))
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from orgbackup.exceptions import ConfigurationError
+from orgbackup_tools import sam_events
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,14 +35,17 @@ def _yaml_loader() -> Any:
     return CfnLoader
 
 
-def load_template(path: Path | None = None) -> dict[str, Any]:
-    """A CloudFormation/SAM template as a dict, short-form intrinsic functions expanded to their long form."""
+def load_template(path: Path | None = None, *, sam_events_rendered: bool = True) -> dict[str, Any]:
+    """A CloudFormation/SAM template as a dict, short-form intrinsic functions expanded to their long form, and the
+    functions' EventBridge rule event sources rendered as the rules and Lambda permissions SAM generates
+    (orgbackup_tools.sam_events), so that readers see every rule CloudFormation deploys; with
+    ``sam_events_rendered=False``, the file's resources as they are written."""
     import yaml  # noqa: PLC0415
 
     path = path or PROJECT_ROOT / "template.yaml"
     with path.open(encoding="utf-8") as handle:
         document: dict[str, Any] = yaml.load(handle, Loader=_yaml_loader())  # noqa: S506 - SafeLoader subclass
-    return document
+    return sam_events.expand(document) if sam_events_rendered and isinstance(document, dict) else document
 
 
 def _default_text(value: Any) -> str:
@@ -89,3 +93,32 @@ def deployment_parameters(
     values = {name: _default_text(spec["Default"]) for name, spec in parameters.items() if "Default" in spec}
     values.update(samconfig_overrides(samconfig, environment))
     return values
+
+
+def managed_policy_documents(template: dict[str, Any], role_logical_id: str) -> dict[str, Any]:
+    """Logical ID -> policy document (unresolved) of every ``AWS::IAM::ManagedPolicy`` of ``template`` attached to
+    the role: named by ``Ref`` in the role's ManagedPolicyArns, or naming the role in its own Roles. AWS managed
+    policies (plain ARNs) are AWS's text, not the template's, and are left out."""
+    resources = template.get("Resources") or {}
+    role = resources[role_logical_id].get("Properties") or {}
+    attached: dict[str, Any] = {}
+    for arn in role.get("ManagedPolicyArns") or []:
+        name = str(arn.get("Ref")) if isinstance(arn, dict) else ""
+        if name in resources and resources[name].get("Type") == "AWS::IAM::ManagedPolicy":
+            attached[name] = resources[name]["Properties"]["PolicyDocument"]
+    for name, resource in resources.items():
+        if resource.get("Type") == "AWS::IAM::ManagedPolicy":
+            roles = (resource.get("Properties") or {}).get("Roles") or []
+            if {"Ref": role_logical_id} in roles:
+                attached[name] = resource["Properties"]["PolicyDocument"]
+    return attached
+
+
+def function_setting(template: dict[str, Any], properties: dict[str, Any], key: str) -> Any:
+    """A function's ``key`` as SAM deploys it: the function's own value, else the template's ``Globals.Function``
+    one ("Primitive data types ... are overridden" by the resource's, AWS SAM developer guide, "Globals section of
+    the AWS SAM template"). Only for primitive settings (Handler, Runtime, Timeout, MemorySize); None when neither
+    sets it."""
+    if key in properties:
+        return properties[key]
+    return ((template.get("Globals") or {}).get("Function") or {}).get(key)

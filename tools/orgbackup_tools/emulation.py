@@ -2320,18 +2320,20 @@ def stack_instance_retention() -> Iterator[None]:
                 if instance is not None:
                     stackset.instances.stack_instances.remove(instance)
                 results.append({"Account": account, "Region": region, "Status": "SUCCEEDED", "StatusReason": ""})
-        stackset.operations.append(
-            {
-                "OperationId": operation_id,
-                "Action": "DELETE",
-                "Status": "SUCCEEDED",
-                "RetainStacks": True,
-                "CreationTimestamp": utcnow(),
-                "EndTimestamp": utcnow(),
-                "Instances": [{r["Account"]: r["Region"]} for r in results],
-                "Results": results,
-            }
-        )
+        operation = {
+            "OperationId": operation_id,
+            "Action": "DELETE",
+            # Held operations (``StackSetFaults.hold``) stay RUNNING until released, as creations do.
+            "Status": "RUNNING" if STACKSET_FAULTS.holding else "SUCCEEDED",
+            "RetainStacks": True,
+            "CreationTimestamp": utcnow(),
+            "EndTimestamp": utcnow(),
+            "Instances": [{r["Account"]: r["Region"]} for r in results],
+            "Results": results,
+        }
+        if STACKSET_FAULTS.holding:
+            STACKSET_FAULTS.held.append((operation, "SUCCEEDED"))
+        stackset.operations.append(operation)
         return ActionResult({"OperationId": operation_id})
 
     with mock.patch.object(CloudFormationResponse, "delete_stack_instances", delete_stack_instances):

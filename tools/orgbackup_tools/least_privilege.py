@@ -173,6 +173,9 @@ class Templates:
                     item["PolicyName"]: intrinsics.resolve(item["PolicyDocument"])
                     for item in properties.get("Policies", [])
                 }
+                # The template's managed policies attached to the role grant as its inline policies do.
+                for name, document in deployment.managed_policy_documents(dict(template), logical_id).items():
+                    policies[name] = intrinsics.resolve(document)
                 self.roles[arn] = holder(logical_id, arn, policies)
                 self.trusts[arn] = holder(
                     logical_id, arn, {"trust": intrinsics.resolve(properties["AssumeRolePolicyDocument"])}

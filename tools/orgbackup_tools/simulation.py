@@ -426,6 +426,21 @@ class World:
                 iam.put_role_policy(
                     RoleName=logical_id, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(document)
                 )
+            for name, managed in deployment.managed_policy_documents(self.template, logical_id).items():
+                try:
+                    document = self.intrinsics.resolve(managed)
+                except ConfigurationError:
+                    continue
+                iam.attach_role_policy(RoleName=logical_id, PolicyArn=self._managed_policy(name, document))
+
+    def _managed_policy(self, logical_id: str, document: Any) -> str:
+        """The ARN of the template's managed policy ``logical_id``, created on first use (CloudFormation creates
+        it once, however many roles name it)."""
+        if logical_id not in self.resources:
+            created = self.client("iam").create_policy(PolicyName=logical_id, PolicyDocument=json.dumps(document))
+            arn = created["Policy"]["Arn"]
+            self.resources[logical_id] = {"Ref": arn, "Arn": arn}
+        return str(self.resources[logical_id]["Ref"])
 
     def apply_resource_policies(self) -> None:
         """The alerts bus policy and the topic policy of the template on the emulated bus and topic."""
@@ -618,7 +633,7 @@ class World:
                 FunctionName=logical_id,
                 Runtime="python3.13",
                 Role=self.role_of(logical_id) or role,
-                Handler=properties["Handler"],
+                Handler=str(deployment.function_setting(self.template, properties, "Handler")),
                 Code={"ZipFile": code},
             )
             self.resources[logical_id] = {"Ref": logical_id, "Arn": created["FunctionArn"]}
@@ -635,7 +650,9 @@ class World:
         for logical_id, resource in self.template["Resources"].items():
             if resource["Type"] == "AWS::Serverless::Function":
                 properties = resource["Properties"]
-                handler = _load_handler(properties["CodeUri"], properties["Handler"])
+                handler = _load_handler(
+                    properties["CodeUri"], str(deployment.function_setting(self.template, properties, "Handler"))
+                )
                 self.handlers[logical_id] = _with_environment(
                     handler, self.function_environment(logical_id), self.role_of(logical_id)
                 )

@@ -23,20 +23,18 @@ not in scope (extra attachments).
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final, cast
 
 from botocore.exceptions import ClientError
 
 from orgbackup import baseline, retry
 from orgbackup.accounts import AccountOutcome, Resolution, in_scope_active_account_ids, resolve
-from orgbackup.exceptions import InvalidInputError
-from orgbackup.fields import got
 from orgbackup.observability import logger
 from orgbackup.policies.apply import BACKUP_POLICY, managed_policies
 from orgbackup.retry import Backoff
 from orgbackup.settings import Settings
 from orgbackup.workflow_input import AccountRequest, WorkflowInput
-from orgbackup.workflow_state import check_state
+from orgbackup.workflow_state import DepartureEntry, Offboarded, Plan, WorkflowState, check_state
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -142,8 +140,11 @@ class Departure:
     regions: list[str] = field(default_factory=list)  # where its member instances are removed
     detached: list[str] = field(default_factory=list)  # "<policy name>" detached from it
 
-    def to_dict(self) -> dict[str, Any]:
-        return {key: value for key, value in self.__dict__.items() if value or key == "account_id"}
+    def to_entry(self) -> DepartureEntry:
+        """As the workflow state holds it: empty fields left out."""
+        return cast(
+            DepartureEntry, {key: value for key, value in self.__dict__.items() if value or key == "account_id"}
+        )
 
 
 def find_departures(
@@ -269,16 +270,16 @@ def remove_instances(
 
 
 def offboard(
-    state: Mapping[str, Any],
+    event: object,
     settings: Settings,
     offboarding: OffboardingSettings,
     policy_name_prefix: str,
     org: "OrganizationsClient",
     cfn: "CloudFormationClient",
     backoff: Backoff | None = None,
-) -> dict[str, Any]:
+) -> WorkflowState:
     """The Offboard step: find what leaves (from the organization now), detach, start the instance removals."""
-    state = check_state(state, required=("resolution",))
+    state = check_state(event, required=("resolution",))
     resolution = Resolution.from_dict(state["resolution"])
     states = baseline.instance_states(cfn, settings.member_stackset_name)
     departures = {item.account_id: item for item in find_departures(org, settings, resolution, states, backoff)}
@@ -311,14 +312,15 @@ def offboard(
     )
     changed = bool(departures or region_drift)
     # Done: WhatToDo now goes on to onboarding and convergence.
-    plan = {key: value for key, value in state.get("plan", {}).items() if key != "offboard"}
+    plan = state["plan"].copy() if "plan" in state else Plan(start_baseline=False, converge=False)
+    plan.pop("offboard", None)
     if changed:
         plan["converge"] = True
     return {
         **state,
         "plan": plan,
         "offboarding": {
-            "departures": [item.to_dict() for item in departures.values()],
+            "departures": [item.to_entry() for item in departures.values()],
             "regions_dropped": region_drift,
             "operations": operations,
             "retain_stacks": offboarding.offboarding_retain_stacks,
@@ -327,22 +329,15 @@ def offboard(
     }
 
 
-def inspect_offboarding(state: Mapping[str, Any], settings: Settings, cfn: "CloudFormationClient") -> dict[str, Any]:
+def inspect_offboarding(event: object, settings: Settings, cfn: "CloudFormationClient") -> WorkflowState:
     """The InspectOffboarding step: per account, which instances are gone, what was kept, and what failed."""
-    state = check_state(state, required=("offboarding",))
-    if not isinstance(state["offboarding"], dict):
-        raise InvalidInputError(f"workflow state: offboarding: must be an object, got {got(state['offboarding'])}")
-    offboarding = dict(state["offboarding"])
-    operations = offboarding.get("operations", [])
-    if not isinstance(operations, list) or not all(isinstance(item, str) for item in operations):
-        raise InvalidInputError(
-            f"workflow state: offboarding.operations: must be a list of strings, got {got(operations)}"
-        )
+    state = check_state(event, required=("offboarding",))  # the model checks offboarding and its operations
+    offboarding = state["offboarding"]
     results = baseline.operation_results(cfn, settings.member_stackset_name, offboarding.get("operations", []))
     states = baseline.instance_states(cfn, settings.member_stackset_name)
     retain = bool(offboarding.get("retain_stacks", True))
     kept = KEPT_WITH_RETAINED_STACKS if retain else KEPT_WITH_DELETED_STACKS
-    offboarded: dict[str, dict[str, Any]] = {}
+    offboarded: dict[str, Offboarded] = {}
     failed: dict[str, list[str]] = {}
     for item in offboarding.get("departures", []):
         account = item["account_id"]

@@ -4,13 +4,12 @@ Each step takes the workflow state (a JSON object) and returns it with its own k
 passes one document from step to step and every step can be re-run: each reads the source of truth again
 (Organizations, the StackSet's instances) rather than trusting what an earlier attempt wrote.
 
-State keys, in order: ``execution`` and ``resolution`` and ``plan`` (Resolve), ``operations`` (StartBaseline),
-``baseline`` (InspectBaseline), ``vault_policy`` (RefreshVaultPolicy), ``backup_policies`` (ReattachBackupPolicies),
-``report`` (Report); ``failure`` is set by the state machine's Catch clauses.
+The state's keys and their JSON shape are one model, ``orgbackup.workflow_state.WorkflowState`` (which step writes
+which key is noted there); every step validates it at entry (``check_state``) and returns it.
 """
 
-from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Collection, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from orgbackup import baseline, changes, vault_policy
 from orgbackup.accounts import Resolution, in_scope_active_account_ids, resolve_input
@@ -22,7 +21,7 @@ from orgbackup.policies.converge import reattach_policies
 from orgbackup.policies.parameters import PolicyParameters
 from orgbackup.settings import Settings
 from orgbackup.workflow_input import parse_workflow_input
-from orgbackup.workflow_state import check_state
+from orgbackup.workflow_state import Plan, ResolutionState, WorkflowState, check_state
 
 if TYPE_CHECKING:
     from mypy_boto3_backup import BackupClient
@@ -30,17 +29,11 @@ if TYPE_CHECKING:
     from mypy_boto3_organizations import OrganizationsClient
     from mypy_boto3_sts import STSClient
 
-State = dict[str, Any]
 
-
-def _require(state: Mapping[str, Any], key: str) -> Any:
-    if key not in state:
-        raise InvalidInputError(f"workflow state: {key!r} is missing; it is set by an earlier step")
-    return state[key]
-
-
-def resolution_of(state: Mapping[str, Any]) -> Resolution:
-    return Resolution.from_dict(_require(state, "resolution"))
+def resolution_of(state: WorkflowState) -> Resolution:
+    if "resolution" not in state:
+        raise InvalidInputError("workflow state: 'resolution' is missing; it is set by an earlier step")
+    return Resolution.from_dict(state["resolution"])
 
 
 def resolve_request(event: object) -> tuple[object, str]:
@@ -61,7 +54,7 @@ def resolve_request(event: object) -> tuple[object, str]:
 
 def resolve(
     raw_input: object, execution: str, settings: Settings, org: "OrganizationsClient", cfn: "CloudFormationClient"
-) -> State:
+) -> WorkflowState:
     """Parse the input, look the accounts up and classify them; decide which steps the run needs."""
     workflow_input = changes.expand_ou_requests(org, parse_workflow_input(raw_input))
     states = baseline.instance_states(cfn, settings.member_stackset_name)
@@ -73,7 +66,7 @@ def resolve(
         org, settings, workflow_input, current_baseline_ids=current, in_progress_baseline_ids=in_progress
     )
     already_current = any(item.code == "baseline-current" for item in resolution.skipped)
-    plan: dict[str, Any] = {
+    plan: Plan = {
         "start_baseline": bool(resolution.to_onboard),
         # Accounts whose baseline is already current still get the vault policy and the backup policies
         # converged: a run that failed after its StackSet operation is finished by the next one.
@@ -85,23 +78,28 @@ def resolve(
     reevaluated = changes.reevaluated_accounts(workflow_input)
     if reevaluated:
         plan["reevaluated"] = reevaluated
-    return {"execution": execution, "resolution": resolution.to_dict(), "plan": plan}
+    return {
+        "execution": execution,
+        # Resolution.to_dict writes what workflow_state.ResolutionState describes (check_state parses it back).
+        "resolution": cast(ResolutionState, resolution.to_dict()),
+        "plan": plan,
+    }
 
 
-def start_baseline(state: State, settings: Settings, cfn: "CloudFormationClient") -> State:
-    state = check_state(state, required=("execution", "resolution"))
+def start_baseline(event: object, settings: Settings, cfn: "CloudFormationClient") -> WorkflowState:
+    state = check_state(event, required=("execution", "resolution"))
     accounts = resolution_of(state).account_ids
     states = baseline.instance_states(cfn, settings.member_stackset_name)
     plan = baseline.plan_baseline(accounts, states, settings.baseline_regions)
     operations = baseline.start_operations(
-        cfn, settings.member_stackset_name, plan, settings.baseline_regions, _require(state, "execution")
+        cfn, settings.member_stackset_name, plan, settings.baseline_regions, state["execution"]
     )
     logger.info("baseline operations started", extra={"operations": operations, "accounts": len(accounts)})
     return {**state, "operations": operations}
 
 
-def inspect_baseline(state: State, settings: Settings, cfn: "CloudFormationClient") -> State:
-    state = check_state(state, required=("resolution",))
+def inspect_baseline(event: object, settings: Settings, cfn: "CloudFormationClient") -> WorkflowState:
+    state = check_state(event, required=("resolution",))
     accounts = resolution_of(state).account_ids
     results = baseline.operation_results(cfn, settings.member_stackset_name, state.get("operations", []))
     states = baseline.instance_states(cfn, settings.member_stackset_name)
@@ -149,13 +147,13 @@ ATTACHMENTS_LISTED = 50
 
 
 def refresh_vault_policy(
-    state: State,
+    event: object,
     settings: Settings,
     org: "OrganizationsClient",
     cfn: "CloudFormationClient",
     sts: "STSClient",
     backup_client_factory: Callable[[Any, str], "BackupClient"],
-) -> State:
+) -> WorkflowState:
     """Render the central vault's access policy from the source of truth and write it where it changed, until
     the source of truth no longer moves. ``backup_client_factory(session, region)`` builds a Backup client from
     the assumed-role session.
@@ -163,13 +161,13 @@ def refresh_vault_policy(
     The last write of a race must hold the latest source of truth: every round re-reads it after writing, and a
     step whose last write is already stale (the source of truth moved in every round) raises
     RetryableConflictError instead of ending on it, so the state machine runs the step again a little later."""
-    state = check_state(state, required=("execution",))
+    state = check_state(event, required=("execution",))
     org_paths = (
         vault_policy.org_paths_for(org, settings.organization_id, settings.in_scope_ou_ids)
         if settings.in_scope_ou_ids
         else None
     )
-    session = vault_policy.assume_central_role(sts, settings, _require(state, "execution"))
+    session = vault_policy.assume_central_role(sts, settings, state["execution"])
     candidates = in_scope_active_account_ids(org, settings)
     # Accounts the policy in place already names stay while their instances exist (see with_current_baseline).
     kept = vault_policy.allowed_accounts(
@@ -215,13 +213,13 @@ def refresh_vault_policy(
 
 
 def reattach_backup_policies(
-    state: State, settings: Settings, params: PolicyParameters, org: "OrganizationsClient", cfn: "CloudFormationClient"
-) -> State:
+    event: object, settings: Settings, params: PolicyParameters, org: "OrganizationsClient", cfn: "CloudFormationClient"
+) -> WorkflowState:
     """Attach the product's backup policies (the deploy-time custom resource creates and updates them; this step
     only attaches). When the deployment targets accounts directly (ACCOUNTS), every protected account gets them:
     the ones this run onboarded, and any that an earlier run left without (the source of truth again, not this
     run's list)."""
-    state = check_state(state)
+    state = check_state(event)
     accounts = protected_accounts(settings, org, cfn) if ACCOUNTS_TOKEN in settings.policy_target_ids else []
     report = reattach_policies(org, settings, params, accounts=accounts)
     return {

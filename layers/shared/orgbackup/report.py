@@ -1,14 +1,33 @@
 """The one message a person reads after each onboarding run: what was onboarded, skipped, invalid or failed and
-why, and on a failed run which step failed, for which accounts, and what to do next."""
+why, and on a failed run which step failed, for which accounts, and what to do next. It reads the workflow state
+through its model (``orgbackup.workflow_state``), and writes the state's ``report``."""
 
 import json
-from collections.abc import Mapping
-from typing import Any, Final
+from typing import Final
 
 from orgbackup.text import SNS_SUBJECT_MAX_CHARS, one_line
+from orgbackup.workflow_state import (
+    AccountEntry,
+    BaselineState,
+    ErrorOutput,
+    OffboardingState,
+    Report,
+    ResolutionState,
+    WorkflowState,
+)
 
 NOT_RESOLVED: Final = "not resolved yet (see the execution input)"
 LIST_LIMIT: Final = 200  # accounts listed per section; the rest are counted
+# What a state read before the step that writes it holds (a run that failed early).
+NOT_RESOLVED_STATE: Final[ResolutionState] = {"mode": "?"}
+NO_BASELINE: Final[BaselineState] = {"onboarded": [], "failed": {}}
+NO_OFFBOARDING: Final[OffboardingState] = {
+    "departures": [],
+    "regions_dropped": {},
+    "operations": [],
+    "retain_stacks": True,
+    "wait": False,
+}
 
 
 def _subject(text: str) -> str:
@@ -16,7 +35,7 @@ def _subject(text: str) -> str:
     return ascii_only[: SNS_SUBJECT_MAX_CHARS - 3] + "..." if len(ascii_only) > SNS_SUBJECT_MAX_CHARS else ascii_only
 
 
-def _label(item: Mapping[str, Any]) -> str:
+def _label(item: AccountEntry) -> str:
     account = one_line(item.get("account_id") or "(no account)")
     name = item.get("name")
     # Account names come from Organizations (any character): one clean line, so none can forge a report line.
@@ -31,7 +50,7 @@ def _section(title: str, lines: list[str]) -> list[str]:
     return [f"{title} ({len(lines)}):", *(f"  - {one_line(line)}" for line in shown), *more, ""]
 
 
-def _error_text(error: Mapping[str, Any]) -> tuple[str, str]:
+def _error_text(error: ErrorOutput) -> tuple[str, str]:
     """Error name and a readable cause: Lambda failures carry a JSON Cause with errorMessage."""
     name = str(error.get("Error", "Unknown"))
     cause = str(error.get("Cause", ""))
@@ -44,18 +63,16 @@ def _error_text(error: Mapping[str, Any]) -> tuple[str, str]:
     return name, cause
 
 
-def run_report(state: Mapping[str, Any]) -> dict[str, Any]:
-    resolution = state.get("resolution", {})
-    results = state.get("baseline", {})
+def run_report(state: WorkflowState) -> Report:
+    resolution = state.get("resolution", NOT_RESOLVED_STATE)
+    results = state.get("baseline", NO_BASELINE)
     execution = state.get("execution", "(unknown execution)")
     to_onboard = {item["account_id"]: item for item in resolution.get("to_onboard", [])}
     onboarded = results.get("onboarded", [])
-    failed: dict[str, list[str]] = results.get("failed", {})
+    failed = results.get("failed", {})
+    offboarding = state.get("offboarding", NO_OFFBOARDING)
     # An account this run offboarded (or failed to) is reported there (what was removed, what was kept), not as skipped.
-    offboarded_ids = {
-        *state.get("offboarding", {}).get("offboarded", {}),
-        *state.get("offboarding", {}).get("failed", {}),
-    }
+    offboarded_ids = {*offboarding.get("offboarded", {}), *offboarding.get("failed", {})}
     skipped = [item for item in resolution.get("skipped", []) if item.get("account_id") not in offboarded_ids]
     invalid = resolution.get("invalid", [])
 
@@ -77,7 +94,6 @@ def run_report(state: Mapping[str, Any]) -> dict[str, Any]:
         "Invalid",
         [f"{_label(item)} [{', '.join(item.get('sources', []))}]: {item.get('reason', '')}" for item in invalid],
     )
-    offboarding = state.get("offboarding", {})
     offboarded = offboarding.get("offboarded", {})
     lines += _offboarding_lines(offboarding)
     if "vault_policy" in state:
@@ -120,12 +136,12 @@ def run_report(state: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _offboarding_lines(offboarding: Mapping[str, Any]) -> list[str]:
+def _offboarding_lines(offboarding: OffboardingState) -> list[str]:
     """Issue 12: each offboarded account with what was removed and what was kept; failed removals; Regions dropped."""
     lines = _section(
         "Offboarded (left the scope)",
         [
-            f"{_label({'account_id': account, 'name': item.get('name')})}: {item.get('why', '')}. "
+            f"{_label({'account_id': account, 'name': item.get('name') or ''})}: {item.get('why', '')}. "
             f"Removed: {'; '.join(item.get('removed', []))}. Kept: {item.get('kept', '')}."
             for account, item in offboarding.get("offboarded", {}).items()
         ],
@@ -143,20 +159,23 @@ def _offboarding_lines(offboarding: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def failure_report(state: Mapping[str, Any]) -> dict[str, Any]:
+def failure_report(state: WorkflowState) -> Report:
     failure = state.get("failure", {})
     step = str(failure.get("step", "an unknown step"))
     name, cause = _error_text(failure.get("error", {}))
     resolution = state.get("resolution")
     accounts = [item["account_id"] for item in resolution.get("to_onboard", [])] if resolution else []
+    leaving = [item["account_id"] for item in state.get("offboarding", {}).get("departures", [])]
     lines = [
         one_line(f"orgbackup onboarding run {state.get('execution', '(unknown execution)')} FAILED at step {step}."),
         "",
         one_line(f"Error: {name}"),
         one_line(f"Why: {cause}"),
-        one_line(f"Accounts in this run: {', '.join(accounts) if accounts else NOT_RESOLVED}"),
+        one_line(f"Accounts in this run: {', '.join(accounts) or 'none to onboard' if resolution else NOT_RESOLVED}"),
     ]
-    onboarded = state.get("baseline", {}).get("onboarded", [])
+    if leaving:
+        lines.append(one_line(f"Accounts leaving the scope in this run: {', '.join(leaving)}"))
+    onboarded = state.get("baseline", NO_BASELINE).get("onboarded", [])
     if onboarded:
         lines.append(one_line(f"Baseline already in place for: {', '.join(onboarded)}"))
     lines += [
@@ -174,7 +193,7 @@ def failure_report(state: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def build_report(state: Mapping[str, Any]) -> dict[str, Any]:
+def build_report(state: WorkflowState) -> WorkflowState:
     """The Report step: the state with ``report`` added (a failure report when ``failure`` is set)."""
     report = failure_report(state) if "failure" in state else run_report(state)
     return {**state, "report": report}

@@ -210,7 +210,7 @@ def show_backup_failure(world: Any, report: dict[str, Any], progress: Progress) 
     account, region = onboarded[0], world.settings.backup_regions[-1]
     progress.say(
         f"\n  a backup job fails in {account} ({region}): its default bus -> the baseline's forwarding rule -> "
-        "the management account's alerts bus -> BackupJobFailedRule -> FormatBackupAlertFunction -> the topic"
+        "the management account's alerts bus -> the BackupJobFailed rule -> FormatBackupAlertFunction -> the topic"
     )
     before = len(world.notifications)
     world.emit_backup_event(account, region, json.loads(FAILURE_SAMPLE.read_text(encoding="utf-8")))
