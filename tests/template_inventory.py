@@ -162,5 +162,10 @@ def inventory(path: Path = ROOT / "template.yaml") -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    json.dump(inventory(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "template.yaml"), sys.stdout, indent=1)
+    json.dump(
+        inventory(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "template.yaml"),
+        sys.stdout,
+        indent=1,
+        sort_keys=True,
+    )
     sys.stdout.write("\n")

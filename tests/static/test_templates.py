@@ -8,6 +8,7 @@ derives (``organization_id`` <-> ``ORGANIZATION_ID`` <-> ``OrganizationId``).
 """
 
 import dataclasses
+import json
 import os
 import re
 import shutil
@@ -431,3 +432,19 @@ def test_the_policy_check_runs_before_the_stacksets_with_the_policies_properties
     # ... and both StackSets wait for it, so a bad deployment fails before a baseline or Vault Lock exists
     for stackset in resources_of_type(document, "AWS::CloudFormation::StackSet").values():
         assert "BackupPolicyCheck" in as_list(stackset.get("DependsOn", []))
+
+
+def test_every_function_s_errors_raise_an_alarm() -> None:
+    # Each function's Errors are in FunctionErrorsAlarm, except the coverage report's, which has its own alarm
+    document = template(TEMPLATE)
+    alarmed = set()
+    for alarm in resources_of_type(document, "AWS::CloudWatch::Alarm").values():
+        properties = alarm["Properties"]
+        for query in properties.get("Metrics", []):
+            metric = query.get("MetricStat", {}).get("Metric", {})
+            if metric.get("MetricName") == "Errors":
+                alarmed |= {json.dumps(d["Value"]) for d in metric.get("Dimensions", []) if d["Name"] == "FunctionName"}
+        if properties.get("MetricName") == "Errors":
+            alarmed |= {json.dumps(d["Value"]) for d in properties.get("Dimensions", []) if d["Name"] == "FunctionName"}
+    functions = resources_of_type(document, "AWS::Serverless::Function")
+    assert {json.dumps({"Ref": name}) for name in functions} - alarmed == set()
