@@ -16,7 +16,7 @@ Development-only (the Lambda functions never read a template).
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from orgbackup import config
+from orgbackup import settings_loader
 from orgbackup.exceptions import ConfigurationError
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -57,7 +57,7 @@ class Intrinsics:
             return self.pseudo[name]
         if name in self.parameters:
             value = self.parameters[name]
-            return list(config.split_list(value)) if name in self.list_parameters else value
+            return list(settings_loader.split_list(value)) if name in self.list_parameters else value
         if name in self.resources and "Ref" in self.resources[name]:
             return self.resources[name]["Ref"]
         raise ConfigurationError(f"template: Ref {name!r} has no value in the simulation")
@@ -95,7 +95,7 @@ class Intrinsics:
         if key == "Fn::Select":
             index, items = arg
             resolved = self.resolve(items)
-            resolved = config.split_list(resolved) if isinstance(resolved, str) else resolved
+            resolved = settings_loader.split_list(resolved) if isinstance(resolved, str) else resolved
             return resolved[int(index)]
         if key == "Fn::Sub":
             text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from orgbackup import aws, config
+from orgbackup import aws, settings_loader
 from orgbackup.exceptions import ConfigurationError
 from orgbackup.settings import Settings
 from orgbackup_tools import call_log, deployment, emulation
@@ -150,8 +150,9 @@ class _HandlerEnvironment:
     """The functions' environment variables in this one process, for handlers that run at the same time (executions
     started together run on their own threads). Each variable is set while any handler that has it runs and put
     back when the last one ends: a handler ending never takes the environment away from one still running. The
-    template gives every onboarding function the same values (its Globals); a variable two functions set to
-    different values at the same moment would be a conflict, refused here rather than silently mixed."""
+    template gives every function that reads a variable the same value (one anchor per settings class); a variable
+    two functions set to different values at the same moment would be a conflict, refused here rather than silently
+    mixed."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -269,7 +270,10 @@ class World:
         self.build_organization()
         self.intrinsics = self.make_intrinsics()
         self.register_roles()
-        self.settings = config.load(Settings, self.function_environment(), naming="env")
+        # The deployment's Settings, as the onboarding functions read them (their Environment, template.yaml).
+        self.settings = settings_loader.load(
+            Settings, self.function_environment("ResolveAccountsFunction"), naming="env"
+        )
         if not deploy:
             return
         self.deploy_topic()
@@ -501,7 +505,7 @@ class World:
             for group in properties.get("StackInstancesGroup", []):
                 accounts = self.intrinsics.resolve(group["DeploymentTargets"]["Accounts"])
                 regions = self.intrinsics.resolve(group["Regions"])
-                regions = config.split_list(regions) if isinstance(regions, str) else regions
+                regions = settings_loader.split_list(regions) if isinstance(regions, str) else regions
                 operation = cfn.create_stack_instances(StackSetName=name, Accounts=accounts, Regions=regions)
                 results = cfn.list_stack_set_operation_results(StackSetName=name, OperationId=operation["OperationId"])
                 failed = [r for r in results["Summaries"] if r["Status"] != "SUCCEEDED"]

@@ -7,18 +7,16 @@ effective backup policy (``accounts.OrganizationView.effective_backup_policy``) 
 (``backup_jobs``). The central backup account is not a cell: it holds copies, it has no backup policy of its own.
 """
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from orgbackup import accounts, backup_jobs, baseline, config, coverage, coverage_html, retry
-from orgbackup.alerts import SNS_TOPIC_ARN
-from orgbackup.config import pattern
+from orgbackup import accounts, backup_jobs, baseline, coverage, coverage_html, fields, retry
 from orgbackup.observability import logger
 from orgbackup.report_store import ReportStore
 from orgbackup.settings import Settings
+from orgbackup.settings_loader import pattern
 
 if TYPE_CHECKING:
     from mypy_boto3_backup import BackupClient
@@ -41,12 +39,8 @@ class CoverageSettings:
     """The CoverageReport function's own environment, read at handler entry."""
 
     report_bucket_name: str = pattern(BUCKET_NAME, why="must be an S3 bucket name")
-    notification_topic_arn: str = pattern(SNS_TOPIC_ARN, why="must be an SNS topic ARN")
+    notification_topic_arn: str = pattern(fields.SNS_TOPIC_ARN, why="must be an SNS topic ARN")
     report_prefix: str = pattern(r"([\w.-]+/)*", default="coverage/", why="must be empty or end with /")
-
-
-def load_coverage_settings(values: Mapping[str, str] | None = None) -> CoverageSettings:
-    return config.load(CoverageSettings, os.environ if values is None else values)
 
 
 def scope_of(settings: Settings) -> coverage.Scope:

@@ -4,8 +4,8 @@ event to the notification topic, and what message would be sent?
 The rules are read from `template.yaml` (every ``AWS::Events::Rule`` whose target is the FormatBackupAlert
 function, including those SAM generates from the function's EventBridgeRule events), never copied; a rule's
 ``Condition`` is evaluated with the deployment parameters `sam deploy` would pass (`template.yaml` defaults overlaid
-by `samconfig.toml`). Patterns are matched with moto's EventBridge matcher, the
-code moto runs when it delivers events to targets (its ``TestEventPattern`` API is a stub, see DESIGN.md).
+by `samconfig.toml`). Patterns are matched with moto's EventBridge matcher, the code moto runs when it delivers
+events to targets (moto 5.2's ``TestEventPattern`` API is a stub that matches nothing).
 Development-only: it needs PyYAML and moto, which the Lambda runtime does not ship.
 """
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from orgbackup.exceptions import InvalidInputError
-from orgbackup.lifecycle import got
+from orgbackup.fields import got
 from orgbackup_tools.commands.alerts import read_event
 from orgbackup_tools.deployment import PROJECT_ROOT
 from orgbackup_tools.scenarios import DEFAULT_EVENT, burst_events, plan_world

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from orgbackup import config, retry
+from orgbackup import retry, settings_loader
 from orgbackup.policies.apply import ACCOUNTS_TOKEN, ROOT_TOKEN
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ def target_list(properties: Mapping[str, Any]) -> tuple[str, ...]:
     """The PolicyTargetIds property as a tuple (CloudFormation passes a list; a joined string is accepted)."""
     value = properties.get("PolicyTargetIds", ())
     if isinstance(value, str):
-        return config.split_list(value)
+        return settings_loader.split_list(value)
     return tuple(str(item) for item in value) if isinstance(value, list) else ()
 
 
