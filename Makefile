@@ -41,8 +41,11 @@ browser: ## Install Debian's chromium (the coverage page's browser test) when it
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core; }
 
-test: setup ## Run the whole test suite (unit, integration, workflow, static)
-	$(BIN)/pytest
+# Tests run in parallel, one worker per core (pytest-xdist); a module's shared fixtures (xdist_group) stay on one
+# worker. The slowest tests are listed at the end, so the next person sees where the time goes.
+PYTEST_PARALLEL ?= -n auto --dist loadgroup
+test: setup ## Run the whole test suite (unit, integration, workflow, static) in parallel
+	$(BIN)/pytest $(PYTEST_PARALLEL) --durations=15
 
 lint: setup ## ruff, mypy, cfn-lint, sam validate --lint, ASL checks, checkov, security rules
 	$(BIN)/ruff check .

@@ -2,9 +2,11 @@
 moto stands in for AWS, and nothing may reach the internet."""
 
 import socket
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import botocore.loaders
 import pytest
 from sample_events import read_event
 
@@ -52,3 +54,30 @@ def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     slept: list[float] = []
     monkeypatch.setattr(retry.DEFAULT_BACKOFF, "sleep", slept.append)
     return slept
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _botocore_data_read_once() -> Iterator[None]:
+    """botocore reads its data files (endpoints, each service's model: JSON, megabytes) once per session, and the
+    tests make thousands of sessions (each emulated Lambda starts cold, each assumed role gets one). Within one
+    session botocore already shares each parsed file between its clients and treats it as read-only; here every
+    session of the test process shares it. Only the time to read changes, never what is read."""
+    original = botocore.loaders.JSONFileLoader.load_file
+    parsed: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def load_file(self: botocore.loaders.JSONFileLoader, file_path: str) -> Any:
+        with lock:
+            if file_path in parsed:
+                return parsed[file_path]
+        data = original(self, file_path)
+        if data is None:
+            return None
+        with lock:
+            return parsed.setdefault(file_path, data)
+
+    botocore.loaders.JSONFileLoader.load_file = load_file  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        botocore.loaders.JSONFileLoader.load_file = original  # type: ignore[method-assign]

@@ -1,6 +1,6 @@
 """Deployment values for policy tests: the longest the parameters allow, with the longest Region names."""
 
-from orgbackup import config
+from orgbackup import settings_loader
 from orgbackup.policies.parameters import PolicyParameters
 from orgbackup.policies.render import RenderedPolicy, render_policies
 from orgbackup.regions import known_regions
@@ -52,4 +52,4 @@ def largest_render() -> list[RenderedPolicy]:
         "BackupRegions": ",".join(LONGEST_REGIONS[1:18]),
         "DisasterRecoveryRegion": LONGEST_REGIONS[0],
     }
-    return render_policies(config.load(Settings, deployment, naming="cfn"), LONGEST_PARAMETERS)
+    return render_policies(settings_loader.load(Settings, deployment, naming="cfn"), LONGEST_PARAMETERS)

@@ -8,16 +8,18 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orgbackup import aws, coverage, coverage_report
+from orgbackup.coverage_report import CoverageSettings
 from orgbackup.observability import logger, metrics
 from orgbackup.report_store import ReportStore
-from orgbackup.settings import load_settings
+from orgbackup.settings import Settings
+from orgbackup.settings_loader import from_environment
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = load_settings()
-    own = coverage_report.load_coverage_settings()
+    settings = from_environment(Settings)
+    own = from_environment(CoverageSettings)
     result = coverage_report.run(
         settings,
         own,

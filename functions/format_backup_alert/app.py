@@ -10,13 +10,15 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orgbackup import alerts, aws
+from orgbackup.alerts import AlertSettings
 from orgbackup.observability import logger, metrics
+from orgbackup.settings_loader import from_environment
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path="id")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
-    settings = alerts.load_alert_settings()
+    settings = from_environment(AlertSettings)
     result = alerts.send_alert(
         event,
         alerts.process_account_names(lambda: aws.client("organizations")),

@@ -7,7 +7,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orgbackup import aws, onboarding
 from orgbackup.observability import logger, metrics
-from orgbackup.settings import load_settings
+from orgbackup.settings import Settings
+from orgbackup.settings_loader import from_environment
 from orgbackup.workflow_state import WorkflowState
 
 
@@ -16,7 +17,7 @@ from orgbackup.workflow_state import WorkflowState
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> WorkflowState:
     state = onboarding.refresh_vault_policy(
         event,
-        load_settings(),
+        from_environment(Settings),
         aws.client("organizations"),
         aws.client("cloudformation"),
         aws.client("sts"),

@@ -6,14 +6,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orgbackup import aws, onboarding
 from orgbackup.observability import logger, metrics
-from orgbackup.settings import load_settings
+from orgbackup.settings import Settings
+from orgbackup.settings_loader import from_environment
 from orgbackup.workflow_state import WorkflowState
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path="execution")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> WorkflowState:
-    settings = load_settings()
+    settings = from_environment(Settings)
     raw_input, execution = onboarding.resolve_request(event)
     state = onboarding.resolve(
         raw_input,

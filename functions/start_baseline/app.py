@@ -6,13 +6,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orgbackup import aws, onboarding
 from orgbackup.observability import logger, metrics
-from orgbackup.settings import load_settings
+from orgbackup.settings import Settings
+from orgbackup.settings_loader import from_environment
 from orgbackup.workflow_state import WorkflowState
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path="execution")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> WorkflowState:
-    state = onboarding.start_baseline(event, load_settings(), aws.client("cloudformation"))
+    state = onboarding.start_baseline(event, from_environment(Settings), aws.client("cloudformation"))
     metrics.add_metric(name="StackSetOperations", unit="Count", value=len(state["operations"]))
     return state

@@ -33,9 +33,15 @@ from orgbackup.accounts import (
     resolve_input,
 )
 from orgbackup.exceptions import InvalidInputError, RetryableConflictError
-from orgbackup.lifecycle import AccountRequest, parse_workflow_input
 from orgbackup.retry import Backoff
 from orgbackup.settings import Settings
+from orgbackup.workflow_input import AccountRequest, parse_workflow_input
+
+
+def to_json(resolution: Resolution) -> str:
+    """The compact JSON the resolution travels as in Step Functions state (what the Resolve handler returns)."""
+    return json.dumps(resolution.to_dict(), separators=(",", ":"), ensure_ascii=False)
+
 
 ORGANIZATION = "o-ab12cd34ef"
 ROOT = "r-ab12"
@@ -435,7 +441,7 @@ def test_account_whose_baseline_an_operation_is_deploying_is_skipped_as_in_progr
     ]
     assert resolution.account_ids == [WORKLOAD_C]
     # And the outcome survives the trip through the workflow state
-    assert Resolution.from_dict(json.loads(resolution.to_json())) == resolution
+    assert Resolution.from_dict(json.loads(to_json(resolution))) == resolution
 
 
 def test_parent_chain_is_cached_within_one_run(org: SampleOrg, calls: Calls, settings: Settings) -> None:
@@ -697,7 +703,7 @@ def test_resolution_round_trips_through_json(org: SampleOrg, settings: Settings,
     resolution = resolve(org.client, settings, requests, invalid_records=parsed.invalid, mode="manual", reason="why")
 
     # When it goes through JSON and back
-    data = json.loads(resolution.to_json())
+    data = json.loads(to_json(resolution))
     again = Resolution.from_dict(data)
 
     # Then nothing is lost, and counts are there for Choice states
@@ -713,18 +719,18 @@ def test_resolution_round_trips_through_json(org: SampleOrg, settings: Settings,
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ([], "resolution: must be an object, got list"),
+        ([], "resolution: must be an object, got array []"),
         ({"mode": "later"}, "resolution.mode: 'later' is not one of events, manual, reconcile"),
-        ({"mode": "events", "to_onboard": {}}, "resolution.to_onboard: must be a list"),
-        ({"mode": "events", "to_onboard": [{"name": "x"}]}, "resolution.to_onboard[0].account_id: missing"),
+        ({"mode": "events", "to_onboard": {}}, "resolution.to_onboard: must be a list, got object {}"),
+        ({"mode": "events", "to_onboard": [{"name": "x"}]}, "resolution.to_onboard[0].account_id: missing (required)"),
         (
             {"mode": "events", "skipped": [{"account_id": WORKLOAD_A, "code": "nope", "reason": "r"}]},
             "resolution.skipped[0].code: 'nope' is not an outcome code",
         ),
-        ({"mode": "events", "invalid": [{"code": "malformed"}]}, "resolution.invalid[0].reason: missing"),
+        ({"mode": "events", "invalid": [{"code": "malformed"}]}, "resolution.invalid[0].reason: missing (required)"),
         (
             {"mode": "events", "to_onboard": [{"account_id": WORKLOAD_A, "sources": "m1"}]},
-            "resolution.to_onboard[0].sources: must be a list of strings",
+            "resolution.to_onboard[0].sources: must be a list of strings, got string 'm1'",
         ),
     ],
 )
@@ -762,5 +768,5 @@ def test_resolution_of_500_accounts_serializes_under_100_kib() -> None:
 
     # When each is serialized / Then it stays well inside Step Functions' 256 KiB payload limit
     for resolution in (onboard, current):
-        size = len(resolution.to_json().encode())
+        size = len(to_json(resolution).encode())
         assert size < 100 * 1024, size

@@ -12,6 +12,9 @@ from sample_events import read_event
 
 from orgbackup_tools import simulation
 
+# The module-scoped fixture is built once: under xdist every test of this module runs on one worker.
+pytestmark = pytest.mark.xdist_group("alert_forwarding_world")
+
 MEMBER = "333333333333"
 
 

@@ -9,6 +9,9 @@ from doctor_helpers import check, not_ok, run_doctor
 from orgbackup_tools import doctor
 from orgbackup_tools.simulation import World
 
+# The module-scoped fixture is built once: under xdist every test of this module runs on one worker.
+pytestmark = pytest.mark.xdist_group("doctor_parameters_world")
+
 
 @pytest.fixture(scope="module")
 def running() -> Iterator[World]:

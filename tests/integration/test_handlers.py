@@ -8,10 +8,15 @@ from typing import Any
 import pytest
 from sample_events import read_event
 
-from orgbackup import custom_resource
+from orgbackup import custom_resource, settings_loader
 from orgbackup.exceptions import InvalidInputError
-from orgbackup.policies.service import handle_policy_resource
+from orgbackup.policies.converge import handle_policy_resource
+from orgbackup.policies.parameters import PolicyParameters
+from orgbackup.settings import Settings
 from orgbackup_tools import emulation, simulation
+
+# The module-scoped fixture is built once: under xdist every test of this module runs on one worker.
+pytestmark = pytest.mark.xdist_group("handlers_world")
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +119,11 @@ def test_the_policy_check_fails_a_copy_retention_outside_the_central_vault_lock(
     # When the check runs (before the StackSets, so before the lock exists), as the handler runs it
     custom_resource.run(
         read_event("functions/apply-backup-policies-check.json"),
-        lambda request: handle_policy_resource(request, org, environment),
+        lambda request: handle_policy_resource(
+            request,
+            org,
+            lambda: (settings_loader.load(Settings, environment), settings_loader.load(PolicyParameters, environment)),
+        ),
     )
     # Then the deployment fails with both values and the rule named
     assert answers[-1]["Status"] == "FAILED"

@@ -11,8 +11,8 @@ from moto import mock_aws
 
 from orgbackup.exceptions import ConfigurationError
 from orgbackup.policies import apply
+from orgbackup.policies.converge import deploy_policies, reattach_policies
 from orgbackup.policies.parameters import PolicyParameters
-from orgbackup.policies.service import deploy_policies, reattach_policies
 from orgbackup.settings import Settings
 from orgbackup_tools import emulation
 

@@ -12,7 +12,7 @@ from moto import mock_aws
 from moto.events.utils import EventTemplateParser
 from sample_events import read_event
 
-from orgbackup.lifecycle import AccountRequest, InvalidRecord, parse_workflow_input
+from orgbackup.workflow_input import AccountRequest, InvalidRecord, parse_workflow_input
 from orgbackup_tools import deployment, emulation
 
 TEMPLATE = deployment.load_template()

@@ -5,6 +5,8 @@ import re
 from typing import Any
 
 from orgbackup import coverage_report
+from orgbackup.settings import Settings
+from orgbackup_tools import function_settings
 from orgbackup_tools.deployment import PROJECT_ROOT as ROOT
 from orgbackup_tools.deployment import load_template
 
@@ -48,10 +50,15 @@ def test_report_bucket_expires_dated_reports_but_keeps_the_latest() -> None:
 def test_the_function_runs_daily_and_gets_its_bucket_and_topic() -> None:
     function = props("CoverageReportFunction")
     assert function["CodeUri"] == "functions/coverage_report/"
-    assert function["Environment"]["Variables"] == {
+    variables = function["Environment"]["Variables"]
+    own = {
         "REPORT_BUCKET_NAME": {"Ref": "CoverageReportBucket"},
         "NOTIFICATION_TOPIC_ARN": {"Ref": "NotificationTopic"},
+        "REPORT_PREFIX": "coverage/",
     }
+    assert {key: variables.get(key) for key in own} == own
+    # And the deployment's Settings, nothing else
+    assert set(variables) - set(own) == function_settings.variables_of((Settings,))
     schedule = props("CoverageReportSchedule")
     assert schedule["ScheduleExpression"] == {"Ref": "CoverageReportScheduleExpression"}
     assert schedule["Target"]["Arn"] == {"Fn::GetAtt": "CoverageReportFunction.Arn"}

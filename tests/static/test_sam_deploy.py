@@ -34,6 +34,9 @@ import pytest
 
 from orgbackup_tools import deployment
 
+# The module-scoped fixture is built once: under xdist every test of this module runs on one worker.
+pytestmark = pytest.mark.xdist_group("sam_deploy")
+
 ROOT = deployment.PROJECT_ROOT
 BUCKET = "orgbackup-deploy-artifacts"
 PREFIX = "orgbackup"

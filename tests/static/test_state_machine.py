@@ -3,7 +3,9 @@ substitutions in step, every Next exists, every Task has Retry, Catch and Timeou
 what they claim to (each is shown a broken definition)."""
 
 import copy
+import inspect
 import json
+import re
 
 import pytest
 
@@ -78,6 +80,21 @@ def test_lambda_error_names_in_the_definition_are_domain_exceptions(definition) 
     assert names
     for name in names:
         assert hasattr(exceptions, name), name
+
+
+def test_every_domain_exception_is_raised_somewhere() -> None:
+    """The exceptions module is the ASL contract: a class nothing raises would promise an error that never comes."""
+    from orgbackup import exceptions
+
+    code = "\n".join(
+        path.read_text(encoding="utf-8")
+        for folder in ("layers/shared/orgbackup", "functions")
+        for path in (PROJECT_ROOT / folder).rglob("*.py")
+        if path.name != "exceptions.py"
+    )
+    classes = [name for name, cls in inspect.getmembers(exceptions, inspect.isclass) if issubclass(cls, Exception)]
+    never_raised = [name for name in classes if name != "OrgBackupError" and not re.search(rf"\b{name}\(", code)]
+    assert never_raised == []
 
 
 # ------------------------------------------------------------------------------------------------------------------

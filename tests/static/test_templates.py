@@ -3,7 +3,7 @@
 The linters (cfn-lint, `sam validate --lint`) check each template on its own; the structural tests here check what
 they cannot: that IAM in a StackSet template is created once (primary Region only), that no policy allows every
 action on every resource, that the StackSets pass exactly the parameters their templates take, and that every
-field of the Settings and PolicyParameters dataclasses reaches the functions under the names `orgbackup.config`
+field of the Settings and PolicyParameters dataclasses reaches the functions under the names `orgbackup.settings_loader`
 derives (``organization_id`` <-> ``ORGANIZATION_ID`` <-> ``OrganizationId``).
 """
 
@@ -21,9 +21,10 @@ from typing import Any, get_origin, get_type_hints
 
 import pytest
 
-from orgbackup import config
+from orgbackup import settings_loader
 from orgbackup.policies.parameters import PolicyParameters
 from orgbackup.settings import Settings
+from orgbackup_tools import function_settings
 from orgbackup_tools.deployment import deployment_parameters, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -329,13 +330,23 @@ def test_central_stackset_targets_the_central_account_in_every_backup_region_and
 
 @pytest.mark.parametrize("field", fields(), ids=lambda field: field.name)
 def test_every_settings_field_reaches_the_functions(field: dataclasses.Field[Any]) -> None:
-    # Given a field of Settings or PolicyParameters
+    # Given a field of Settings or PolicyParameters, and the functions whose handlers read its class
     document = template(TEMPLATE)
-    variables = document["Globals"]["Function"]["Environment"]["Variables"]
-    env, cfn = config.key_for(field.name, "env"), config.key_for(field.name, "cfn")
-    # Then the functions' environment carries it under its env name ...
-    assert env in variables, f"Globals has no environment variable {env}"
-    value = variables[env]
+    env, cfn = settings_loader.key_for(field.name, "env"), settings_loader.key_for(field.name, "cfn")
+    readers = [
+        name
+        for name, function in function_settings.template_functions(document).items()
+        if any(
+            field in dataclasses.fields(cls)
+            for cls in function_settings.settings_classes(function_settings.handler_path(function))
+        )
+    ]
+    assert readers, f"no function reads {env}"
+    # Then each of their environments carries it under its env name, all with one value ...
+    values = [function_settings.environment_of(document, name).get(env) for name in readers]
+    assert None not in values, f"a function that reads {env} does not get it: {readers}"
+    assert all(value == values[0] for value in values), f"{env} differs between functions"
+    value = values[0]
     if field.name in PSEUDO_PARAMETER_FIELDS:
         # ... from a pseudo parameter
         assert value == {"Ref": PSEUDO_PARAMETER_FIELDS[field.name]}
@@ -366,7 +377,7 @@ def deployment_choices() -> list[dataclasses.Field[Any]]:
 )
 def test_template_defaults_are_the_dataclass_defaults(field: dataclasses.Field[Any]) -> None:
     # Given a deployment choice that the dataclass gives a default
-    parameter = template(TEMPLATE)["Parameters"][config.key_for(field.name, "cfn")]
+    parameter = template(TEMPLATE)["Parameters"][settings_loader.key_for(field.name, "cfn")]
     # Then template.yaml defaults to the same value
     assert str(parameter.get("Default")) == default_text(field.default)
 
@@ -388,8 +399,8 @@ def test_deployed_values_are_valid_settings_and_policy_parameters() -> None:
                 assert spec.get("MinValue", float("-inf")) <= int(item) <= spec.get("MaxValue", float("inf")), name
     # ... and the functions' settings load from them (the pseudo parameters as CloudFormation would fill them)
     values |= {"ManagementAccountId": "111111111111", "Partition": "aws"}
-    settings = config.load(Settings, values, naming="cfn")
-    config.load(PolicyParameters, values, naming="cfn")
+    settings = settings_loader.load(Settings, values, naming="cfn")
+    settings_loader.load(PolicyParameters, values, naming="cfn")
     assert settings.primary_region == values["BackupRegions"].split(",")[0]
 
 
@@ -404,7 +415,7 @@ def test_backup_policies_custom_resource_changes_with_every_policy_parameter() -
     )
     # Then every parameter that changes the policies is one of its properties (a change sends an Update) ...
     names = [*POLICY_AFFECTING_SETTINGS, *(field.name for field in dataclasses.fields(PolicyParameters))]
-    for cfn in (config.key_for(name, "cfn") for name in names):
+    for cfn in (settings_loader.key_for(name, "cfn") for name in names):
         assert properties.get(cfn) == {"Ref": cfn}, f"Custom::BackupPolicies does not mirror {cfn}"
     # ... and so is the layer version, which changes with the policy templates
     assert properties["SharedLayerVersion"] == {"Ref": "SharedLayer"}

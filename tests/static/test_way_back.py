@@ -6,7 +6,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from orgbackup import config
+from orgbackup import settings_loader
 from orgbackup.protection.access import Principal, policy_allows
 from orgbackup.settings import Settings
 from orgbackup_tools.deployment import deployment_parameters, load_template
@@ -88,7 +88,7 @@ def test_the_member_vault_allows_copy_into_from_the_central_account_only() -> No
 
 def test_resolved_for_a_deployment_the_member_vault_lets_the_central_role_copy_in_and_no_one_else() -> None:
     parameters = {**deployment_parameters(), "ManagementAccountId": "111111111111"}
-    settings = config.load(Settings, parameters, naming="cfn")
+    settings = settings_loader.load(Settings, parameters, naming="cfn")
     base = Baselines.load(settings, stackset_values(load_template(), parameters))
     central = settings.central_backup_account_id
     role_arn = f"arn:aws:iam::{central}:role/{base.central_role_name}"

@@ -15,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from orgbackup import alerts, aws, retry, text
+from orgbackup import alerts, aws, retry, settings_loader, text
 from orgbackup.alerts import (
     UNKNOWN_ACCOUNT,
     AccountNames,
@@ -625,7 +625,7 @@ def test_the_process_wide_cache_is_built_once_and_can_be_reset() -> None:
 def test_settings_read_the_topic_arn() -> None:
     # Given the function's environment
     # When loading the settings
-    settings = alerts.load_alert_settings({"NOTIFICATION_TOPIC_ARN": TOPIC_ARN, "OTHER": "ignored"})
+    settings = settings_loader.load(alerts.AlertSettings, {"NOTIFICATION_TOPIC_ARN": TOPIC_ARN, "OTHER": "ignored"})
     # Then the topic ARN is there
     assert settings.notification_topic_arn == TOPIC_ARN
 
@@ -641,7 +641,7 @@ def test_settings_name_a_missing_or_bad_topic(values: dict[str, str], expected: 
     # Given no or a malformed topic ARN
     # When loading the settings
     with pytest.raises(ConfigurationError) as raised:
-        alerts.load_alert_settings(values)
+        settings_loader.load(alerts.AlertSettings, values)
     # Then the error names the variable
     assert str(raised.value).startswith(expected)
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from sample_events import read_event
 
-from orgbackup.lifecycle import AccountRequest, InvalidRecord, OuRequest, parse_workflow_input
+from orgbackup.workflow_input import AccountRequest, InvalidRecord, OuRequest, parse_workflow_input
 
 
 @pytest.mark.parametrize(

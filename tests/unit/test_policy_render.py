@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from orgbackup import config
+from orgbackup import settings_loader
 from orgbackup.exceptions import ConfigurationError, PolicyValidationError
 from orgbackup.policies.parameters import PolicyParameters
 from orgbackup.policies.render import (
@@ -37,7 +37,7 @@ DEPLOYMENT = {
 
 
 def settings(**overrides: str) -> Settings:
-    return config.load(Settings, {**DEPLOYMENT, **overrides}, naming="cfn")
+    return settings_loader.load(Settings, {**DEPLOYMENT, **overrides}, naming="cfn")
 
 
 def params(**overrides: Any) -> PolicyParameters:

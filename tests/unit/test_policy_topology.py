@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from policy_cases import LONGEST_DEPLOYMENT, LONGEST_PARAMETERS, LONGEST_REGIONS
 
-from orgbackup import config
+from orgbackup import settings_loader
 from orgbackup.exceptions import ConfigurationError
 from orgbackup.policies.parameters import PolicyParameters
 from orgbackup.policies.render import MAX_POLICIES_PER_TARGET, TEMPLATES_DIR, RenderedPolicy, render_policies
@@ -31,7 +31,7 @@ DEPLOYMENT = {
 
 
 def settings(**overrides: str) -> Settings:
-    return config.load(Settings, {**DEPLOYMENT, **overrides}, naming="cfn")
+    return settings_loader.load(Settings, {**DEPLOYMENT, **overrides}, naming="cfn")
 
 
 def plans(policies: list[RenderedPolicy]) -> dict[str, dict[str, Any]]:
@@ -130,7 +130,7 @@ def test_documents_stay_within_organizations_limits_for_1_to_17_regions(count: i
     if disaster_recovery:
         deployment["DisasterRecoveryRegion"] = LONGEST_REGIONS[0]
     # When rendering
-    policies = render_policies(config.load(Settings, deployment, naming="cfn"), LONGEST_PARAMETERS)
+    policies = render_policies(settings_loader.load(Settings, deployment, naming="cfn"), LONGEST_PARAMETERS)
     # Then every document is valid on its own and within 10,000 characters, and they fit 10 per target
     assert len(policies) <= MAX_POLICIES_PER_TARGET
     for policy in policies:
@@ -151,11 +151,11 @@ def test_appending_a_region_keeps_the_earlier_documents_unchanged() -> None:
     # Given many same-length Regions rendered, then the same with one more appended
     regions = [region for region in LONGEST_REGIONS if len(region) == 14][:9]
     before = render_policies(
-        config.load(Settings, {**LONGEST_DEPLOYMENT, "BackupRegions": ",".join(regions[:8])}, naming="cfn"),
+        settings_loader.load(Settings, {**LONGEST_DEPLOYMENT, "BackupRegions": ",".join(regions[:8])}, naming="cfn"),
         LONGEST_PARAMETERS,
     )
     after = render_policies(
-        config.load(Settings, {**LONGEST_DEPLOYMENT, "BackupRegions": ",".join(regions)}, naming="cfn"),
+        settings_loader.load(Settings, {**LONGEST_DEPLOYMENT, "BackupRegions": ",".join(regions)}, naming="cfn"),
         LONGEST_PARAMETERS,
     )
     # Then the documents split (so that the test means something), and only each template's last one changes
@@ -187,7 +187,9 @@ def test_more_documents_than_organizations_attaches_is_a_clear_error(tmp_path: P
     )
     # When rendering
     with pytest.raises(ConfigurationError) as raised:
-        render_policies(config.load(Settings, deployment, naming="cfn"), LONGEST_PARAMETERS, templates_dir=extra)
+        render_policies(
+            settings_loader.load(Settings, deployment, naming="cfn"), LONGEST_PARAMETERS, templates_dir=extra
+        )
     # Then the error says how many documents, the limit, and what to shorten
     message = str(raised.value)
     assert "AWS Organizations attaches at most 10 backup policies to one target" in message

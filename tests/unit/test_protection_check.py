@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from orgbackup import config
+from orgbackup import settings_loader
 from orgbackup.protection.rules import load_rule_book
 from orgbackup.settings import Settings
 from orgbackup_tools import cli, deployment
@@ -33,7 +33,7 @@ def parameters(**overrides: str) -> dict[str, str]:
 
 
 def settings() -> Settings:
-    return config.load(Settings, parameters(), naming="cfn")
+    return settings_loader.load(Settings, parameters(), naming="cfn")
 
 
 @functools.cache

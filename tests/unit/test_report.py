@@ -2,7 +2,8 @@
 
 import json
 
-from orgbackup.report import SUBJECT_LIMIT, build_report, failure_report, run_report
+from orgbackup.report import build_report, failure_report, run_report
+from orgbackup.text import SNS_SUBJECT_MAX_CHARS
 
 STATE = {
     "execution": "run-7",
@@ -68,7 +69,7 @@ def test_a_failure_before_resolve_points_to_the_input_and_reconcile() -> None:
 def test_subjects_are_short_printable_ascii() -> None:
     state = {"failure": {"step": "Step" * 40, "error": {"Error": "Ünïcode\nError"}}}
     subject = failure_report(state)["subject"]
-    assert len(subject) <= SUBJECT_LIMIT
+    assert len(subject) <= SNS_SUBJECT_MAX_CHARS
     assert all(32 <= ord(ch) < 127 for ch in subject)
 
 

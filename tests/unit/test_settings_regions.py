@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from orgbackup import config
+from orgbackup import settings_loader
 from orgbackup.exceptions import ConfigurationError
 from orgbackup.regions import known_regions
 from orgbackup.settings import Settings
@@ -24,7 +24,7 @@ BASE = {
 
 
 def load(**overrides: Any) -> Settings:
-    return config.load(Settings, {**BASE, **overrides})
+    return settings_loader.load(Settings, {**BASE, **overrides})
 
 
 def test_botocore_knows_the_regions_of_every_partition() -> None:

@@ -194,7 +194,7 @@ def mutations_since(calls: Any, mark: int) -> dict[str, int]:
 # ---------------------------------------------------------------------------------------------------------------
 # The corpus of bad and edge-case inputs
 #
-# Rows use the format of tests/unit/data/lifecycle_corpus.json (read by tests/unit/test_lifecycle.py, whose
+# Rows use the format of tests/unit/data/lifecycle_corpus.json (read by tests/unit/test_workflow_input.py, whose
 # build_record applies the same edits): a sample from events/ ("event", default create-managed-account.json)
 # edited by "set" and "delete" (dotted paths) and "pad_bytes", or a raw "body" / "body_repeat", or a whole
 # "record"; "record_set" / "record_delete" edit the SQS record itself. The row's "id" is the record's messageId.

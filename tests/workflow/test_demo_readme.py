@@ -12,6 +12,9 @@ from sample_events import ROOT
 
 from orgbackup_tools import cli
 
+# The module-scoped fixture is built once: under xdist every test of this module runs on one worker.
+pytestmark = pytest.mark.xdist_group("demo_output")
+
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 INTRO = re.compile(r"as `make demo` shows it[^\n]*\n(?:[^\n]+\n)*?\n```\n(.*?)\n```", re.DOTALL)
 UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")

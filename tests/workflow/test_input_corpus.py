@@ -21,7 +21,7 @@ from fault_helpers import (
 from sample_events import corpus_event
 from workflow_helpers import WORKLOADS, Notifications, execution_end, run_state, states_entered
 
-from orgbackup.lifecycle import MAX_RECORD_BYTES
+from orgbackup.workflow_input import MAX_RECORD_BYTES
 from orgbackup_tools.simulation import Account
 
 RECORD_ROWS = [*load_unit_corpus(), *load_workflow_corpus()["records"]]

@@ -21,6 +21,9 @@ from sample_events import read_event
 from orgbackup import custom_resource
 from orgbackup_tools import call_log, coverage_demo, emulation, least_privilege, simulation
 
+# The module-scoped fixture is built once: under xdist every test of this module runs on one worker.
+pytestmark = pytest.mark.xdist_group("least_privilege_run")
+
 REASONS_FILE = Path(__file__).parent / "data" / "least_privilege_reasons.json"
 MEMBERS = ("333333333333", "555555555555")
 SANDBOX = "ou-ab12-22222222"  # out of scope in the emulated organization

@@ -24,8 +24,11 @@ from workflow_helpers import (
     states_entered,
 )
 
+from orgbackup import settings_loader
 from orgbackup.custom_resource import CustomResourceRequest
-from orgbackup.policies.service import handle_policy_resource
+from orgbackup.policies.converge import handle_policy_resource
+from orgbackup.policies.parameters import PolicyParameters
+from orgbackup.settings import Settings
 from orgbackup_tools import emulation
 from orgbackup_tools.simulation import Observer, build_report
 
@@ -444,7 +447,11 @@ def _deploy_policy_targets(world, old: list[str], new: list[str]):
             "OldResourceProperties": {"PolicyTargetIds": old},
         }
     )
-    return handle_policy_resource(request, world.client("organizations"), environment)
+    return handle_policy_resource(
+        request,
+        world.client("organizations"),
+        lambda: (settings_loader.load(Settings, environment), settings_loader.load(PolicyParameters, environment)),
+    )
 
 
 def test_policy_targets_no_longer_listed_are_detached_on_deploy(world) -> None:

@@ -28,6 +28,7 @@ from orgbackup import aws
 from orgbackup.baseline import CURRENT
 from orgbackup_tools import deployment, emulation, latency_model
 from orgbackup_tools.latency_model import ExecutionTrace, Operation, ProductTiming
+from orgbackup_tools.scenarios import DEFAULT_EVENT, burst_events, plan_world
 
 ROOT = deployment.PROJECT_ROOT
 DEFAULT_BURSTS = (1, 200, 1000)
@@ -349,7 +350,6 @@ def run_burst(accounts: int, batch_size: int | None, timing: ProductTiming) -> R
     """``accounts`` new accounts enrolled at once; the workflow run in a fresh emulated organization with the
     Pipe's batch size (``None``: the template's)."""
     from orgbackup_tools import simulation  # noqa: PLC0415 - moto
-    from orgbackup_tools.commands.simulate import DEFAULT_EVENT, burst_events, plan_world  # noqa: PLC0415
 
     events = burst_events(accounts, json.loads(DEFAULT_EVENT.read_text(encoding="utf-8")))
     spec, _ = plan_world(events)
@@ -454,7 +454,6 @@ def run_org_size(total_accounts: int) -> dict[str, Any]:
     what a reconcile (backfill) of that organization would carry in the workflow's state."""
     from orgbackup import onboarding  # noqa: PLC0415
     from orgbackup_tools import simulation  # noqa: PLC0415
-    from orgbackup_tools.commands.simulate import DEFAULT_EVENT, burst_events, plan_world  # noqa: PLC0415
 
     events = burst_events(1, json.loads(DEFAULT_EVENT.read_text(encoding="utf-8")))
     spec, _ = plan_world(events)

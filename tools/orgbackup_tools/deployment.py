@@ -4,7 +4,10 @@ The CLI and the local simulation use this to render and run exactly what `sam de
 Development-only (it needs PyYAML, which the Lambda runtime does not ship); functions read the environment.
 """
 
+import copy
+import hashlib
 import shlex
+import threading
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -39,13 +42,28 @@ def load_template(path: Path | None = None, *, sam_events_rendered: bool = True)
     """A CloudFormation/SAM template as a dict, short-form intrinsic functions expanded to their long form, and the
     functions' EventBridge rule event sources rendered as the rules and Lambda permissions SAM generates
     (orgbackup_tools.sam_events), so that readers see every rule CloudFormation deploys; with
-    ``sam_events_rendered=False``, the file's resources as they are written."""
-    import yaml  # noqa: PLC0415
+    ``sam_events_rendered=False``, the file's resources as they are written.
+
+    Each call returns its own copy (callers may change it). Parsing template.yaml takes most of a second and every
+    emulated World, command and bench run reads it again, so each parse is kept, keyed by the file's content: a
+    changed file is parsed again."""
+    import yaml  # noqa: PLC0415 - dev-only dependency
 
     path = path or PROJECT_ROOT / "template.yaml"
-    with path.open(encoding="utf-8") as handle:
-        document: dict[str, Any] = yaml.load(handle, Loader=_yaml_loader())  # noqa: S506 - SafeLoader subclass
+    key = hashlib.sha256(path.read_bytes()).hexdigest()
+    with _PARSED_LOCK:
+        parsed = _PARSED.get(key)
+    if parsed is None:
+        with path.open(encoding="utf-8") as handle:
+            parsed = yaml.load(handle, Loader=_yaml_loader())  # noqa: S506 - SafeLoader subclass
+        with _PARSED_LOCK:
+            _PARSED[key] = parsed
+    document: dict[str, Any] = copy.deepcopy(parsed)
     return sam_events.expand(document) if sam_events_rendered and isinstance(document, dict) else document
+
+
+_PARSED: dict[str, Any] = {}  # SHA-256 of a template file -> its parse
+_PARSED_LOCK = threading.Lock()
 
 
 def _default_text(value: Any) -> str:

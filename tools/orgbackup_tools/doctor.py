@@ -16,7 +16,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from orgbackup import aws, config, retry
+from orgbackup import aws, fields, retry, settings_loader
 from orgbackup.accounts import account_state, in_scope_active_account_ids
 from orgbackup.aws.organizations import Organizations
 from orgbackup.baseline import current_accounts, instance_states
@@ -59,7 +59,7 @@ ACCOUNT_PRINCIPAL = "account.amazonaws.com"
 # (reserved for AWS managed keys). https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateAlias.html
 KMS_ALIAS = r"alias/(?!aws/)[a-zA-Z0-9/_-]{1,250}"
 # IAM role path and name: path segments of printable ASCII without /, the name as IAM_ROLE_NAME.
-ROLE_WITH_PATH = rf"([\w+=,.@-]+/)*{config.IAM_ROLE_NAME}"
+ROLE_WITH_PATH = rf"([\w+=,.@-]+/)*{fields.IAM_ROLE_NAME}"
 VAULT_LOCK_MODES = ("NONE", "GOVERNANCE", "COMPLIANCE")
 
 
@@ -250,19 +250,19 @@ class Doctor:
         settings: Settings | None = None
         params: PolicyParameters | None = None
         try:
-            settings = config.load(Settings, values, naming="cfn")
+            settings = settings_loader.load(Settings, values, naming="cfn")
         except ConfigurationError as error:
             problems.append(str(error))
         try:
-            params = config.load(PolicyParameters, values, naming="cfn")
+            params = settings_loader.load(PolicyParameters, values, naming="cfn")
         except ConfigurationError as error:
             problems.append(str(error))
         for key, regex, rule in (
             ("MemberKeyAlias", KMS_ALIAS, "a KMS alias is alias/<letters, digits, /, _ or -> and not alias/aws/..."),
             ("CentralKeyAlias", KMS_ALIAS, "a KMS alias is alias/<letters, digits, /, _ or -> and not alias/aws/..."),
-            ("CentralStacksetName", config.STACKSET_NAME, "a StackSet name starts with a letter: letters, digits, -"),
+            ("CentralStacksetName", fields.STACKSET_NAME, "a StackSet name starts with a letter: letters, digits, -"),
             ("StackSetAdministrationRoleName", ROLE_WITH_PATH, "an IAM role name, with its path (service-role/...)"),
-            ("StackSetExecutionRoleName", config.IAM_ROLE_NAME, "an IAM role name"),
+            ("StackSetExecutionRoleName", fields.IAM_ROLE_NAME, "an IAM role name"),
         ):
             value = self.parameters.get(key, "")
             if not re.fullmatch(regex, value):

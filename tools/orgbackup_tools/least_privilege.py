@@ -2,7 +2,7 @@
 allowed by the policies the templates give the principal that made it, and every grant must be used by some call
 or carry a written reason.
 
-Policies come from the three templates, resolved with the run's own values (``simulation.Intrinsics``); the
+Policies come from the three templates, resolved with the run's own values (``orgbackup_tools.intrinsics``); the
 member and central StackSet templates are resolved per account with the parameters their StackSet passes. Requests
 are decided by ``orgbackup_tools.iam_eval`` (AWS's documented evaluation logic). What a call needs:
 - its IAM action and resource ARN(s), from ``RESOURCES`` below (the Service Authorization Reference's resource
@@ -31,6 +31,7 @@ from urllib.parse import urlparse
 from orgbackup.exceptions import ConfigurationError
 from orgbackup_tools import call_log, deployment, emulation, iam_eval, simulation
 from orgbackup_tools.iam_eval import Request
+from orgbackup_tools.intrinsics import Intrinsics
 
 MAIN = "template.yaml"
 MEMBER = "stacksets/member-account.yaml"
@@ -51,7 +52,7 @@ IAM_ACTION = {
 }
 
 
-class _Intrinsics(simulation.Intrinsics):
+class _Intrinsics(Intrinsics):
     """The simulation's intrinsics plus what the StackSet templates use: Fn::Split and AWS::NoValue."""
 
     def resolve(self, value: Any) -> Any:
@@ -121,7 +122,11 @@ class Templates:
             for attribute, value in _placeholder(logical_id, resource["Type"], simulation.MANAGEMENT_ACCOUNT).items():
                 resources[logical_id].setdefault(attribute, value)
         intrinsics = _Intrinsics(
-            world.parameters, resources, world.template.get("Conditions"), world.intrinsics.list_parameters
+            world.parameters,
+            resources,
+            world.template.get("Conditions"),
+            world.intrinsics.list_parameters,
+            pseudo=world.intrinsics.pseudo,
         )
         self._read(MAIN, world.template, intrinsics, simulation.MANAGEMENT_ACCOUNT, resources)
 
@@ -139,8 +144,12 @@ class Templates:
             logical_id: _placeholder(logical_id, resource["Type"], account, region)
             for logical_id, resource in template["Resources"].items()
         }
-        intrinsics = _Intrinsics(parameters, resources, template.get("Conditions"))
-        intrinsics.pseudo.update({"AWS::AccountId": account, "AWS::Region": region})
+        intrinsics = _Intrinsics(
+            parameters,
+            resources,
+            template.get("Conditions"),
+            pseudo={**self.world.intrinsics.pseudo, "AWS::AccountId": account, "AWS::Region": region},
+        )
         # Named resources are known by their names.
         for logical_id, resource in template["Resources"].items():
             properties = resource.get("Properties", {})

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from orgbackup import config
+from orgbackup import fields, settings_loader
 from orgbackup.exceptions import ConfigurationError, InvalidInputError
 from orgbackup.protection.access import Principal, policy_allows
 from orgbackup.protection.rules import CopyVerdict, Reason, ResourceRule, RuleBook
 from orgbackup.settings import Settings
-from orgbackup_tools import deployment
+from orgbackup_tools import deployment, intrinsics
 
 MEMBER_TEMPLATE: Final = deployment.PROJECT_ROOT / "stacksets" / "member-account.yaml"
 CENTRAL_TEMPLATE: Final = deployment.PROJECT_ROOT / "stacksets" / "central-backup-account.yaml"
@@ -60,9 +60,7 @@ class _Resolver:
         self.values = values
 
     def condition(self, name: str) -> bool:
-        from orgbackup_tools.commands.alerts import evaluate_condition  # noqa: PLC0415
-
-        return evaluate_condition(name, self.template, self.values)
+        return intrinsics.evaluate_condition(name, self.template, self.values)
 
     def __call__(self, node: Any) -> Any:
         if isinstance(node, list):
@@ -187,7 +185,7 @@ def stackset_values(template: Mapping[str, Any], parameters: Mapping[str, str]) 
             if isinstance(value, dict) and "Fn::Select" in value:
                 index, listed = value["Fn::Select"]
                 listed = resolve(listed)
-                value = config.split_list(listed)[int(index)] if isinstance(listed, str) else value
+                value = settings_loader.split_list(listed)[int(index)] if isinstance(listed, str) else value
             value = resolve(value)
             if isinstance(value, str):
                 values[item["ParameterKey"]] = value
@@ -675,7 +673,7 @@ def _entry(  # noqa: PLR0912 - one check per field, in field order
     if why:
         return None, why
     region = region or match[3] or None
-    if region is not None and not re.fullmatch(config.REGION, region):
+    if region is not None and not re.fullmatch(fields.REGION, region):
         return None, f"{where}.region: {region!r} is not a Region name like eu-west-1"
     if region is None:
         return None, f"{where}.region: the ARN names no Region (an S3 bucket); give the bucket's region"

@@ -26,16 +26,18 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from orgbackup import aws, config
+from orgbackup import aws, settings_loader
 from orgbackup.exceptions import ConfigurationError
 from orgbackup.settings import Settings
 from orgbackup_tools import call_log, deployment, emulation
+from orgbackup_tools.intrinsics import Intrinsics, pseudo_parameters, substitute
 
 ROOT = deployment.PROJECT_ROOT
 HOME_REGION = "us-east-1"
 LAMBDA_SERVICE = "lambda.amazonaws.com"
 MANAGEMENT_ACCOUNT = "111111111111"
 CENTRAL_ACCOUNT = "222222222222"
+STACK_NAME = "orgbackup"
 # The template's rules that feed the onboarding queue besides the lifecycle rule (issue 12).
 CHANGE_RULES = ("OrganizationChangesRule", "ControlTowerOuLifecycleRule")
 
@@ -101,124 +103,7 @@ class OrgSpec:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Template values: the deployment parameters and the few intrinsic functions the template uses
-
-
-class Intrinsics:
-    """Resolves CloudFormation intrinsic functions against parameters, pseudo parameters and known resources."""
-
-    def __init__(
-        self,
-        parameters: Mapping[str, str],
-        resources: Mapping[str, Mapping[str, str]],
-        conditions: Mapping[str, Any] | None = None,
-        list_parameters: frozenset[str] = frozenset(),
-    ) -> None:
-        self.parameters = dict(parameters)
-        self.list_parameters = list_parameters  # CommaDelimitedList: Ref gives a list
-        self.resources = resources  # logical ID -> {"Ref": value, "Arn": value, ...}
-        self.conditions = dict(conditions or {})
-        self.pseudo = {
-            "AWS::AccountId": MANAGEMENT_ACCOUNT,
-            "AWS::Region": HOME_REGION,
-            "AWS::Partition": "aws",
-            "AWS::URLSuffix": "amazonaws.com",
-            "AWS::StackName": "orgbackup",
-        }
-
-    def ref(self, name: str) -> Any:
-        if name in self.pseudo:
-            return self.pseudo[name]
-        if name in self.parameters:
-            value = self.parameters[name]
-            return list(config.split_list(value)) if name in self.list_parameters else value
-        if name in self.resources and "Ref" in self.resources[name]:
-            return self.resources[name]["Ref"]
-        raise ConfigurationError(f"template: Ref {name!r} has no value in the simulation")
-
-    def get_att(self, resource: str, attribute: str) -> Any:
-        try:
-            return self.resources[resource][attribute]
-        except KeyError:
-            raise ConfigurationError(
-                f"template: GetAtt {resource}.{attribute} has no value in the simulation"
-            ) from None
-
-    def resolve(self, value: Any) -> Any:
-        if isinstance(value, list):
-            return [self.resolve(item) for item in value]
-        if not isinstance(value, dict):
-            return value
-        if len(value) != 1:
-            return {key: self.resolve(item) for key, item in value.items()}
-        ((key, arg),) = value.items()
-        if key == "Ref":
-            ref = self.ref(arg)
-            return ref
-        if key == "Fn::GetAtt":
-            resource, attribute = arg.split(".", 1) if isinstance(arg, str) else arg
-            return self.get_att(resource, attribute)
-        if key == "Fn::Join":
-            separator, items = arg
-            resolved = self.resolve(items)
-            flat = [part for item in resolved for part in (item if isinstance(item, list) else [item])]
-            return separator.join(str(part) for part in flat)
-        if key == "Fn::If":
-            name, when_true, when_false = arg
-            return self.resolve(when_true if self.condition(name) else when_false)
-        if key == "Fn::Select":
-            index, items = arg
-            resolved = self.resolve(items)
-            resolved = config.split_list(resolved) if isinstance(resolved, str) else resolved
-            return resolved[int(index)]
-        if key == "Fn::Sub":
-            text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
-            return _substitute(text, lambda name: extra[name] if name in extra else self._sub_name(name))
-        if key.startswith("Fn::"):
-            raise ConfigurationError(f"template: {key} is not supported by the simulation")
-        return {key: self.resolve(arg)}
-
-    def condition(self, name: str) -> bool:
-        if name not in self.conditions:
-            raise ConfigurationError(f"template: condition {name!r} is not defined")
-        return self.evaluate(self.conditions[name])
-
-    def evaluate(self, expression: Any) -> bool:
-        ((key, arg),) = expression.items()
-        # A condition naming another: {"Condition": name} in JSON, !Condition name (read as Fn::Condition) in YAML.
-        if key in ("Condition", "Fn::Condition"):
-            return self.condition(arg)
-        if key == "Fn::Equals":
-            left, right = (self.resolve(item) for item in arg)
-            return bool(left == right)
-        if key == "Fn::Not":
-            return not self.evaluate(arg[0])
-        if key == "Fn::And":
-            return all(self.evaluate(item) for item in arg)
-        if key == "Fn::Or":
-            return any(self.evaluate(item) for item in arg)
-        raise ConfigurationError(f"template: condition function {key} is not supported by the simulation")
-
-    def _sub_name(self, name: str) -> str:
-        if "." in name:
-            resource, attribute = name.split(".", 1)
-            return str(self.get_att(resource, attribute))
-        value = self.ref(name)
-        return ",".join(value) if isinstance(value, list) else str(value)
-
-
-def _substitute(text: str, lookup: Callable[[str], Any]) -> str:
-    out, index = [], 0
-    while True:
-        start = text.find("${", index)
-        if start < 0:
-            out.append(text[index:])
-            return "".join(out)
-        end = text.index("}", start)
-        out.append(text[index:start])
-        name = text[start + 2 : end]
-        out.append("${" + name[1:] + "}" if name.startswith("!") else str(lookup(name)))
-        index = end + 1
+# Template values: the deployment parameters (the intrinsic functions: orgbackup_tools.intrinsics)
 
 
 def simulation_parameters(spec: OrgSpec, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -265,8 +150,9 @@ class _HandlerEnvironment:
     """The functions' environment variables in this one process, for handlers that run at the same time (executions
     started together run on their own threads). Each variable is set while any handler that has it runs and put
     back when the last one ends: a handler ending never takes the environment away from one still running. The
-    template gives every onboarding function the same values (its Globals); a variable two functions set to
-    different values at the same moment would be a conflict, refused here rather than silently mixed."""
+    template gives every function that reads a variable the same value (one anchor per settings class); a variable
+    two functions set to different values at the same moment would be a conflict, refused here rather than silently
+    mixed."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -384,7 +270,10 @@ class World:
         self.build_organization()
         self.intrinsics = self.make_intrinsics()
         self.register_roles()
-        self.settings = config.load(Settings, self.function_environment(), naming="env")
+        # The deployment's Settings, as the onboarding functions read them (their Environment, template.yaml).
+        self.settings = settings_loader.load(
+            Settings, self.function_environment("ResolveAccountsFunction"), naming="env"
+        )
         if not deploy:
             return
         self.deploy_topic()
@@ -468,7 +357,13 @@ class World:
         lists = frozenset(
             name for name, spec in self.template["Parameters"].items() if spec.get("Type") == "CommaDelimitedList"
         )
-        return Intrinsics(self.parameters, self.resources, self.template.get("Conditions"), lists)
+        return Intrinsics(
+            self.parameters,
+            self.resources,
+            self.template.get("Conditions"),
+            lists,
+            pseudo=pseudo_parameters(MANAGEMENT_ACCOUNT, HOME_REGION, STACK_NAME),
+        )
 
     def build_organization(self) -> None:
         org = self.client("organizations")
@@ -610,7 +505,7 @@ class World:
             for group in properties.get("StackInstancesGroup", []):
                 accounts = self.intrinsics.resolve(group["DeploymentTargets"]["Accounts"])
                 regions = self.intrinsics.resolve(group["Regions"])
-                regions = config.split_list(regions) if isinstance(regions, str) else regions
+                regions = settings_loader.split_list(regions) if isinstance(regions, str) else regions
                 operation = cfn.create_stack_instances(StackSetName=name, Accounts=accounts, Regions=regions)
                 results = cfn.list_stack_set_operation_results(StackSetName=name, OperationId=operation["OperationId"])
                 failed = [r for r in results["Summaries"] if r["Status"] != "SUCCEEDED"]
@@ -747,7 +642,7 @@ class World:
         substitutions = {
             key: str(self.intrinsics.resolve(value)) for key, value in resource["DefinitionSubstitutions"].items()
         }
-        definition = _substitute(definition, lambda name: substitutions[name])
+        definition = substitute(definition, lambda name: substitutions[name])
         role = self.client("iam").create_role(RoleName="states-exec", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         self.state_machine_arn = self.client("stepfunctions").create_state_machine(
             name="orgbackup-onboarding", definition=definition, roleArn=role, type="STANDARD"

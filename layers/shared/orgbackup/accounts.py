@@ -28,7 +28,6 @@ Classification, first match wins:
   ``INTERSECTION``, so the next step needs it. Parents are looked up only for accounts that need them.
 """
 
-import json
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal, cast, get_args
@@ -38,10 +37,11 @@ from botocore.exceptions import ClientError
 from orgbackup import retry
 from orgbackup.aws.organizations import Organizations
 from orgbackup.exceptions import InvalidInputError
-from orgbackup.lifecycle import ACCOUNT_ID_RE, AccountRequest, InvalidRecord, Mode, RecordCode, WorkflowInput
+from orgbackup.fields import Fields, got
 from orgbackup.observability import logger
 from orgbackup.retry import Backoff
 from orgbackup.settings import Settings
+from orgbackup.workflow_input import AccountRequest, InvalidRecord, Mode, RecordCode, WorkflowInput
 
 if TYPE_CHECKING:
     from mypy_boto3_organizations import OrganizationsClient
@@ -131,28 +131,21 @@ class Resolution:
             out["reason"] = self.reason
         return out
 
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
-
     @classmethod
     def from_dict(cls, data: object) -> "Resolution":
         """The inverse of ``to_dict``; raises InvalidInputError naming the bad field."""
         if not isinstance(data, dict):
-            raise InvalidInputError(f"resolution: must be an object, got {type(data).__name__}")
+            raise InvalidInputError(f"resolution: must be an object, got {got(data)}")
+        fields = Fields(data, "resolution.")
         mode = data.get("mode")
         if not isinstance(mode, str) or mode not in _MODES:
-            raise InvalidInputError(f"resolution.mode: {mode!r} is not one of {', '.join(sorted(_MODES))}")
-        reason = data.get("reason")
-        if reason is not None and not isinstance(reason, str):
-            raise InvalidInputError("resolution.reason: must be a string")
+            raise fields.fail("mode", f"{mode!r} is not one of {', '.join(sorted(_MODES))}")
         return cls(
             mode=cast(Mode, mode),
-            to_onboard=[
-                _ref_from(item, f"resolution.to_onboard[{i}]") for i, item in enumerate(_list(data, "to_onboard"))
-            ],
-            skipped=[_outcome_from(item, f"resolution.skipped[{i}]") for i, item in enumerate(_list(data, "skipped"))],
-            invalid=[_outcome_from(item, f"resolution.invalid[{i}]") for i, item in enumerate(_list(data, "invalid"))],
-            reason=reason,
+            to_onboard=[_ref_from(item) for item in _items(fields, "to_onboard")],
+            skipped=[_outcome_from(item) for item in _items(fields, "skipped")],
+            invalid=[_outcome_from(item) for item in _items(fields, "invalid")],
+            reason=fields.string("reason"),
         )
 
 
@@ -167,58 +160,37 @@ def _outcome_dict(item: AccountOutcome) -> dict[str, Any]:
     )
 
 
-def _list(data: Mapping[str, Any], key: str) -> list[Any]:
-    value = data.get(key, [])
-    if not isinstance(value, list):
-        raise InvalidInputError(f"resolution.{key}: must be a list")
-    return value
+def _items(fields: Fields, key: str) -> list[Fields]:
+    """The objects of the list ``key``, each as its fields (``resolution.skipped[2].``)."""
+    items = []
+    for index, item in enumerate(fields.list(key)):
+        path = f"{fields.path(key)}[{index}]"
+        if not isinstance(item, dict):
+            raise InvalidInputError(f"{path}: must be an object, got {got(item)}")
+        items.append(Fields(item, f"{path}."))
+    return items
 
 
-def _optional_str(item: Mapping[str, Any], key: str, path: str) -> str | None:
-    value = item.get(key)
-    if value is not None and not isinstance(value, str):
-        raise InvalidInputError(f"{path}.{key}: must be a string")
-    return value
-
-
-def _sources(item: Mapping[str, Any], path: str) -> tuple[str, ...]:
-    value = item.get("sources", [])
-    if not isinstance(value, list) or not all(isinstance(source, str) for source in value):
-        raise InvalidInputError(f"{path}.sources: must be a list of strings")
-    return tuple(value)
-
-
-def _ref_from(item: object, path: str) -> AccountRef:
-    if not isinstance(item, dict):
-        raise InvalidInputError(f"{path}: must be an object")
-    account_id = _optional_str(item, "account_id", path)
-    if account_id is None:
-        raise InvalidInputError(f"{path}.account_id: missing")
-    if not ACCOUNT_ID_RE.fullmatch(account_id):
-        raise InvalidInputError(f"{path}.account_id: {account_id[:64]!r} is not a 12-digit account ID")
+def _ref_from(item: Fields) -> AccountRef:
     return AccountRef(
-        account_id=account_id,
-        name=_optional_str(item, "name", path),
-        parent_id=_optional_str(item, "parent_id", path),
-        sources=_sources(item, path),
+        account_id=item.account_id("account_id"),
+        name=item.string("name"),
+        parent_id=item.string("parent_id"),
+        sources=item.string_list("sources"),
     )
 
 
-def _outcome_from(item: object, path: str) -> AccountOutcome:
-    if not isinstance(item, dict):
-        raise InvalidInputError(f"{path}: must be an object")
-    code = item.get("code")
+def _outcome_from(item: Fields) -> AccountOutcome:
+    code = item.data.get("code")
     if not isinstance(code, str) or code not in _CODES:
-        raise InvalidInputError(f"{path}.code: {code!r} is not an outcome code")
-    reason = _optional_str(item, "reason", path)
-    if reason is None:
-        raise InvalidInputError(f"{path}.reason: missing")
+        raise item.fail("code", f"{code!r} is not an outcome code")
+    account_id = item.string("account_id")
     return AccountOutcome(
-        account_id=_optional_str(item, "account_id", path),
+        account_id=account_id,
         code=cast(OutcomeCode, code),
-        reason=reason,
-        name=_optional_str(item, "name", path),
-        sources=_sources(item, path),
+        reason=item.required_string("reason", allow_empty=True),
+        name=item.string("name"),
+        sources=item.string_list("sources"),
     )
 
 

@@ -20,7 +20,6 @@ fails, and once Lambda's asynchronous retries run out its OnFailure destination 
 invocation record with the raw event, so a failure is never lost.
 """
 
-import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -30,15 +29,14 @@ from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
-from orgbackup import config, retry, text
+from orgbackup import fields, retry, text
 from orgbackup.aws.organizations import Organizations
 from orgbackup.aws.sns import publish
-from orgbackup.config import pattern
 from orgbackup.exceptions import InvalidInputError
-from orgbackup.lifecycle import got, show
+from orgbackup.fields import Fields, got, show
 from orgbackup.observability import logger
-from orgbackup.report import SUBJECT_LIMIT
 from orgbackup.retry import Backoff
+from orgbackup.settings_loader import pattern
 
 if TYPE_CHECKING:
     from mypy_boto3_organizations import OrganizationsClient
@@ -55,22 +53,10 @@ DETAIL_TYPES: Final[Mapping[str, JobKind]] = {
 }
 UNKNOWN_ACCOUNT: Final = "unknown account"
 NOT_IN_EVENT: Final = "(not in the event)"
-# SNS Publish: a subject is printable ASCII without line breaks, "less than 100 characters long" (API reference);
-# report.SUBJECT_LIMIT reads that as at most 100, 99 is safe under either reading.
-SUBJECT_MAX: Final = SUBJECT_LIMIT - 1
+# The guide's example accounts have 13 digits: any string of digits is an account here (see the module docstring).
+DIGITS: Final = r"[0-9]+"
 # A status message is quoted in full up to this length; SNS messages may be 256 KB, people read far less.
 MAX_STATUS_MESSAGE_CHARS: Final = 4000
-# Epoch values above this are milliseconds (1e11 seconds is the year 5138).
-EPOCH_MILLISECONDS_ABOVE: Final = 10**11
-# Java's medium date format, which AWS Backup uses in some date fields (the guide's RUNNING backup example).
-JAVA_MEDIUM_DATE: Final = "%b %d, %Y %I:%M:%S %p"
-DIGITS_RE: Final = re.compile(r"[0-9]+")
-ACCOUNT_ID_RE: Final = re.compile(r"[0-9]{12}")
-REGION_RE: Final = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
-ARN_PARTITION_RE: Final = re.compile(r"arn:(aws[a-z-]*):")
-INT_TEXT_RE: Final = re.compile(r"-?[0-9]+")
-NUMBER_TEXT_RE: Final = re.compile(r"-?[0-9]+(\.[0-9]+)?")
-SNS_TOPIC_ARN: Final = r"arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}"
 
 # The console's sign-in domain per partition.
 CONSOLE_DOMAINS: Final[Mapping[str, str]] = {
@@ -147,7 +133,7 @@ class JobEvent:
     def partition(self) -> str:
         """From the first ARN in the event; else from the Region's name."""
         for arn in self.arns:
-            match = ARN_PARTITION_RE.match(arn or "")
+            match = re.match(fields.ARN_PARTITION, arn or "")
             if match:
                 return match.group(1)
         return next((name for prefix, name in REGION_PARTITIONS if self.region.startswith(prefix)), "aws")
@@ -231,147 +217,20 @@ class Alert:
 class AlertSettings:
     """The FormatBackupAlert function's environment, read at handler entry."""
 
-    notification_topic_arn: str = pattern(SNS_TOPIC_ARN, why="must be an SNS topic ARN")
-
-
-def load_alert_settings(values: Mapping[str, str] | None = None) -> AlertSettings:
-    """Settings from the environment (or ``values``); raises ConfigurationError naming the bad variable."""
-    return config.load(AlertSettings, os.environ if values is None else values)
+    notification_topic_arn: str = pattern(fields.SNS_TOPIC_ARN, why="must be an SNS topic ARN")
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Parsing: every error names the field path, the value and the rule
 
 
-def _fail(path: str, rule: str) -> InvalidInputError:
-    return InvalidInputError(f"{path}: {rule}")
-
-
-def _from_epoch(value: float, path: str, original: object) -> datetime:
-    seconds = value / 1000 if abs(value) > EPOCH_MILLISECONDS_ABOVE else value
-    try:
-        return datetime.fromtimestamp(seconds, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        raise _fail(path, f"{show(original)} is out of range for a timestamp") from None
-
-
-def parse_timestamp(value: object, path: str) -> datetime:
-    """An ISO 8601 string, epoch seconds or milliseconds (number or digits), or Java's medium date format; UTC
-    when no offset is given."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise _fail(path, f"must be a timestamp (ISO 8601 text or epoch number), got {got(value)}")
-    if isinstance(value, int | float):
-        return _from_epoch(float(value), path, value)
-    text = value.strip()
-    if NUMBER_TEXT_RE.fullmatch(text):
-        return _from_epoch(float(text), path, value)
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        try:
-            parsed = datetime.strptime(text, JAVA_MEDIUM_DATE)  # naive: UTC is applied below
-        except ValueError:
-            raise _fail(
-                path, f"{show(value)} is not a timestamp (ISO 8601 like 2020-07-29T20:13:07.392Z, or epoch time)"
-            ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def parse_whole_number(value: object, path: str) -> int:
-    """A JSON number or a string of digits (AWS Backup sends both)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and INT_TEXT_RE.fullmatch(value.strip()):
-        return int(value.strip())
-    raise _fail(path, f"must be a whole number (a JSON number or a string of digits), got {got(value)}")
-
-
-def parse_number(value: object, path: str) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str) and NUMBER_TEXT_RE.fullmatch(value.strip()):
-        return float(value.strip())
-    raise _fail(path, f"must be a number (a JSON number or numeric text), got {got(value)}")
-
-
-class _Fields:
-    """Typed reads from one JSON object; ``prefix`` makes the paths in errors absolute (``detail.state``)."""
-
-    def __init__(self, data: Mapping[str, Any], prefix: str = "") -> None:
-        self.data = data
-        self.prefix = prefix
-
-    def path(self, key: str) -> str:
-        return f"{self.prefix}{key}"
-
-    def present(self, key: str) -> bool:
-        return self.data.get(key) is not None
-
-    def required_string(self, key: str, why: str = "required") -> str:
-        if key not in self.data:
-            raise _fail(self.path(key), f"missing ({why})")
-        value = self.data[key]
-        if not isinstance(value, str):
-            raise _fail(self.path(key), f"must be a string, got {got(value)}")
-        if not value.strip():
-            raise _fail(self.path(key), f"must not be empty ({why})")
-        return value
-
-    def string(self, key: str) -> str | None:
-        value = self.data.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise _fail(self.path(key), f"must be a string, got {got(value)}")
-        return value
-
-    def arn(self, key: str) -> str | None:
-        """An ARN, or None when absent, empty or ``{}`` (how copy events say "no destination recovery point yet")."""
-        value = self.data.get(key)
-        if value is None or value in ({}, ""):
-            return None
-        if not isinstance(value, str):
-            raise _fail(self.path(key), f"must be an ARN string, got {got(value)}")
-        return value
-
-    def whole_number(self, key: str) -> int | None:
-        return None if not self.present(key) else parse_whole_number(self.data[key], self.path(key))
-
-    def number(self, key: str) -> float | None:
-        return None if not self.present(key) else parse_number(self.data[key], self.path(key))
-
-    def timestamp(self, key: str) -> datetime | None:
-        if not self.present(key) or self.data[key] == "":
-            return None
-        return parse_timestamp(self.data[key], self.path(key))
-
-    def nested(self, key: str) -> "_Fields":
-        value = self.data.get(key)
-        if value is None:
-            return _Fields({}, f"{self.path(key)}.")
-        if not isinstance(value, dict):
-            raise _fail(self.path(key), f"must be an object, got {got(value)}")
-        return _Fields(value, f"{self.path(key)}.")
-
-
-def _resources(event: _Fields) -> tuple[str, ...]:
-    value = event.data.get("resources")
-    if value is None:
-        return ()
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise _fail("resources", f"must be a list of ARN strings, got {got(value)}")
-    return tuple(value)
-
-
-def _common(event: _Fields, detail: _Fields, kind: JobKind) -> dict[str, Any]:
+def _common(event: Fields, detail: Fields, kind: JobKind) -> dict[str, Any]:
     account_id = event.required_string("account", "the account the job ran in")
-    if not DIGITS_RE.fullmatch(account_id):
-        raise _fail("account", f"{show(account_id)} is not an AWS account ID (digits only)")
+    if not re.fullmatch(DIGITS, account_id):
+        raise event.fail("account", f"{show(account_id)} is not an AWS account ID (digits only)")
     region = event.required_string("region", "the Region the job ran in")
-    if not REGION_RE.fullmatch(region):
-        raise _fail("region", f"{show(region)} is not a Region name like us-east-1")
+    if not re.fullmatch(fields.REGION, region):
+        raise event.fail("region", f"{show(region)} is not a Region name like us-east-1")
     id_key = f"{kind}JobId"
     if kind == "restore":
         # Restore events report `status`; the guide's own CREATED restore example says `state`.
@@ -396,7 +255,7 @@ def _common(event: _Fields, detail: _Fields, kind: JobKind) -> dict[str, Any]:
         "percent_done": detail.number("percentDone"),
         "backup_plan_id": created_by.string("backupPlanId"),
         "backup_plan_arn": created_by.arn("backupPlanArn"),
-        "resources": _resources(event),
+        "resources": event.string_list("resources", "ARN strings"),
     }
 
 
@@ -404,22 +263,18 @@ def parse_job_event(event: object) -> AnyJobEvent:
     """A backup, copy or restore job event as its typed model; raises InvalidInputError naming the field, the
     value and the rule. Optional fields may be missing; present ones must have the documented type."""
     if not isinstance(event, dict):
-        raise _fail("event", f"must be an object (an EventBridge event), got {got(event)}")
-    fields = _Fields(event)
-    source = fields.required_string("source")
+        raise InvalidInputError(f"event: must be an object (an EventBridge event), got {got(event)}")
+    event_fields = Fields(event)
+    source = event_fields.required_string("source")
     if source != SOURCE:
-        raise _fail("source", f"{show(source)} is not {SOURCE!r}: not an AWS Backup event")
-    detail_type = fields.required_string("detail-type")
+        raise event_fields.fail("source", f"{show(source)} is not {SOURCE!r}: not an AWS Backup event")
+    detail_type = event_fields.required_string("detail-type")
     kind = DETAIL_TYPES.get(detail_type)
     if kind is None:
         expected = ", ".join(repr(name) for name in DETAIL_TYPES)
-        raise _fail("detail-type", f"{show(detail_type)} is not a job event ({expected})")
-    if "detail" not in event:
-        raise _fail("detail", "missing (required)")
-    if not isinstance(event["detail"], dict):
-        raise _fail("detail", f"must be an object, got {got(event['detail'])}")
-    detail = _Fields(event["detail"], "detail.")
-    common = _common(fields, detail, kind)
+        raise event_fields.fail("detail-type", f"{show(detail_type)} is not a job event ({expected})")
+    detail = event_fields.object("detail")
+    common = _common(event_fields, detail, kind)
     if kind == "backup":
         return BackupJobEvent(
             **common,
@@ -469,7 +324,7 @@ class AccountNames:
         return self.names[account_id]
 
     def _look_up(self, account_id: str) -> str:
-        if not ACCOUNT_ID_RE.fullmatch(account_id):
+        if not fields.is_account_id(account_id):
             # Not a 12-digit ID (the guide's examples use 13 digits): Organizations would reject the request.
             return UNKNOWN_ACCOUNT
         self.lookups += 1
@@ -641,11 +496,11 @@ def _subject(job: JobEvent, account_name: str) -> str:
     head = ascii_only(f"AWS Backup: {job_name(job)} {status_label(job)} in ")
     tail = ascii_only(f" ({job.account_id}) {job.region}")
     name = ascii_only(" ".join(account_name.split()))
-    room = SUBJECT_MAX - len(head) - len(tail)
+    room = text.SNS_SUBJECT_MAX_CHARS - len(head) - len(tail)
     if len(name) > room:
         name = name[: max(room - 3, 0)] + "..." if room >= 3 else ""
     subject = f"{head}{name}{tail}"
-    return subject if len(subject) <= SUBJECT_MAX else subject[: SUBJECT_MAX - 3] + "..."
+    return subject if len(subject) <= text.SNS_SUBJECT_MAX_CHARS else subject[: text.SNS_SUBJECT_MAX_CHARS - 3] + "..."
 
 
 def _resource_lines(job: AnyJobEvent) -> list[tuple[str, str]]:

@@ -27,15 +27,15 @@ from typing import TYPE_CHECKING, Final, cast
 
 from botocore.exceptions import ClientError
 
-from orgbackup import baseline, config, retry
+from orgbackup import baseline, retry
 from orgbackup.accounts import AccountOutcome, Resolution, in_scope_active_account_ids, resolve
 from orgbackup.aws.organizations import Organizations
 from orgbackup.aws.stacksets import StackSet
-from orgbackup.lifecycle import AccountRequest, WorkflowInput
 from orgbackup.observability import logger
 from orgbackup.policies.apply import managed_policies
 from orgbackup.retry import Backoff
 from orgbackup.settings import Settings
+from orgbackup.workflow_input import AccountRequest, WorkflowInput
 from orgbackup.workflow_state import DepartureEntry, Offboarded, Plan, WorkflowState, check_state
 
 if TYPE_CHECKING:
@@ -68,10 +68,6 @@ class OffboardingSettings:
     """``OffboardingRetainStacks`` (template parameter): false deletes the departing accounts' stacks."""
 
     offboarding_retain_stacks: bool = True
-
-
-def load_offboarding_settings(values: Mapping[str, str]) -> OffboardingSettings:
-    return config.load(OffboardingSettings, values)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ Every cell carries the reason, so a person reads why, not only a colour.
 Job listings: AWS Backup keeps them for 30 days (ListBackupJobs: "a list of existing backup jobs for an
 authenticated account for the last 30 days", https://docs.aws.amazon.com/aws-backup/latest/devguide/API_ListBackupJobs.html);
 the report looks back one ``WEEK``. A job "completed with issues" is ``COMPLETED`` with a status message
-(DESIGN.md; the EventBridge events and the job listings carry the same fields). Restore *tests* are restore jobs
+(AWS Backup Developer Guide, https://docs.aws.amazon.com/aws-backup/latest/devguide/eventbridge.html; the job
+listings carry the same fields). Restore *tests* are restore jobs
 whose ``CreatedBy.RestoreTestingPlanArn`` is set (ListRestoreJobs response, RestoreJobCreator).
 """
 

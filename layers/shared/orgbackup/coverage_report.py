@@ -7,20 +7,18 @@ effective backup policy (``orgbackup.aws.organizations``) and the jobs of the la
 central backup account is not a cell: it holds copies, it has no backup policy of its own.
 """
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from orgbackup import accounts, backup_jobs, baseline, config, coverage, coverage_html
-from orgbackup.alerts import SNS_TOPIC_ARN
+from orgbackup import accounts, backup_jobs, baseline, coverage, coverage_html, fields
 from orgbackup.aws.organizations import Organizations
 from orgbackup.aws.sns import publish
-from orgbackup.config import pattern
 from orgbackup.observability import logger
 from orgbackup.report_store import ReportStore
 from orgbackup.settings import Settings
+from orgbackup.settings_loader import pattern
 
 if TYPE_CHECKING:
     from mypy_boto3_backup import BackupClient
@@ -43,12 +41,8 @@ class CoverageSettings:
     """The CoverageReport function's own environment, read at handler entry."""
 
     report_bucket_name: str = pattern(BUCKET_NAME, why="must be an S3 bucket name")
-    notification_topic_arn: str = pattern(SNS_TOPIC_ARN, why="must be an SNS topic ARN")
+    notification_topic_arn: str = pattern(fields.SNS_TOPIC_ARN, why="must be an SNS topic ARN")
     report_prefix: str = pattern(r"([\w.-]+/)*", default="coverage/", why="must be empty or end with /")
-
-
-def load_coverage_settings(values: Mapping[str, str] | None = None) -> CoverageSettings:
-    return config.load(CoverageSettings, os.environ if values is None else values)
 
 
 def scope_of(settings: Settings) -> coverage.Scope:

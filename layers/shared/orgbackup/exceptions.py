@@ -30,9 +30,5 @@ class RetryableConflictError(OrgBackupError):
     bounded retries inside the function; the state machine retries the whole task with a longer backoff."""
 
 
-class StackSetOperationFailedError(OrgBackupError):
-    """A StackSet operation ended in FAILED or STOPPED for every account it was asked to handle."""
-
-
 class CentralAccountAccessError(OrgBackupError):
     """The central backup account's vault-policy role could not be assumed or used."""

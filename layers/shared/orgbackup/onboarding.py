@@ -15,12 +15,13 @@ from orgbackup import baseline, changes, vault_policy
 from orgbackup.accounts import Resolution, in_scope_active_account_ids, resolve_input
 from orgbackup.aws.organizations import Organizations
 from orgbackup.exceptions import InvalidInputError, RetryableConflictError
-from orgbackup.lifecycle import json_type, parse_workflow_input
+from orgbackup.fields import json_type
 from orgbackup.observability import logger
 from orgbackup.policies.apply import ACCOUNTS_TOKEN
+from orgbackup.policies.converge import reattach_policies
 from orgbackup.policies.parameters import PolicyParameters
-from orgbackup.policies.service import reattach_policies
 from orgbackup.settings import Settings
+from orgbackup.workflow_input import parse_workflow_input
 from orgbackup.workflow_state import Plan, ResolutionState, WorkflowState, check_state
 
 if TYPE_CHECKING:
@@ -153,9 +154,10 @@ def _batch_protected(state: WorkflowState) -> list[str]:
     return sorted({*onboarded, *(account for account in current if account)})
 
 
-# Re-reads after a write: another execution may have completed a baseline while this one rendered (issue 5: 20
-# onboardings at once must all end in the policy). Each round re-reads only the StackSet's instances (one call):
-# onboardings change baselines, not the organization's membership, which is listed once per invocation.
+# Re-reads after a write: another execution may have completed a baseline while this one rendered (twenty
+# onboardings at once must all end in the policy: tests/workflow/test_scale_faults.py). Each round re-reads only
+# the StackSet's instances (one call): onboardings change baselines, not the organization's membership, which is
+# listed once per invocation.
 MAX_REFRESH_ROUNDS = 3
 # Policy attachments listed in the workflow state and the report (see reattach_backup_policies).
 ATTACHMENTS_LISTED = 50

@@ -5,7 +5,7 @@ through its model (``orgbackup.workflow_state``), and writes the state's ``repor
 import json
 from typing import Final
 
-from orgbackup.text import one_line
+from orgbackup.text import SNS_SUBJECT_MAX_CHARS, one_line
 from orgbackup.workflow_state import (
     AccountEntry,
     BaselineState,
@@ -16,8 +16,6 @@ from orgbackup.workflow_state import (
     WorkflowState,
 )
 
-# SNS: a subject is at most 100 printable ASCII characters, without line breaks (Publish API reference).
-SUBJECT_LIMIT: Final = 100
 NOT_RESOLVED: Final = "not resolved yet (see the execution input)"
 LIST_LIMIT: Final = 200  # accounts listed per section; the rest are counted
 # What a state read before the step that writes it holds (a run that failed early).
@@ -34,7 +32,7 @@ NO_OFFBOARDING: Final[OffboardingState] = {
 
 def _subject(text: str) -> str:
     ascii_only = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text)
-    return ascii_only[: SUBJECT_LIMIT - 3] + "..." if len(ascii_only) > SUBJECT_LIMIT else ascii_only
+    return ascii_only[: SNS_SUBJECT_MAX_CHARS - 3] + "..." if len(ascii_only) > SNS_SUBJECT_MAX_CHARS else ascii_only
 
 
 def _label(item: AccountEntry) -> str:

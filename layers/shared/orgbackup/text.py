@@ -16,6 +16,10 @@ import unicodedata
 from typing import Final
 
 REPLACEMENT: Final = "\ufffd"
+# SNS Publish: "Subjects must be UTF-8 text with no line breaks or control characters, and less than 100 characters
+# long" (API reference, Publish, Subject: https://docs.aws.amazon.com/sns/latest/api/API_Publish.html): at most 99.
+# Every subject this product publishes (alerts, run reports, coverage) is cut to it.
+SNS_SUBJECT_MAX_CHARS: Final = 99
 # Control (Cc), format (Cf), line and paragraph separator (Zl, Zp), unassigned/surrogate/private use (Cn, Cs, Co).
 _UNSAFE_CATEGORIES: Final = frozenset({"Cc", "Cf", "Zl", "Zp", "Cn", "Cs", "Co"})
 

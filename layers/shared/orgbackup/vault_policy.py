@@ -71,7 +71,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from botocore.exceptions import ClientError
 
-from orgbackup import config, retry
+from orgbackup import fields, retry
 from orgbackup.aws import backup, sts
 from orgbackup.aws.organizations import MAX_DEPTH, Organizations
 from orgbackup.exceptions import CentralAccountAccessError, ConfigurationError, InvalidInputError
@@ -125,7 +125,7 @@ DEFAULT_THRESHOLD_BYTES: Final = ASSUMED_SIZE_LIMIT_BYTES - SWITCH_MARGIN_BYTES
 
 # An Organizations entity path down to an OU (IAM User Guide, "Understand the AWS Organizations entity path").
 ORG_PATH: Final = re.compile(
-    rf"(?P<org>{config.ORGANIZATION_ID})/{config.ROOT_ID}/(?:{config.OU_ID}/)*{config.OU_ID}/\*?", re.ASCII
+    rf"(?P<org>{fields.ORGANIZATION_ID})/{fields.ROOT_ID}/(?:{fields.OU_ID}/)*{fields.OU_ID}/\*?", re.ASCII
 )
 
 # STS AssumeRole RoleSessionName: 2 to 64 characters of [\w+=,.@-] (STS API reference, AssumeRole; the same
@@ -184,7 +184,7 @@ def _minify(document: Mapping[str, Any]) -> str:
 
 def _account_ids(account_ids: Iterable[str]) -> list[str]:
     ids = sorted(set(account_ids))
-    bad = [account_id for account_id in ids if not re.fullmatch(config.ACCOUNT_ID, account_id)]
+    bad = [account_id for account_id in ids if not re.fullmatch(fields.ACCOUNT_ID, account_id)]
     if bad:
         raise InvalidInputError(f"account_ids: {bad[0]!r} is not a 12-digit AWS account ID")
     return ids
@@ -306,7 +306,7 @@ def render_central_vault_policy(
     ``region`` is validated so a caller's per-Region map cannot carry a typo. Raises InvalidInputError naming the
     bad argument.
     """
-    if not re.fullmatch(config.REGION, region):
+    if not re.fullmatch(fields.REGION, region):
         raise InvalidInputError(f"region: {region!r} is not a Region name like eu-west-1")
     if threshold <= 0 or threshold > ASSUMED_SIZE_LIMIT_BYTES:
         raise InvalidInputError(f"threshold: {threshold} must be between 1 and {ASSUMED_SIZE_LIMIT_BYTES} bytes")
@@ -341,7 +341,7 @@ def render_organization_form(
     """The organization form of the central vault's policy (``org-paths`` when only some OUs are in scope, else
     ``org``), which names no account: what ``render_central_vault_policy`` gives past its threshold. Its
     ``account_count`` is None: no account was counted to render it."""
-    if not re.fullmatch(config.REGION, region):
+    if not re.fullmatch(fields.REGION, region):
         raise InvalidInputError(f"region: {region!r} is not a Region name like eu-west-1")
     if settings.in_scope_ou_ids and org_paths is None:
         raise InvalidInputError("org_paths is required: only some OUs are in scope")
@@ -504,7 +504,7 @@ def accounts_named(current: str | None) -> set[str]:
         principals = statement.get("Principal", {}).get("AWS", [])
         for arn in [principals] if isinstance(principals, str) else principals:
             account_id = str(arn).split(":")[4] if str(arn).startswith("arn:") else str(arn)
-            if re.fullmatch(config.ACCOUNT_ID, account_id):
+            if re.fullmatch(fields.ACCOUNT_ID, account_id):
                 allowed.add(account_id)
     return allowed
 

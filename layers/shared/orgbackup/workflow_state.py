@@ -13,7 +13,6 @@ key may be absent until the step that writes it has run (``required`` names what
 """
 
 import functools
-import re
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -22,11 +21,10 @@ from typing import Annotated, Any, Final, NotRequired, TypedDict, cast
 
 from orgbackup.accounts import Resolution
 from orgbackup.exceptions import InvalidInputError
-from orgbackup.lifecycle import got
+from orgbackup.fields import got, is_account_id
 
 # A Step Functions execution name: 1-80 characters (Step Functions API reference, StartExecution "name").
 MAX_EXECUTION_CHARS: Final = 80
-ACCOUNT_ID: Final = re.compile(r"[0-9]{12}")
 
 
 @dataclass(frozen=True)
@@ -44,7 +42,7 @@ class ParsedBy:
     parse: Callable[[object], object]
 
 
-AccountId = Annotated[str, Rule(lambda value: ACCOUNT_ID.fullmatch(value) is not None, "is not a 12-digit account ID")]
+AccountId = Annotated[str, Rule(is_account_id, "is not a 12-digit account ID")]
 Count = Annotated[int, Rule(lambda value: value >= 0, "must be a count")]
 ExecutionName = Annotated[
     str,

@@ -4,8 +4,8 @@ event to the notification topic, and what message would be sent?
 The rules are read from `template.yaml` (every ``AWS::Events::Rule`` whose target is the FormatBackupAlert
 function, including those SAM generates from the function's EventBridgeRule events), never copied; a rule's
 ``Condition`` is evaluated with the deployment parameters `sam deploy` would pass (`template.yaml` defaults overlaid
-by `samconfig.toml`). Patterns are matched with moto's EventBridge matcher, the
-code moto runs when it delivers events to targets (its ``TestEventPattern`` API is a stub, see DESIGN.md).
+by `samconfig.toml`). Patterns are matched with moto's EventBridge matcher, the code moto runs when it delivers
+events to targets (moto 5.2's ``TestEventPattern`` API is a stub that matches nothing).
 Development-only: it needs PyYAML and moto, which the Lambda runtime does not ship.
 """
 
@@ -19,6 +19,7 @@ from typing import Any, Final, cast
 from orgbackup.alerts import format_alert, parse_job_event
 from orgbackup.exceptions import ConfigurationError, InvalidInputError
 from orgbackup_tools import deployment
+from orgbackup_tools.intrinsics import evaluate_condition
 
 ALERT_FUNCTION: Final = "FormatBackupAlertFunction"
 # Offline there is no Organizations to ask; the function looks the name up when it runs.
@@ -63,46 +64,6 @@ def _targets_formatter(properties: Mapping[str, Any]) -> bool:
         if attribute in (f"{ALERT_FUNCTION}.Arn", [ALERT_FUNCTION, "Arn"]):
             return True
     return False
-
-
-def _value(node: Any, template: Mapping[str, Any], parameters: Mapping[str, str], where: str) -> Any:
-    if isinstance(node, dict) and len(node) == 1:
-        ((name, argument),) = node.items()
-        if name == "Ref":
-            if argument not in parameters:
-                raise ConfigurationError(f"{where}: Ref {argument!r} has no value in the deployment parameters")
-            return parameters[argument]
-        if name in {"Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or", "Condition"}:
-            return _condition_node(node, template, parameters, where)
-        raise ConfigurationError(f"{where}: {name} is not supported in a condition here")
-    return node if isinstance(node, str | bool) else str(node)
-
-
-def _condition_node(node: Any, template: Mapping[str, Any], parameters: Mapping[str, str], where: str) -> bool:
-    if not isinstance(node, dict) or len(node) != 1:
-        raise ConfigurationError(f"{where}: not a condition function: {node!r}")
-    ((name, argument),) = node.items()
-    if name == "Condition":
-        return evaluate_condition(str(argument), template, parameters)
-    if name == "Fn::Equals":
-        left, right = (_value(item, template, parameters, where) for item in argument)
-        return str(left) == str(right)
-    items = [_condition_node(item, template, parameters, where) for item in argument]
-    if name == "Fn::Not":
-        return not items[0]
-    if name == "Fn::And":
-        return all(items)
-    if name == "Fn::Or":
-        return any(items)
-    raise ConfigurationError(f"{where}: {name} is not a condition function")
-
-
-def evaluate_condition(name: str, template: Mapping[str, Any], parameters: Mapping[str, str]) -> bool:
-    """A template Condition's value for these parameters (Fn::Equals/Not/And/Or, Condition and Ref)."""
-    conditions = template.get("Conditions") or {}
-    if name not in conditions:
-        raise ConfigurationError(f"Conditions.{name}: not defined in the template")
-    return _condition_node(conditions[name], template, parameters, f"Conditions.{name}")
 
 
 def alert_rules(template: Mapping[str, Any], parameters: Mapping[str, str]) -> list[AlertRule]:

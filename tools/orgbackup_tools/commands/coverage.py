@@ -46,14 +46,14 @@ def text_report(document: dict[str, Any]) -> str:
 
 
 def _from_aws(now: datetime) -> tuple[dict[str, Any], str]:
-    from orgbackup import aws, config, coverage_report  # noqa: PLC0415
+    from orgbackup import aws, coverage_report, settings_loader  # noqa: PLC0415
     from orgbackup.settings import Settings  # noqa: PLC0415
     from orgbackup_tools.deployment import deployment_parameters  # noqa: PLC0415
 
     values = deployment_parameters()
     values["ManagementAccountId"] = aws.client("sts").get_caller_identity()["Account"]
     values.setdefault("Partition", "aws")
-    settings = config.load(Settings, values, naming="cfn")
+    settings = settings_loader.load(Settings, values, naming="cfn")
     clients = {region: aws.client("backup", region) for region in settings.backup_regions}
     inputs = coverage_report.gather(settings, aws.client("organizations"), aws.client("cloudformation"), clients, now)
     return coverage_report.produce(settings, inputs)

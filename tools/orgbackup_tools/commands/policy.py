@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from orgbackup import config
+from orgbackup import settings_loader
 from orgbackup.exceptions import ConfigurationError
 from orgbackup.policies.parameters import PolicyParameters
 from orgbackup.policies.render import MAX_POLICIES_PER_TARGET, RenderedPolicy, render_policies
@@ -39,7 +39,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     )
     validate.add_argument(
         "--extra-regions",
-        type=config.split_list,
+        type=settings_loader.split_list,
         default=(),
         metavar="R1,R2",
         help="Regions to accept besides the ones the installed botocore knows (a Region newer than botocore)",
@@ -124,8 +124,8 @@ def run_render(args: argparse.Namespace) -> int:
     if args.management_account_id:
         parameters["ManagementAccountId"] = args.management_account_id
     parameters.setdefault("ManagementAccountId", MANAGEMENT_ACCOUNT_STAND_IN)
-    settings = config.load(Settings, parameters, naming="cfn")
-    params = config.load(PolicyParameters, parameters, naming="cfn")
+    settings = settings_loader.load(Settings, parameters, naming="cfn")
+    params = settings_loader.load(PolicyParameters, parameters, naming="cfn")
     policies = render_policies(settings, params)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from orgbackup import config
+from orgbackup import settings_loader
 from orgbackup.exceptions import ConfigurationError, InvalidInputError
 from orgbackup.policies.parameters import PolicyParameters
 from orgbackup.policies.render import render_policies
@@ -83,8 +83,8 @@ def _parameters(args: argparse.Namespace) -> dict[str, str]:
 
 
 def build_report(parameters: dict[str, str], inventory: Path | None) -> dict[str, Any]:
-    settings = config.load(Settings, parameters, naming="cfn")
-    params = config.load(PolicyParameters, parameters, naming="cfn")
+    settings = settings_loader.load(Settings, parameters, naming="cfn")
+    params = settings_loader.load(PolicyParameters, parameters, naming="cfn")
     rules = load_rule_book()
     try:
         entries = parse_inventory(read_inventory(inventory), rules, settings) if inventory else []

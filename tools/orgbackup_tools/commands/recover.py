@@ -20,7 +20,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from orgbackup import config
+from orgbackup import settings_loader
 from orgbackup.aws.backup import BackupCopies
 from orgbackup.exceptions import ConfigurationError, InvalidInputError
 from orgbackup.protection.recovery import (
@@ -66,7 +66,7 @@ def layout_from(parameters: dict[str, str]) -> Layout:
     """Where the central vault, its backup role and the member vaults are, from the deployment parameters."""
     parameters = {**parameters}
     parameters.setdefault("ManagementAccountId", MANAGEMENT_ACCOUNT_STAND_IN)
-    settings = config.load(Settings, parameters, naming="cfn")
+    settings = settings_loader.load(Settings, parameters, naming="cfn")
     central = deployment.load_template(CENTRAL_TEMPLATE)["Parameters"]
     role_name = parameters.get("CentralBackupRoleName") or str(central["CentralBackupRoleName"]["Default"])
     return Layout(

@@ -1,12 +1,12 @@
 """The deployment values that backup policy templates are rendered with (beyond the shared Settings).
 
 Each field is a CloudFormation parameter of `template.yaml` (``daily_schedule`` is ``DailySchedule``) and an
-environment variable of the functions (``DAILY_SCHEDULE``); see ``orgbackup.config``.
+environment variable of the functions (``DAILY_SCHEDULE``); see ``orgbackup.settings_loader``.
 """
 
 from dataclasses import dataclass
 
-from orgbackup.config import pattern
+from orgbackup.settings_loader import pattern
 
 # The AWS Backup schedule expression forms: cron(...) with six fields, or rate(...).
 SCHEDULE = r"cron\(\S+ \S+ \S+ \S+ \S+ \S+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\)"

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orgbackup import config
+from orgbackup import settings_loader
 from orgbackup.exceptions import ConfigurationError, PolicyValidationError
 from orgbackup.policies.parameters import PolicyParameters
 from orgbackup.policies.validate import (
@@ -208,7 +208,7 @@ _DESCRIPTIONS = {
 
 def _parameter(field_name: str) -> str:
     """The CloudFormation parameter a deployer sets (``daily_schedule`` is ``DailySchedule``)."""
-    return config.key_for(field_name, "cfn")
+    return settings_loader.key_for(field_name, "cfn")
 
 
 def _vault_lock_problems(params: PolicyParameters) -> list[str]:

@@ -10,7 +10,7 @@ account the policies are attached to directly loses them, except the accounts th
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from orgbackup import config
+from orgbackup import settings_loader
 from orgbackup.aws.organizations import Organizations
 from orgbackup.policies.apply import ACCOUNTS_TOKEN, ROOT_TOKEN
 
@@ -22,7 +22,7 @@ def target_list(properties: Mapping[str, Any]) -> tuple[str, ...]:
     """The PolicyTargetIds property as a tuple (CloudFormation passes a list; a joined string is accepted)."""
     value = properties.get("PolicyTargetIds", ())
     if isinstance(value, str):
-        return config.split_list(value)
+        return settings_loader.split_list(value)
     return tuple(str(item) for item in value) if isinstance(value, list) else ()
 
 

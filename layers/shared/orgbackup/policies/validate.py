@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
-from orgbackup import config
+from orgbackup import fields
+from orgbackup.fields import show_json
 from orgbackup.regions import region_problem
 
 MAX_POLICY_CHARACTERS = 10_000
@@ -102,10 +103,10 @@ def minify(document: object) -> str:
 Problem = tuple[str, str]
 Check = Callable[[object], Problem | None]
 
-_PARTITIONS = frozenset(config.PARTITION.split("|"))
-_REGION = re.compile(config.REGION)
-_ACCOUNT = re.compile(config.ACCOUNT_ID)
-_VAULT_NAME = re.compile(config.VAULT_NAME)
+_PARTITIONS = frozenset(fields.PARTITION.split("|"))
+_REGION = re.compile(fields.REGION)
+_ACCOUNT = re.compile(fields.ACCOUNT_ID)
+_VAULT_NAME = re.compile(fields.VAULT_NAME)
 # BackupPlanName, RuleName and SelectionName share this pattern in the AWS Backup API reference.
 _PLAN_ITEM_NAME = re.compile(r"[a-zA-Z0-9\-_.]{1,50}")
 _ROLE_RESOURCE = re.compile(r"role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}")
@@ -836,14 +837,6 @@ def join_path(path: str, key: str | int) -> str:
     return f"{path}['{escaped}']"
 
 
-def _show(value: object) -> str:
-    try:
-        text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 class _Validator:
     def __init__(self, *, standalone: bool) -> None:
         self.standalone = standalone
@@ -854,7 +847,7 @@ class _Validator:
 
     def problem(self, path: str, label: str, value: object, problem: Problem) -> None:
         rule, why = problem
-        self.add(path, rule, f"{label} is {_show(value)}: {why}")
+        self.add(path, rule, f"{label} is {show_json(value)}: {why}")
 
     # --- operators -----------------------------------------------------------------------------------------------
 
@@ -862,7 +855,9 @@ class _Validator:
         where = join_path(path, CHILD_CONTROL)
         if not isinstance(value, list) or not value or not all(isinstance(item, str) for item in value):
             self.add(
-                where, "child-control", f"{CHILD_CONTROL} is {_show(value)}: it must be a non-empty list of operators"
+                where,
+                "child-control",
+                f"{CHILD_CONTROL} is {show_json(value)}: it must be a non-empty list of operators",
             )
             return
         unknown = [item for item in value if item not in CHILD_CONTROL_VALUES]
@@ -870,13 +865,15 @@ class _Validator:
             self.add(
                 where,
                 "child-control",
-                f"{CHILD_CONTROL} is {_show(value)}: {_show(unknown[0])} is not one of "
+                f"{CHILD_CONTROL} is {show_json(value)}: {show_json(unknown[0])} is not one of "
                 f"{', '.join(CHILD_CONTROL_VALUES)}",
             )
         elif len(value) > 1 and ({"@@all", "@@none"} & set(value)):
-            self.add(where, "child-control", f"{CHILD_CONTROL} is {_show(value)}: @@all and @@none must stand alone")
+            self.add(
+                where, "child-control", f"{CHILD_CONTROL} is {show_json(value)}: @@all and @@none must stand alone"
+            )
         elif len(set(value)) != len(value):
-            self.add(where, "list-duplicate", f"{CHILD_CONTROL} is {_show(value)}: it names an operator twice")
+            self.add(where, "list-duplicate", f"{CHILD_CONTROL} is {show_json(value)}: it names an operator twice")
 
     def operator_key(self, path: str, key: str, value: object, *, container: str) -> None:
         """An @@ key in a block or named map (not a setting)."""
@@ -904,7 +901,7 @@ class _Validator:
 
     def block(self, spec: _Block, value: object, path: str, label: str, name: str) -> None:
         if not isinstance(value, Mapping):
-            self.add(path, "value-type", f"{label} is {_show(value)}: it must be an object holding {spec.what}")
+            self.add(path, "value-type", f"{label} is {show_json(value)}: it must be an object holding {spec.what}")
             return
         for key, child in value.items():
             if not isinstance(key, str):
@@ -932,7 +929,7 @@ class _Validator:
 
     def named(self, spec: _Named, value: object, path: str, label: str) -> None:
         if not isinstance(value, Mapping):
-            self.add(path, "value-type", f"{label} is {_show(value)}: it must be an object of named {spec.what}s")
+            self.add(path, "value-type", f"{label} is {show_json(value)}: it must be an object of named {spec.what}s")
             return
         names = [key for key in value if isinstance(key, str) and not key.startswith("@@")]
         for key, child in value.items():
@@ -945,7 +942,7 @@ class _Validator:
             where = join_path(path, key)
             if problem := spec.name_check(key):
                 rule, why = problem
-                self.add(where, rule, f"{spec.what} {spec.key_word} {_show(key)}: {why}")
+                self.add(where, rule, f"{spec.what} {spec.key_word} {show_json(key)}: {why}")
             self.node(spec.item, child, where, f"{spec.what} {key}", key)
         if self.standalone and spec.nonempty and not names:
             self.add(path, "empty-collection", f"{label} is empty: it needs at least one {spec.what}")
@@ -955,7 +952,8 @@ class _Validator:
             self.add(
                 path,
                 "setting-operator",
-                f'{label} is {_show(value)}: set it with an inheritance operator, e.g. {{"@@assign": {_show(value)}}} '
+                f"{label} is {show_json(value)}: set it with an inheritance operator, "
+                f'e.g. {{"@@assign": {show_json(value)}}} '
                 "(plain values appear only in displayed effective policies, which AWS says cannot be used as policies)",
             )
             return
@@ -993,14 +991,14 @@ class _Validator:
             self.value(spec, value, path, label)
             return
         if not isinstance(value, list):
-            self.add(path, "value-type", f"{label} is {_show(value)}: {operator} takes a list of values")
+            self.add(path, "value-type", f"{label} is {show_json(value)}: {operator} takes a list of values")
             return
         seen: set[str] = set()
         for index, item in enumerate(value):
             self.value(spec, item, join_path(path, index), label)
             key = json.dumps(item, sort_keys=True)
             if key in seen:
-                self.add(join_path(path, index), "list-duplicate", f"{label} lists {_show(item)} more than once")
+                self.add(join_path(path, index), "list-duplicate", f"{label} lists {show_json(item)} more than once")
             seen.add(key)
 
     def value(self, spec: _Setting, value: object, path: str, label: str) -> None:
@@ -1010,7 +1008,7 @@ class _Validator:
                     self.add(
                         path,
                         "account-variable",
-                        f"{label} is {_show(value)}: {variable} may appear only in ARNs "
+                        f"{label} is {show_json(value)}: {variable} may appear only in ARNs "
                         "(iam_role_arn, copy targets, scanner_role_arn, air-gapped vault ARNs)",
                     )
                     return
@@ -1041,7 +1039,7 @@ def validate_policy(
 def _validate(document: object, *, standalone: bool) -> list[PolicyIssue]:
     validator = _Validator(standalone=standalone)
     if not isinstance(document, Mapping):
-        validator.add("$", "document-type", f"the policy is {_show(document)}: it must be a JSON object with plans")
+        validator.add("$", "document-type", f"the policy is {show_json(document)}: it must be a JSON object with plans")
         return validator.issues
     body: dict[object, object] = {}
     for key, value in document.items():

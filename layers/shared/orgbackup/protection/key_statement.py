@@ -17,7 +17,7 @@ every principal of it) uses the key, as those pages show.
 import re
 from typing import Any, Final
 
-from orgbackup import config
+from orgbackup import fields
 from orgbackup.exceptions import InvalidInputError
 from orgbackup.protection.access import Principal, policy_allows
 
@@ -37,9 +37,9 @@ SID_GRANTS: Final = "AllowOrgBackupCentralAccountGrantsForCopies"
 
 def workload_key_statements(central_backup_account_id: str, partition: str = "aws") -> list[dict[str, Any]]:
     """The two key policy statements to add to a workload's customer managed key."""
-    if not re.fullmatch(config.ACCOUNT_ID, central_backup_account_id):
+    if not re.fullmatch(fields.ACCOUNT_ID, central_backup_account_id):
         raise InvalidInputError(f"central backup account {central_backup_account_id!r} is not a 12-digit account ID")
-    if not re.fullmatch(config.PARTITION, partition):
+    if not re.fullmatch(fields.PARTITION, partition):
         raise InvalidInputError(f"partition {partition!r} is not an AWS partition name")
     principal = {"AWS": f"arn:{partition}:iam::{central_backup_account_id}:root"}
     return [

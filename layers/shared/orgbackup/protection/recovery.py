@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import ClientError
 
-from orgbackup import config
+from orgbackup import fields
 from orgbackup.aws.backup import BackupCopies
 from orgbackup.exceptions import InvalidInputError
 from orgbackup.protection.access import Principal, policy_allows
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 COPY_INTO: Final = "backup:CopyIntoBackupVault"
 FINAL_STATES: Final = ("COMPLETED", "FAILED", "PARTIAL")
-RECOVERY_POINT_ARN: Final = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12})?:\S+")
+RECOVERY_POINT_ARN: Final = re.compile(rf"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:({fields.ACCOUNT_ID})?:\S+")
 # The service-linked role AWS Backup acts as in the destination account (AWS Backup Developer Guide, *Using
 # service-linked roles for AWS Backup*): the principal that uses the source key for a copy into that account.
 BACKUP_SERVICE_LINKED_ROLE: Final = "role/aws-service-role/backup.amazonaws.com/AWSServiceRoleForBackup"
@@ -146,12 +146,12 @@ def parse_request(recovery_point_arn: str, to_account: str, region: str | None, 
     """(source Region, destination Region) of a recovery request; InvalidInputError naming the bad argument."""
     if not RECOVERY_POINT_ARN.fullmatch(recovery_point_arn):
         raise InvalidInputError(f"--recovery-point: {recovery_point_arn!r} is not a recovery point ARN")
-    if not re.fullmatch(config.ACCOUNT_ID, to_account):
+    if not re.fullmatch(fields.ACCOUNT_ID, to_account):
         raise InvalidInputError(f"--to-account: {to_account!r} is not a 12-digit account ID")
     if to_account == layout.central_account_id:
         raise InvalidInputError(f"--to-account: {to_account} is the central backup account itself")
     arn_region = recovery_point_arn.split(":")[3]
-    if region is not None and not re.fullmatch(config.REGION, region):
+    if region is not None and not re.fullmatch(fields.REGION, region):
         raise InvalidInputError(f"--region: {region!r} is not a Region name like eu-west-1")
     source_region = arn_region or region
     if not source_region:

@@ -3,10 +3,12 @@
 A field ``organization_id`` is the environment variable ``ORGANIZATION_ID`` (what SAM passes to the functions)
 and the CloudFormation parameter ``OrganizationId`` (what `template.yaml` and `samconfig.toml` hold), so the
 Lambda functions, the CLI and the local simulation read the same settings one way. Each field may carry a
-regular expression (``pattern``) that every value (every item, for lists) must match in full.
+regular expression (``pattern``, usually one of ``orgbackup.fields``) that every value (every item, for lists)
+must match in full.
 """
 
 import dataclasses
+import os
 import re
 import types
 from collections.abc import Mapping
@@ -15,18 +17,6 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 from orgbackup.exceptions import ConfigurationError
 
 Naming = Literal["env", "cfn"]
-
-ACCOUNT_ID = r"[0-9]{12}"
-ORGANIZATION_ID = r"o-[a-z0-9]{10,32}"
-OU_ID = r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}"
-ROOT_ID = r"r-[0-9a-z]{4,32}"
-REGION = r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d"
-# AWS Backup vault names: 2-50 characters, letters, digits, hyphens and underscores.
-VAULT_NAME = r"[a-zA-Z0-9\-_]{2,50}"
-IAM_ROLE_NAME = r"[\w+=,.@-]{1,64}"
-STACKSET_NAME = r"[a-zA-Z][-a-zA-Z0-9]{0,127}"
-IAM_PRINCIPAL_ARN = r"arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}"
-PARTITION = r"aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc"
 
 
 def pattern(regex: str, *, default: Any = dataclasses.MISSING, why: str = "") -> Any:
@@ -97,18 +87,8 @@ def load[T](cls: type[T], values: Mapping[str, str], naming: Naming = "env") -> 
     return cls(**kwargs)
 
 
-def dump(instance: Any, naming: Naming = "env") -> dict[str, str]:
-    """The inverse of ``load``: the flat string mapping that would load ``instance``."""
-    out: dict[str, str] = {}
-    for field in dataclasses.fields(instance):
-        value = getattr(instance, field.name)
-        if isinstance(value, tuple):
-            text = ",".join(value)
-        elif isinstance(value, bool):
-            text = str(value).lower()
-        elif value is None:
-            text = ""
-        else:
-            text = str(value)
-        out[key_for(field.name, naming)] = text
-    return out
+def from_environment[T](cls: type[T]) -> T:
+    """``cls`` from this process's environment variables. Only handlers call it, at entry: the domain takes the
+    settings objects, so every function reads exactly the variables of the classes its handler names (the
+    function's Environment in template.yaml, checked by tests/static/test_function_environment.py)."""
+    return load(cls, os.environ)

@@ -25,12 +25,13 @@ Stdlib only: this module is imported on every cold start.
 """
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from orgbackup import fields
 from orgbackup.exceptions import InvalidInputError
+from orgbackup.fields import Fields, got, json_type, show
 
 # Control Tower lifecycle events (Control Tower User Guide, "Lifecycle events in AWS Control Tower").
 CONTROL_TOWER_SOURCE: Final = "aws.controltower"
@@ -44,11 +45,6 @@ STATUS_KEYS: Final[Mapping[str, str]] = {
 SCHEDULE_SOURCE: Final = "aws.events"
 SCHEDULED_EVENT: Final = "Scheduled Event"
 
-# ASCII only: Python's \d also matches other scripts' digits, which AWS account IDs never contain.
-ACCOUNT_ID_RE: Final = re.compile(r"[0-9]{12}")
-# Organizations' documented OU ID pattern (API reference, OrganizationalUnit.Id).
-OU_ID_RE: Final = re.compile(r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}")
-
 # A Control Tower lifecycle event is about 2 KB. A record 30 times larger is not one, and refusing it before
 # json.loads bounds the work and the memory one bad message can cost; it also keeps the whole Pipes batch well
 # inside Step Functions' 256 KiB input limit.
@@ -57,8 +53,6 @@ MAX_RECORD_BYTES: Final = 64 * 1024
 # stays under 100 KiB (tested), well inside the 256 KiB Step Functions state payload.
 MAX_MANUAL_ACCOUNTS: Final = 500
 MAX_REASON_CHARS: Final = 1024
-# Values quoted in reasons are cut to this many characters so a huge field cannot bloat the report.
-SHOW_CHARS: Final = 64
 # Control Tower's own failure message is quoted in full up to this length: it is what an operator acts on.
 MAX_MESSAGE_CHARS: Final = 500
 
@@ -144,89 +138,16 @@ class RecordError(Exception):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Small helpers that produce precise reasons
+# Reading fields: orgbackup.fields, with errors that stay inside this module (one invalid record each)
 
 
-def show(value: object) -> str:
-    """A value as quoted in reasons (strings in quotes, anything else as JSON), cut to SHOW_CHARS characters."""
-    if isinstance(value, str):
-        text = repr(value)
-    else:
-        try:
-            text = json.dumps(value, ensure_ascii=False, default=repr)
-        except (ValueError, RecursionError):
-            text = repr(value)
-    if len(text) <= SHOW_CHARS:
-        return text
-    return f"{text[:SHOW_CHARS]}... ({len(text)} chars)"
-
-
-_JSON_TYPES: Final = ((bool, "boolean"), (int | float, "number"), (str, "string"), (list, "array"), (dict, "object"))
-
-
-def json_type(value: object) -> str:
-    """The JSON name of a value's type, for 'must be a string, got number' messages."""
-    if value is None:
-        return "null"
-    return next((name for kind, name in _JSON_TYPES if isinstance(value, kind)), type(value).__name__)
-
-
-def got(value: object) -> str:
-    """'null', or the JSON type and the (truncated) value: the tail of a 'must be a string, got ...' reason."""
-    return "null" if value is None else f"{json_type(value)} {show(value)}"
-
-
-def _field(container: Mapping[str, Any], key: str, path: str) -> Any:
-    if key not in container:
-        raise RecordError(f"{path}: missing (required)")
-    return container[key]
-
-
-def _object(container: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
-    value = _field(container, key, path)
-    if not isinstance(value, dict):
-        raise RecordError(f"{path}: must be an object, got {got(value)}")
-    return value
-
-
-def _string(container: Mapping[str, Any], key: str, path: str, *, allow_empty: bool = False) -> str:
-    value = _field(container, key, path)
-    if not isinstance(value, str):
-        raise RecordError(f"{path}: must be a string, got {got(value)}")
-    if not allow_empty and not value.strip():
-        raise RecordError(f"{path}: must not be empty")
-    return value
-
-
-def _optional_string(container: Mapping[str, Any], key: str, path: str) -> str | None:
-    value = container.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise RecordError(f"{path}: must be a string, got {got(value)}")
-    return value
+def _fields(data: Mapping[str, Any], prefix: str = "") -> Fields:
+    return Fields(data, prefix, RecordError)
 
 
 def check_account_id(value: object, path: str) -> str:
     """A 12-digit account ID given as a string; raises RecordError naming ``path`` otherwise."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        # A JSON number cannot carry an account ID: IDs may start with 0, which numbers drop.
-        raise RecordError(
-            f"{path}: must be a string, got number {show(value)} (account IDs can start with 0, which numbers lose)"
-        )
-    if not isinstance(value, str):
-        raise RecordError(f"{path}: must be a string, got {got(value)}")
-    if not ACCOUNT_ID_RE.fullmatch(value):
-        raise RecordError(f"{path}: {show(value)} is not a 12-digit account ID")
-    return value
-
-
-def check_ou_id(value: object, path: str) -> str:
-    if not isinstance(value, str):
-        raise RecordError(f"{path}: must be a string, got {got(value)}")
-    if not OU_ID_RE.fullmatch(value):
-        raise RecordError(f"{path}: {show(value)} is not an OU ID (ou- then 4-32 and 8-32 lowercase letters or digits)")
-    return value
+    return fields.check_account_id(value, path, RecordError)
 
 
 def _reject_constant(name: str) -> Any:
@@ -253,20 +174,21 @@ def _read_event(event: object) -> ManagedAccountEvent:
     """Parse one EventBridge event as a managed-account lifecycle event; raises RecordError with the reason."""
     if not isinstance(event, dict):
         raise RecordError(f"event: must be an object (an EventBridge event), got {got(event)}")
-    source = _string(event, "source", "source")
+    top = _fields(event)
+    source = top.required_string("source")
     if source != CONTROL_TOWER_SOURCE:
         raise RecordError(
             f"source: {show(source)} is not {CONTROL_TOWER_SOURCE!r}: not a Control Tower event", "not-a-trigger"
         )
-    detail_type = _string(event, "detail-type", "detail-type")
+    detail_type = top.required_string("detail-type")
     if detail_type != CLOUDTRAIL_SERVICE_EVENT:
         raise RecordError(
             f"detail-type: {show(detail_type)} is not {CLOUDTRAIL_SERVICE_EVENT!r}: "
             "Control Tower lifecycle events arrive as CloudTrail service events",
             "not-a-trigger",
         )
-    detail = _object(event, "detail", "detail")
-    event_name = _string(detail, "eventName", "detail.eventName")
+    detail = top.object("detail")
+    event_name = detail.required_string("eventName")
     status_key = STATUS_KEYS.get(event_name)
     if status_key is None:
         raise RecordError(
@@ -274,20 +196,20 @@ def _read_event(event: object) -> ManagedAccountEvent:
             "(only CreateManagedAccount and UpdateManagedAccount are)",
             "not-a-trigger",
         )
-    details = _object(detail, "serviceEventDetails", "detail.serviceEventDetails")
-    base = f"detail.serviceEventDetails.{status_key}"
-    if status_key not in details:
-        found = ", ".join(sorted(str(key) for key in details)) or "nothing"
+    details = detail.object("serviceEventDetails")
+    base = details.path(status_key)
+    if status_key not in details.data:
+        found = ", ".join(sorted(str(key) for key in details.data)) or "nothing"
         raise RecordError(f"{base}: missing (required for eventName {event_name}; found {found})")
-    status = _object(details, status_key, base)
+    status = details.object(status_key)
 
-    state = _string(status, "state", f"{base}.state")
+    state = status.required_string("state")
     if state not in {"SUCCEEDED", "FAILED"}:
         raise RecordError(f"{base}.state: {show(state)} is not SUCCEEDED or FAILED")
-    raw_message = status.get("message")
+    raw_message = status.data.get("message")
     message = raw_message if isinstance(raw_message, str) else ("" if raw_message is None else show(raw_message))
     try:
-        return _read_managed_account(event, status, event_name=event_name, base=base, state=state, message=message)
+        return _read_managed_account(event, status, event_name=event_name, state=state, message=message)
     except RecordError:
         if state == "FAILED":
             # A failed creation may not name a usable account at all: the failure is the reason that matters.
@@ -296,17 +218,14 @@ def _read_event(event: object) -> ManagedAccountEvent:
 
 
 def _read_managed_account(
-    event: Mapping[str, Any], status: Mapping[str, Any], *, event_name: str, base: str, state: str, message: str
+    event: Mapping[str, Any], status: Fields, *, event_name: str, state: str, message: str
 ) -> ManagedAccountEvent:
-    account = _object(status, "account", f"{base}.account")
-    account_id = check_account_id(
-        _field(account, "accountId", f"{base}.account.accountId"), f"{base}.account.accountId"
-    )
-    account_name = _string(account, "accountName", f"{base}.account.accountName")
-    unit = _object(status, "organizationalUnit", f"{base}.organizationalUnit")
-    ou_path = f"{base}.organizationalUnit.organizationalUnitId"
-    ou_id = check_ou_id(_field(unit, "organizationalUnitId", ou_path), ou_path)
-    ou_name = _string(unit, "organizationalUnitName", f"{base}.organizationalUnit.organizationalUnitName")
+    account = status.object("account")
+    account_id = account.account_id("accountId")
+    account_name = account.required_string("accountName")
+    unit = status.object("organizationalUnit")
+    ou_id = unit.ou_id("organizationalUnitId")
+    ou_name = unit.required_string("organizationalUnitName")
 
     event_id = event.get("id")
     management = event.get("account")
@@ -320,8 +239,8 @@ def _read_managed_account(
         ou_name=ou_name,
         state=state,
         message=message,
-        requested_timestamp=_optional_string(status, "requestedTimestamp", f"{base}.requestedTimestamp"),
-        completed_timestamp=_optional_string(status, "completedTimestamp", f"{base}.completedTimestamp"),
+        requested_timestamp=status.string("requestedTimestamp"),
+        completed_timestamp=status.string("completedTimestamp"),
         management_account_id=management if isinstance(management, str) else None,
         region=region if isinstance(region, str) else None,
     )
@@ -335,15 +254,6 @@ def _named_account_id(event: object) -> str | None:
         return check_account_id(status["account"]["accountId"], "")
     except (KeyError, TypeError, RecordError):
         return None
-
-
-def read_lifecycle_event(event: object) -> ManagedAccountEvent:
-    """One lifecycle event as a typed model, for callers that handle exactly one (the CLI's ``--event``);
-    raises InvalidInputError with the field path, the value and the rule. A FAILED event is returned as is."""
-    try:
-        return _read_event(event)
-    except RecordError as error:
-        raise InvalidInputError(str(error)) from None
 
 
 def failure_reason(event_name: str, message: str) -> str:
@@ -397,7 +307,7 @@ def _record_source(record: object, index: int) -> str:
 def _event_from_body(record: object) -> object:
     if not isinstance(record, dict):
         raise RecordError(f"record: must be an object (an SQS message), got {got(record)}")
-    body = _field(record, "body", "body")
+    body = _fields(record).required("body")
     if isinstance(body, dict):
         # The deployed Pipe's InputTemplate hands the body over parsed (see ``parse_slim_body``).
         size = len(json.dumps(body, separators=(",", ":"), default=str))
@@ -435,7 +345,7 @@ def parse_slim_body(body: Mapping[str, Any], source: str) -> AccountRequest | In
     status keys arrives with both values run together: both fail the checks below with the value quoted."""
     # Reasons name the field of the event the value came from, as for a whole event.
     try:
-        event_name = _string(body, "eventName", "detail.eventName")
+        event_name = _fields(body, "detail.").required_string("eventName")
         if event_name not in STATUS_KEYS:
             raise RecordError(
                 f"detail.eventName: {show(event_name)} is not an onboarding trigger "
@@ -443,18 +353,25 @@ def parse_slim_body(body: Mapping[str, Any], source: str) -> AccountRequest | In
                 "not-a-trigger",
             )
         base = f"detail.serviceEventDetails.{STATUS_KEYS[event_name]}"
-        state = _string(body, "state", f"{base}.state")
-        account_path = f"{base}.account.accountId"
-        account_id = check_account_id(_field(body, "accountId", account_path), account_path)
+        slim = Fields(
+            body,
+            f"{base}.",
+            RecordError,
+            paths={
+                "accountId": f"{base}.account.accountId",
+                "ouId": f"{base}.organizationalUnit.organizationalUnitId",
+            },
+        )
+        state = slim.required_string("state")
+        account_id = slim.account_id("accountId")
         if state == "FAILED":
             raise RecordError(failure_reason(event_name, ""), "failed-state")
         if state != "SUCCEEDED":
             raise RecordError(f"{base}.state: {show(state)} is not SUCCEEDED or FAILED")
-        ou_path = f"{base}.organizationalUnit.organizationalUnitId"
-        ou_id = check_ou_id(_field(body, "ouId", ou_path), ou_path)
+        ou_id = slim.ou_id("ouId")
     except RecordError as error:
-        named = body.get("accountId") if isinstance(body.get("accountId"), str) else None
-        account = named if named is not None and ACCOUNT_ID_RE.fullmatch(named) else None
+        named = body.get("accountId")
+        account = named if fields.is_account_id(named) else None
         return InvalidRecord(source=source, reason=str(error), account_id=account, code=error.code)
     trigger: Trigger = "CreateManagedAccount" if event_name == "CreateManagedAccount" else "UpdateManagedAccount"
     return AccountRequest(account_id=account_id, source=source, trigger=trigger, ou_id=ou_id)
@@ -615,50 +532,50 @@ def _is_change_event(event: object) -> bool:
 
 
 def _read_account_change(event: Mapping[str, Any], source: str) -> AccountRequest:
-    detail_type = _string(event, "detail-type", "detail-type")
+    top = _fields(event)
+    detail_type = top.required_string("detail-type")
     if detail_type != CLOUDTRAIL_API_CALL:
         raise RecordError(
             f"detail-type: {show(detail_type)} is not {CLOUDTRAIL_API_CALL!r}: Organizations events arrive as "
             "CloudTrail API calls",
             "not-a-trigger",
         )
-    detail = _object(event, "detail", "detail")
-    name = detail["eventName"]
-    if detail.get("errorCode") is not None:
+    detail = top.object("detail")
+    name = detail.data["eventName"]
+    if detail.present("errorCode"):
         # CloudTrail records refused calls too: nothing changed in the organization.
-        raise RecordError(f"detail.errorCode: {show(detail['errorCode'])}: the {name} call failed", "not-a-trigger")
-    params = _object(detail, "requestParameters", "detail.requestParameters")
-    account_id = check_account_id(
-        _field(params, "accountId", "detail.requestParameters.accountId"), "detail.requestParameters.accountId"
-    )
+        raise RecordError(
+            f"detail.errorCode: {show(detail.data['errorCode'])}: the {name} call failed", "not-a-trigger"
+        )
+    params = detail.object("requestParameters")
+    account_id = params.account_id("accountId")
     if name == "MoveAccount":
         for key in ("sourceParentId", "destinationParentId"):
-            _string(params, key, f"detail.requestParameters.{key}")
+            params.required_string(key)
     return AccountRequest(account_id=account_id, source=source, trigger=name)
 
 
 def _read_ou_change(event: Mapping[str, Any], source: str) -> OuRequest:
-    detail = _object(event, "detail", "detail")
-    name = detail["eventName"]
+    detail = _fields(event).object("detail")
+    name = detail.data["eventName"]
     key = OU_STATUS_KEYS[name]
-    details = _object(detail, "serviceEventDetails", "detail.serviceEventDetails")
-    base = f"detail.serviceEventDetails.{key}"
-    if key not in details:
-        found = ", ".join(sorted(str(item) for item in details)) or "nothing"
+    details = detail.object("serviceEventDetails")
+    base = details.path(key)
+    if key not in details.data:
+        found = ", ".join(sorted(str(item) for item in details.data)) or "nothing"
         raise RecordError(f"{base}: missing (required for eventName {name}; found {found})")
-    status = _object(details, key, base)
-    state = _string(status, "state", f"{base}.state")
+    status = details.object(key)
+    state = status.required_string("state")
     if state != "SUCCEEDED":
-        raw = status.get("message")
+        raw = status.data.get("message")
         raise RecordError(
             f"{base}.state: {show(state)}: Control Tower reported {name} did not succeed: "
             f"{raw if isinstance(raw, str) else '(no message)'}"[: MAX_MESSAGE_CHARS + 120],
             "failed-state",
         )
-    unit = _object(status, "organizationalUnit", f"{base}.organizationalUnit")
-    ou_path = f"{base}.organizationalUnit.organizationalUnitId"
-    ou_id = check_ou_id(_field(unit, "organizationalUnitId", ou_path), ou_path)
-    ou_name = _optional_string(unit, "organizationalUnitName", f"{base}.organizationalUnit.organizationalUnitName")
+    unit = status.object("organizationalUnit")
+    ou_id = unit.ou_id("organizationalUnitId")
+    ou_name = unit.string("organizationalUnitName")
     return OuRequest(ou_id=ou_id, source=source, trigger=name, ou_name=ou_name)
 
 

@@ -4,10 +4,9 @@ Used by the custom resource (every deploy creates or updates them; deleting the 
 onboarding workflow (reattach after new accounts get their baseline).
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from orgbackup import config
 from orgbackup.aws.organizations import Organizations
 from orgbackup.custom_resource import CustomResourceRequest, Outcome
 from orgbackup.exceptions import ConfigurationError
@@ -86,7 +85,12 @@ CHECK_RESOURCE_TYPE = "Custom::BackupPolicyCheck"
 CHECK_PHYSICAL_ID = "orgbackup-backup-policy-check"
 
 
-def check_policy_resource(request: CustomResourceRequest, environment: Mapping[str, str]) -> Outcome:
+# What the policy resources render with, read by the handler only when a request needs it: a Delete must succeed
+# even with settings a failed Create rejected, or the stack could not roll back.
+ReadConfiguration = Callable[[], tuple[Settings, PolicyParameters]]
+
+
+def check_policy_resource(request: CustomResourceRequest, read_configuration: ReadConfiguration) -> Outcome:
     """The Custom::BackupPolicyCheck resource: renders the policies with every offline check (parameters, Regions,
     schedules, the central Vault Lock's range, sizes and counts) and changes nothing. The StackSets depend on it,
     so a deployment that could not apply its policies fails before any baseline or Vault Lock is deployed.
@@ -94,28 +98,25 @@ def check_policy_resource(request: CustomResourceRequest, environment: Mapping[s
     (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-rules.html)."""
     if request.request_type == "Delete":
         return Outcome(request.physical_resource_id or CHECK_PHYSICAL_ID, {})
-    settings = config.load(Settings, environment)
-    params = config.load(PolicyParameters, environment)
-    rendered = render_policies(settings, params)
+    rendered = render_policies(*read_configuration())
     return Outcome(CHECK_PHYSICAL_ID, {"Policies": ", ".join(f"{p.name} ({p.size:,} characters)" for p in rendered)})
 
 
 def handle_policy_resource(
-    request: CustomResourceRequest, org: "Organizations | OrganizationsClient", environment: Mapping[str, str]
+    request: CustomResourceRequest, org: "Organizations | OrganizationsClient", read_configuration: ReadConfiguration
 ) -> Outcome:
     """The Custom::BackupPolicies resource (and Custom::BackupPolicyCheck, see ``check_policy_resource``). Its
     properties only mirror the parameters so that CloudFormation sends an Update when one changes; the values
-    themselves come from the function's environment."""
+    themselves come from the function's environment, through ``read_configuration``."""
     if request.resource_type == CHECK_RESOURCE_TYPE:
-        return check_policy_resource(request, environment)
+        return check_policy_resource(request, read_configuration)
     if request.request_type == "Delete":
         # The physical ID names the prefix the policies were created under, even after the prefix changed.
         marker, _, prefix = (request.physical_resource_id or "").partition("/")
         # A Create that failed before any policy existed has a fallback ID: nothing to remove then.
         report = remove_policies(org, prefix) if marker == PHYSICAL_ID_MARKER and prefix else ApplyReport()
         return Outcome(request.physical_resource_id or "", {"Deleted": ",".join(report.deleted)})
-    settings = config.load(Settings, environment)
-    params = config.load(PolicyParameters, environment)
+    settings, params = read_configuration()
     report = deploy_policies(org, settings, params)
     if request.request_type == "Update":
         # PolicyTargetIds changed: the targets no longer named lose the policies (issue 12).

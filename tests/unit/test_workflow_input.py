@@ -11,16 +11,17 @@ from typing import Any
 import pytest
 from sample_events import corpus_event
 
+from orgbackup import workflow_input
 from orgbackup.exceptions import InvalidInputError
-from orgbackup.lifecycle import (
+from orgbackup.workflow_input import (
     MAX_MANUAL_ACCOUNTS,
     MAX_RECORD_BYTES,
     AccountRequest,
     InvalidRecord,
+    ManagedAccountEvent,
     parse_lifecycle_event,
     parse_sqs_record,
     parse_workflow_input,
-    read_lifecycle_event,
 )
 
 CORPUS = json.loads((Path(__file__).parent / "data" / "lifecycle_corpus.json").read_text(encoding="utf-8"))
@@ -28,6 +29,15 @@ DEFAULT_EVENT = "controltower/create-managed-account.json"
 QUEUE_ARN = "arn:aws:sqs:us-east-1:111111111111:orgbackup-lifecycle-events"
 
 LoadEvent = Callable[[str], Any]
+
+
+def read_lifecycle_event(event: object) -> ManagedAccountEvent:
+    """The parser behind parse_lifecycle_event for one event, raising instead of returning an InvalidRecord (no
+    caller in the product needs this form, so it lives here)."""
+    try:
+        return workflow_input._read_event(event)
+    except workflow_input.RecordError as error:
+        raise InvalidInputError(str(error)) from None
 
 
 def sqs_record(body: str, message_id: str = "5a1f0c2e-7b3d-4e8a-9c01-2f3e4d5a6b7c") -> dict[str, Any]:
