@@ -196,12 +196,7 @@ def _read_event(event: object) -> ManagedAccountEvent:
             "(only CreateManagedAccount and UpdateManagedAccount are)",
             "not-a-trigger",
         )
-    details = detail.object("serviceEventDetails")
-    base = details.path(status_key)
-    if status_key not in details.data:
-        found = ", ".join(sorted(str(key) for key in details.data)) or "nothing"
-        raise RecordError(f"{base}: missing (required for eventName {event_name}; found {found})")
-    status = details.object(status_key)
+    status, base = _service_event_status(detail, status_key, event_name)
 
     state = status.required_string("state")
     if state not in {"SUCCEEDED", "FAILED"}:
@@ -555,16 +550,21 @@ def _read_account_change(event: Mapping[str, Any], source: str) -> AccountReques
     return AccountRequest(account_id=account_id, source=source, trigger=name)
 
 
-def _read_ou_change(event: Mapping[str, Any], source: str) -> OuRequest:
-    detail = _fields(event).object("detail")
-    name = detail.data["eventName"]
-    key = OU_STATUS_KEYS[name]
+def _service_event_status(detail: Fields, key: str, event_name: str) -> tuple[Fields, str]:
+    """A Control Tower lifecycle event's ``serviceEventDetails.<key>`` object (its status) and its path."""
     details = detail.object("serviceEventDetails")
     base = details.path(key)
     if key not in details.data:
         found = ", ".join(sorted(str(item) for item in details.data)) or "nothing"
-        raise RecordError(f"{base}: missing (required for eventName {name}; found {found})")
-    status = details.object(key)
+        raise RecordError(f"{base}: missing (required for eventName {event_name}; found {found})")
+    return details.object(key), base
+
+
+def _read_ou_change(event: Mapping[str, Any], source: str) -> OuRequest:
+    detail = _fields(event).object("detail")
+    name = detail.data["eventName"]
+    key = OU_STATUS_KEYS[name]
+    status, base = _service_event_status(detail, key, name)
     state = status.required_string("state")
     if state != "SUCCEEDED":
         raw = status.data.get("message")
