@@ -41,8 +41,10 @@ PIPES_CHUNK_BYTES: Final = 64 * 1024
 STACKSETS_USD_PER_OPERATION: Final = 0.0
 
 # StackSets quota "StackSets instance operations": stack instances, across all StackSets, that one administrator
-# account runs operations on in one Region at the same time (3,500 in the CloudFormation User Guide, "AWS
-# CloudFormation quotas"; newer accounts may show more in Service Quotas). Caps an operation's concurrency.
+# account runs operations on in one Region at the same time. AWS's pages disagree: the CloudFormation quotas page
+# (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html) now gives 10,000,
+# earlier versions of it and older accounts' Service Quotas 3,500. The model takes the lower figure (the safe side:
+# a modelled time is never shorter than AWS may take). Caps an operation's concurrency.
 STACKSET_INSTANCE_OPERATIONS_PER_REGION: Final = 3500
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -329,7 +331,8 @@ def describe(timing: ProductTiming, preferences: Mapping[str, Any], regions: int
         f"{hundred / 60:.1f} min",
         "  Operations on one StackSet run one at a time, in request order (ManagedExecution queues them) "
         "[API reference, ManagedExecution]; at most "
-        f"{STACKSET_INSTANCE_OPERATIONS_PER_REGION} stack instances per Region at once [CloudFormation quotas]",
+        f"{STACKSET_INSTANCE_OPERATIONS_PER_REGION} stack instances per Region at once (the lower of the quota's "
+        "published values, 3,500 and 10,000) [CloudFormation quotas]",
         f"  Poll: every {timing.poll_interval_seconds} s, at most {timing.poll_bound} polls, "
         f"{timing.transitions_per_poll} transitions a round (statemachine/onboarding.asl.json)",
         f"  Lambda step = {LAMBDA_STEP_SECONDS:.1f} s + {API_CALL_SECONDS:.1f} s per AWS API call it made, and no "
