@@ -22,6 +22,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> WorkflowSta
         settings,
         aws.client("organizations"),
         aws.client("cloudformation"),
+        chunk=onboarding.request_chunk(event),
     )
     metrics.add_metric(name="AccountsToOnboard", unit="Count", value=state["resolution"]["counts"]["to_onboard"])
     return state

@@ -103,3 +103,31 @@ def test_an_optional_field_takes_null_or_its_type(monkeypatch) -> None:
     assert workflow_state._check({"name": "workload-a"}, Entry, "entry") is None
     with pytest.raises(InvalidInputError, match=r"^workflow state: entry.name: must be a string, got number 1$"):
         workflow_state._check({"name": 1}, Entry, "entry")
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("remaining", -1), ("remaining", "3"), ("baseline_current", True), ("baseline_current", 1.5)],
+)
+def test_a_reconcile_resolution_refuses_a_count_that_is_not_one(key, value) -> None:
+    state = {"resolution": {"mode": "reconcile", key: value}}
+    with pytest.raises(InvalidInputError, match=f"resolution.{key}"):
+        check_state(state)
+
+
+def test_the_operations_of_a_later_reconcile_chunk_get_ids_of_their_own() -> None:
+    from orgbackup.workflow_state import operations_name
+
+    assert operations_name({"execution": "run-1"}) == "run-1"
+    assert operations_name({"execution": "run-1", "chunk": 1}) == "run-1"
+    assert operations_name({"execution": "run-1", "chunk": 2}) == "run-1-chunk2"
+
+
+@pytest.mark.parametrize("chunk", [0, -2, "2", True, None])
+def test_resolve_refuses_a_chunk_that_is_not_a_chunk_number(chunk) -> None:
+    from orgbackup.onboarding import request_chunk
+
+    with pytest.raises(InvalidInputError, match="Resolve: chunk: must be a chunk number"):
+        request_chunk({"input": {"mode": "reconcile"}, "execution": "run-1", "chunk": chunk})
+    assert request_chunk({"input": {"mode": "reconcile"}, "execution": "run-1"}) == 1
+    assert request_chunk({"input": {"mode": "reconcile"}, "execution": "run-1", "chunk": 4}) == 4

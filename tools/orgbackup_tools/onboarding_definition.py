@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from orgbackup.accounts import RECONCILE_MAX_CHUNKS
 from orgbackup_tools.deployment import PROJECT_ROOT
 
 ASL_PATH = PROJECT_ROOT / "statemachine" / "onboarding.asl.json"
@@ -284,7 +285,38 @@ def definition() -> State:
         ),
         "ReattachBackupPolicies": lambda_step("ReattachBackupPolicies", 900, "Report"),
         "Report": lambda_step("ReportOnboarding", 60, "Notify"),
-        "Notify": notify(REPORT_MESSAGE, catch_failure(), "Outcome"),
+        "Notify": notify(REPORT_MESSAGE, catch_failure(), "MoreToReconcile"),
+        # A reconcile onboards one chunk of accounts per round (accounts.RECONCILE_CHUNK_ACCOUNTS), so its state
+        # stays inside Step Functions' 262,144 bytes
+        # (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html); each round recomputes from the
+        # organization. A round with failures stops (a failed account is not current: it would come back every
+        # round); the bound stops a loop that would never end; the daily reconcile takes up what is left.
+        "MoreToReconcile": {
+            "Type": "Choice",
+            "Comment": "A reconcile with accounts left and no failures in this chunk: the next chunk.",
+            "Choices": [
+                {
+                    "And": [
+                        present_and("$.resolution.remaining", "NumericGreaterThan", 0),
+                        present_and("$.chunk", "NumericLessThan", RECONCILE_MAX_CHUNKS),
+                        {"Variable": "$.report.failed", "NumericEquals": 0},
+                        {"Not": present_and("$.report.offboarding_failed", "NumericGreaterThan", 0)},
+                    ],
+                    "Next": "NextChunk",
+                }
+            ],
+            "Default": "Outcome",
+        },
+        "NextChunk": {
+            "Type": "Pass",
+            "Comment": f"Resolve again in reconcile mode (at most {RECONCILE_MAX_CHUNKS} chunks a run).",
+            "Parameters": {
+                "input": {"mode": "reconcile"},
+                "execution.$": "$.execution",
+                "chunk.$": "States.MathAdd($.chunk, 1)",
+            },
+            "Next": "Resolve",
+        },
         "Outcome": {
             "Type": "Choice",
             "Choices": [

@@ -1004,7 +1004,13 @@ def _patched(target: Any, name: str, value: Any) -> Iterator[None]:
 
 def final_state(history: list[dict[str, Any]]) -> dict[str, Any]:
     """The last workflow state a Task produced (the Report step's output, when the run got that far)."""
-    state: dict[str, Any] = {}
+    states = _task_states(history)
+    return states[-1] if states else {}
+
+
+def _task_states(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every workflow state a Task produced, in order."""
+    states: list[dict[str, Any]] = []
     for event in history:
         for details in event.values():
             if not isinstance(details, dict) or "output" not in details:
@@ -1019,8 +1025,17 @@ def final_state(history: list[dict[str, Any]]) -> dict[str, Any]:
                 and "execution" in payload
                 and ("resolution" in payload or "failure" in payload)
             ):
-                state = payload
-    return state
+                states.append(payload)
+    return states
+
+
+def chunk_states(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The last workflow state of each reconcile chunk of the execution (one for any other run), in order: a
+    reconcile onboards one chunk of accounts per round of the state machine (accounts.RECONCILE_CHUNK_ACCOUNTS)."""
+    last: dict[int, dict[str, Any]] = {}
+    for state in _task_states(history):
+        last[int(state.get("chunk") or 1)] = state
+    return [last[chunk] for chunk in sorted(last)] or [{}]
 
 
 def _outcomes(state: Mapping[str, Any]) -> dict[str, dict[str, str]]:
@@ -1159,10 +1174,19 @@ def _org_paths(statement: Mapping[str, Any]) -> list[str]:
 def build_report(world: World, histories: list[list[dict[str, Any]]]) -> dict[str, Any]:
     """The run's report in the `orgbackup simulate --json` contract."""
     outcomes: dict[str, dict[str, str]] = {}
+    counted_current = False
     for history in histories:
-        outcomes.update(_outcomes(final_state(history)))
+        for state in chunk_states(history):
+            outcomes.update(_outcomes(state))
+            counted_current |= bool(state.get("resolution", {}).get("baseline_current"))
     observer = Observer(world)
     instances = observer.stack_instances()
+    if counted_current:
+        # A reconcile counts the accounts whose baseline was already current, without naming them: they are the
+        # accounts with a current instance everywhere that the run did nothing else with.
+        for account_id, statuses in sorted(instances.items()):
+            if account_id not in outcomes and statuses and set(statuses.values()) == {"CURRENT"}:
+                outcomes[account_id] = {"outcome": "skipped", "reason": "baseline already current"}
     policy = observer.central_policy()
     accounts: dict[str, Any] = {}
     for account_id, outcome in outcomes.items():

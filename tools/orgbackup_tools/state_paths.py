@@ -34,7 +34,7 @@ class LambdaInvokeResult(TypedDict):
 
 # The document each state reads, where it is not the workflow state.
 INPUT_MODELS: Mapping[str, Any] = {"Start": Any, "Resolve": model.ResolveRequest}
-OUTPUT_MODELS: Mapping[str, Any] = {"Start": model.ResolveRequest}
+OUTPUT_MODELS: Mapping[str, Any] = {"Start": model.ResolveRequest, "NextChunk": model.ResolveRequest}
 ITERATION_MODEL = model.OperationPoll  # every Map of the definition polls StackSet operations
 
 PATH = re.compile(r"\$(?:\.[A-Za-z_][A-Za-z0-9_]*)*")

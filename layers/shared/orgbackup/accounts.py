@@ -109,6 +109,10 @@ class Resolution:
     invalid: list[AccountOutcome] = field(default_factory=list)
     # The manual input's note, carried to the notification.
     reason: str | None = None
+    # Reconcile only: accounts whose baseline is already current, counted, not listed (a daily reconcile of a large
+    # organization must fit in the state), and the accounts to onboard left for the next chunk of the run.
+    baseline_current: int = 0
+    remaining: int = 0
 
     @property
     def account_ids(self) -> list[str]:
@@ -129,6 +133,10 @@ class Resolution:
         }
         if self.reason is not None:
             out["reason"] = self.reason
+        if self.baseline_current:
+            out["baseline_current"] = self.baseline_current
+        if self.remaining:
+            out["remaining"] = self.remaining
         return out
 
     @classmethod
@@ -146,7 +154,16 @@ class Resolution:
             skipped=[_outcome_from(item) for item in _items(fields, "skipped")],
             invalid=[_outcome_from(item) for item in _items(fields, "invalid")],
             reason=fields.string("reason"),
+            baseline_current=_count(fields, "baseline_current"),
+            remaining=_count(fields, "remaining"),
         )
+
+
+def _count(fields: Fields, key: str) -> int:
+    value = fields.data.get(key, 0)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise fields.fail(key, f"must be a count (an integer of 0 or more), got {got(value)}")
+    return value
 
 
 def _compact(**fields: object) -> dict[str, Any]:
@@ -469,20 +486,40 @@ def resolve_input(
             backoff=backoff,
         )
     view = Organizations.of(client, backoff)
-    resolution = Resolution(mode="reconcile")
+    in_progress: list[AccountOutcome] = []
+    current = 0
+    candidates: list[tuple[AccountTypeDef, tuple[str, ...]]] = []
     for account, path in _in_scope_active(view, settings):
         if account["Id"] in in_progress_baseline_ids:
-            resolution.skipped.append(
+            in_progress.append(
                 AccountOutcome(account["Id"], "baseline-in-progress", BASELINE_IN_PROGRESS, name=account.get("Name"))
             )
         elif account["Id"] in current_baseline_ids:
-            resolution.skipped.append(
-                AccountOutcome(account["Id"], "baseline-current", BASELINE_CURRENT, name=account.get("Name"))
-            )
+            current += 1
         else:
-            resolution.to_onboard.append(_ref(view, account, path))
+            candidates.append((account, path))
+    # One chunk: the first accounts by ID; the state machine runs Resolve again for the rest (each run recomputes
+    # from the organization, and the ones this chunk onboards are then current, so no continuation token).
+    candidates.sort(key=lambda candidate: candidate[0]["Id"])
+    chunk = RECONCILE_CHUNK_ACCOUNTS
+    resolution = Resolution(
+        mode="reconcile",
+        to_onboard=[_ref(view, account, path) for account, path in candidates[:chunk]],
+        skipped=in_progress,
+        baseline_current=current,
+        remaining=max(0, len(candidates) - chunk),
+    )
     _log(resolution)
     return resolution
+
+
+# The accounts one reconcile chunk onboards: the Pipe's batch size (template.yaml, OnboardingPipe BatchSize; a
+# static test keeps them equal), the batch the workflow is sized and measured for, whose state stays inside Step
+# Functions' 262,144 bytes (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html). Read at call
+# time, so a test can lower it.
+RECONCILE_CHUNK_ACCOUNTS = 1000
+# The state machine's bound on chunks (onboarding_definition): room for an organization of 10,000 accounts and one more.
+RECONCILE_MAX_CHUNKS: Final = -(-10_000 // RECONCILE_CHUNK_ACCOUNTS) + 1
 
 
 def _log(resolution: Resolution) -> None:
@@ -492,6 +529,8 @@ def _log(resolution: Resolution) -> None:
             "mode": resolution.mode,
             "to_onboard": resolution.account_ids,
             "skipped": [(item.account_id, item.code) for item in resolution.skipped],
+            "baseline_current": resolution.baseline_current,
+            "remaining": resolution.remaining,
             "invalid": [(item.account_id, item.reason) for item in resolution.invalid],
         },
     )

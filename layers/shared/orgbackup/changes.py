@@ -36,7 +36,7 @@ from orgbackup.policies.apply import managed_policies
 from orgbackup.retry import Backoff
 from orgbackup.settings import Settings
 from orgbackup.workflow_input import AccountRequest, WorkflowInput
-from orgbackup.workflow_state import DepartureEntry, Offboarded, Plan, WorkflowState, check_state
+from orgbackup.workflow_state import DepartureEntry, Offboarded, Plan, WorkflowState, check_state, operations_name
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -142,14 +142,15 @@ def find_departures(
     resolution: Resolution,
     states: baseline.Instances,
     backoff: Backoff | None = None,
+    in_scope: Collection[str] | None = None,
 ) -> list[Departure]:
     """Accounts to offboard, decided now. In reconcile, every account holding instances that the in-scope listing
-    did not return is classified the same way an event's account is (accounts.resolve)."""
+    (``in_scope``: the in-scope active accounts, read now) did not return is classified the same way an event's
+    account is (accounts.resolve). The resolution cannot say which accounts are in scope: a reconcile counts the
+    current ones and onboards one chunk of the rest."""
     outcomes = _departures_in(resolution)
     if resolution.mode == "reconcile":
-        listed = {ref.account_id for ref in resolution.to_onboard} | {
-            item.account_id for item in resolution.skipped if item.account_id
-        }
+        listed = set(in_scope_active_account_ids(org, settings, backoff=backoff) if in_scope is None else in_scope)
         others = sorted(set(states) - listed)
         requests = [AccountRequest(account_id=a, source="reconcile", trigger="manual") for a in others]
         outcomes += _departures_in(resolve(org, settings, requests, mode="manual", backoff=backoff))
@@ -269,11 +270,14 @@ def offboard(
     states = baseline.instance_states(
         cfn, settings.member_stackset_name, None if resolution.mode == "reconcile" else leaving
     )
-    departures = {item.account_id: item for item in find_departures(org, settings, resolution, states, backoff)}
+    # Reconcile: the in-scope accounts, listed once, serve both the departures and the extra attachments.
+    in_scope = in_scope_active_account_ids(org, settings, backoff=backoff) if resolution.mode == "reconcile" else None
+    departures = {
+        item.account_id: item for item in find_departures(org, settings, resolution, states, backoff, in_scope)
+    }
     managed = managed_policies(org, policy_name_prefix)
     explicit = set(settings.policy_target_ids)
-    if resolution.mode == "reconcile":
-        in_scope = in_scope_active_account_ids(org, settings, backoff=backoff)
+    if in_scope is not None:
         for account_id in sorted(extra_attachments(org, managed, in_scope, explicit) - set(departures)):
             departures[account_id] = Departure(account_id, "out-of-scope", "not in scope: policies attached")
     for departure in departures.values():
@@ -290,7 +294,7 @@ def offboard(
         cfn,
         settings.member_stackset_name,
         removals,
-        str(state.get("execution", "run")),
+        operations_name(state),
         retain_stacks=offboarding.offboarding_retain_stacks,
     )
     logger.info(

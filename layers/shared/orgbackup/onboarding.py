@@ -22,7 +22,7 @@ from orgbackup.policies.converge import reattach_policies
 from orgbackup.policies.parameters import PolicyParameters
 from orgbackup.settings import Settings
 from orgbackup.workflow_input import parse_workflow_input
-from orgbackup.workflow_state import Plan, ResolutionState, WorkflowState, check_state
+from orgbackup.workflow_state import Plan, ResolutionState, WorkflowState, check_state, operations_name
 
 if TYPE_CHECKING:
     from mypy_boto3_backup import BackupClient
@@ -38,7 +38,8 @@ def resolution_of(state: WorkflowState) -> Resolution:
 
 
 def resolve_request(event: object) -> tuple[object, str]:
-    """The Resolve task's payload (the Start state wraps the execution's input): ``(input, execution name)``."""
+    """The Resolve task's payload (the Start state wraps the execution's input): ``(input, execution name)``;
+    ``request_chunk`` reads which reconcile chunk it is."""
     if not isinstance(event, dict) or "input" not in event:
         raise InvalidInputError(
             'Resolve: the payload must be {"input": <the execution\'s input>, "execution": <its name>} '
@@ -53,14 +54,25 @@ def resolve_request(event: object) -> tuple[object, str]:
     return event["input"], execution
 
 
+def request_chunk(event: object) -> int:
+    """The reconcile chunk a Resolve payload asks for: NextChunk counts them (1 when absent: the first)."""
+    chunk = event.get("chunk", 1) if isinstance(event, dict) else 1
+    if not isinstance(chunk, int) or isinstance(chunk, bool) or chunk < 1:
+        raise InvalidInputError(f"Resolve: chunk: must be a chunk number (1 or more), got {json_type(chunk)} {chunk!r}")
+    return chunk
+
+
 def resolve(
     raw_input: object,
     execution: str,
     settings: Settings,
     org: "Organizations | OrganizationsClient",
     cfn: "CloudFormationClient",
+    chunk: int = 1,
 ) -> WorkflowState:
-    """Parse the input, look the accounts up and classify them; decide which steps the run needs."""
+    """Parse the input, look the accounts up and classify them; decide which steps the run needs. A reconcile
+    takes at most ``accounts.RECONCILE_CHUNK_ACCOUNTS`` accounts to onboard (``chunk`` counts the rounds: the state
+    machine comes back here while ``resolution.remaining`` is above 0)."""
     org = Organizations.of(org)
     workflow_input = changes.expand_ou_requests(org, parse_workflow_input(raw_input))
     requested = None if workflow_input.mode == "reconcile" else {r.account_id for r in workflow_input.requests}
@@ -72,7 +84,9 @@ def resolve(
     resolution = resolve_input(
         org, settings, workflow_input, current_baseline_ids=current, in_progress_baseline_ids=in_progress
     )
-    already_current = any(item.code == "baseline-current" for item in resolution.skipped)
+    already_current = resolution.baseline_current > 0 or any(
+        item.code == "baseline-current" for item in resolution.skipped
+    )
     plan: Plan = {
         "start_baseline": bool(resolution.to_onboard),
         # Accounts whose baseline is already current still get the vault policy and the backup policies
@@ -85,12 +99,15 @@ def resolve(
     reevaluated = changes.reevaluated_accounts(workflow_input)
     if reevaluated:
         plan["reevaluated"] = reevaluated
-    return {
+    state: WorkflowState = {
         "execution": execution,
         # Resolution.to_dict writes what workflow_state.ResolutionState describes (check_state parses it back).
         "resolution": cast(ResolutionState, resolution.to_dict()),
         "plan": plan,
     }
+    if resolution.mode == "reconcile":
+        state["chunk"] = chunk
+    return state
 
 
 def start_baseline(event: object, settings: Settings, cfn: "CloudFormationClient") -> WorkflowState:
@@ -99,7 +116,7 @@ def start_baseline(event: object, settings: Settings, cfn: "CloudFormationClient
     states = baseline.instance_states(cfn, settings.member_stackset_name, accounts)
     plan = baseline.plan_baseline(accounts, states, settings.baseline_regions)
     operations = baseline.start_operations(
-        cfn, settings.member_stackset_name, plan, settings.baseline_regions, state["execution"]
+        cfn, settings.member_stackset_name, plan, settings.baseline_regions, operations_name(state)
     )
     logger.info("baseline operations started", extra={"operations": operations, "accounts": len(accounts)})
     return {**state, "operations": operations}

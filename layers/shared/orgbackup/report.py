@@ -5,6 +5,7 @@ through its model (``orgbackup.workflow_state``), and writes the state's ``repor
 import json
 from typing import Final
 
+from orgbackup.accounts import RECONCILE_MAX_CHUNKS
 from orgbackup.text import SNS_SUBJECT_MAX_CHARS, one_line
 from orgbackup.workflow_state import (
     AccountEntry,
@@ -85,11 +86,25 @@ def run_report(state: WorkflowState) -> Report:
     # stays short. The line says only what is known here: the run still converges their vault policy and backup
     # policies (the re-run after a failed run finishes exactly that), and the lines below say what it wrote.
     current = [item for item in skipped if item.get("code") == "baseline-current"]
+    # A reconcile counts them only (accounts.resolve_input): its state stays small in a large organization.
+    current_count = len(current) + int(resolution.get("baseline_current") or 0)
     lines += _section(
         "Skipped", [f"{_label(item)}: {item.get('reason', '')}" for item in skipped if item not in current]
     )
-    if current:
-        lines += [f"Baseline already current (no StackSet change): {len(current)} account(s).", ""]
+    if current_count:
+        lines += [f"Baseline already current (no StackSet change): {current_count} account(s).", ""]
+    remaining = int(resolution.get("remaining") or 0)
+    chunk = int(state.get("chunk") or 1)
+    if remaining:
+        # The state machine's MoreToReconcile runs Resolve again for them, unless this chunk had failures (a failed
+        # account is not current: it would come back in every chunk) or the chunk bound is reached.
+        stops = bool(results.get("failed")) or int(offboarding_failures(state)) > 0 or chunk >= RECONCILE_MAX_CHUNKS
+        lines += [
+            f"{remaining} more accounts are left to the next reconcile run (this was chunk {chunk})."
+            if stops
+            else f"{remaining} more accounts follow in this run (chunk {chunk + 1}).",
+            "",
+        ]
     lines += _section(
         "Invalid",
         [f"{_label(item)} [{', '.join(item.get('sources', []))}]: {item.get('reason', '')}" for item in invalid],
@@ -118,12 +133,13 @@ def run_report(state: WorkflowState) -> Report:
         ]
 
     not_offboarded = offboarding.get("failed", {})
+    skipped_uncounted = current_count - len(current)
     counts = [
         f"{len(onboarded)} onboarded",
         *([f"{len(offboarded)} offboarded"] if offboarded else []),
         *([f"{len(failed)} failed"] if failed else []),
         *([f"{len(not_offboarded)} offboarding failed"] if not_offboarded else []),
-        *([f"{len(skipped)} skipped"] if skipped else []),
+        *([f"{len(skipped) + skipped_uncounted} skipped"] if skipped or skipped_uncounted else []),
         *([f"{len(invalid)} invalid"] if invalid else []),
     ]
     return {
@@ -134,6 +150,10 @@ def run_report(state: WorkflowState) -> Report:
         "offboarding_failed": len(not_offboarded),
         "outcome": "partial" if failed or not_offboarded else "succeeded",
     }
+
+
+def offboarding_failures(state: WorkflowState) -> int:
+    return len(state.get("offboarding", NO_OFFBOARDING).get("failed", {}))
 
 
 def _offboarding_lines(offboarding: OffboardingState) -> list[str]:

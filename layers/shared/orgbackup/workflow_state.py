@@ -79,6 +79,8 @@ class ResolutionState(TypedDict):
     skipped: NotRequired[list[AccountEntry]]
     invalid: NotRequired[list[AccountEntry]]
     reason: NotRequired[str]
+    baseline_current: NotRequired[int]  # reconcile: accounts skipped as current, counted, not listed
+    remaining: NotRequired[int]  # reconcile: accounts to onboard left for the next chunk (MoreToReconcile)
 
 
 class Plan(TypedDict):
@@ -174,6 +176,7 @@ class WorkflowState(TypedDict):
     """The state, with the step that writes each key."""
 
     execution: NotRequired[ExecutionName]  # Resolve
+    chunk: NotRequired[Count]  # Resolve, reconcile: which chunk of the run this is (1, 2, ...; NextChunk counts)
     resolution: NotRequired[Annotated[ResolutionState, ParsedBy(Resolution.from_dict)]]  # Resolve
     plan: NotRequired[Plan]  # Resolve (Offboard updates it)
     offboarding: NotRequired[OffboardingState]  # Offboard, InspectOffboarding
@@ -192,6 +195,7 @@ class ResolveRequest(TypedDict):
 
     input: Any
     execution: str
+    chunk: NotRequired[int]  # NextChunk: the reconcile chunk this Resolve runs (absent: the first)
 
 
 class OperationStatus(TypedDict):
@@ -304,6 +308,16 @@ def _base(kind: Any) -> Any:
 
 def _of(item: Any) -> str:
     return {str: " of strings", int: " of integers", bool: " of true or false"}.get(_base(item), "")
+
+
+def operations_name(state: WorkflowState) -> str:
+    """The name a step's StackSet operation IDs derive from (``baseline.operation_id``): the execution's, and the
+    reconcile chunk's past the first: the operation ID is an idempotency token, CloudFormation performs an operation
+    only once per ID (CloudFormation API reference, CreateStackInstances OperationId:
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStackInstances.html)."""
+    execution = str(state.get("execution", "run"))
+    chunk = state.get("chunk", 1)
+    return execution if chunk <= 1 else f"{execution}-chunk{chunk}"
 
 
 def check_state(state: object, *, required: tuple[str, ...] = ()) -> WorkflowState:
