@@ -9,7 +9,7 @@ from orgbackup_tools.deployment import PROJECT_ROOT, load_template
 
 def test_a_reconcile_chunk_is_the_pipes_batch() -> None:
     pipe = load_template()["Resources"]["OnboardingPipe"]["Properties"]
-    assert accounts.RECONCILE_CHUNK_ACCOUNTS == int(pipe["SourceParameters"]["SqsQueueParameters"]["BatchSize"])
+    assert int(pipe["SourceParameters"]["SqsQueueParameters"]["BatchSize"]) == accounts.RECONCILE_CHUNK_ACCOUNTS
 
 
 def test_the_state_machine_bounds_the_chunks_of_a_run() -> None:

@@ -381,3 +381,36 @@ def test_the_backfill_lines_say_whether_the_resolved_state_fits_in_step_function
     rows = [line for line in lines if line.startswith("| first deploy") or line.startswith("| daily")]
     assert [row.split("|")[-2].strip() for row in rows] == ["NO", "yes"]
     assert "300,000" in rows[0]
+
+
+def test_the_backfill_lines_give_chunks_operations_calls_state_and_time() -> None:
+    # Given a backfill run of 5,000 accounts in 4 Regions, in 5 chunks
+    backfill = {
+        "accounts": 5000,
+        "regions": 4,
+        "chunk_accounts": 1000,
+        "status": "SUCCEEDED",
+        "chunks": 5,
+        "stackset_operations": 5,
+        "onboarded": 4996,
+        "api_calls": {"organizations": 9000, "cloudformation": 60},
+        "api_calls_per_account": 1.81,
+        "largest_state_bytes": 120_000,
+        "modelled_minutes": 61.5,
+    }
+    lines = bench._backfill_lines(backfill)
+    # Then they name the run, and its row gives each figure
+    assert lines[0].startswith("First deploy's backfill: 5000 accounts in 4 Regions, one reconcile execution")
+    row = next(line for line in lines if line.startswith("| 5 "))
+    assert [cell.strip() for cell in row.strip("|").split("|")] == ["5", "5", "4996", "9060", "1.81", "120,000", "61.5"]
+    # And a run without them (an older report) adds no line
+    assert bench._backfill_lines({"to_onboard": 1}) == []
+
+
+def test_a_chunked_execution_is_traced_chunk_by_chunk() -> None:
+    # Given the events of a reconcile execution of two chunks
+    events = [("invoke", "ResolveAccountsFunction"), ("invoke", "StartBaselineFunction")] * 2
+    traces = bench._chunk_traces(events, [{"type": "PassStateEntered"}], records=1000)
+    # Then each chunk is a trace of its own, the transitions counted once
+    assert [trace.step_functions for trace in traces] == [["ResolveAccountsFunction", "StartBaselineFunction"]] * 2
+    assert [trace.transitions for trace in traces] == [1, 0]

@@ -9,6 +9,7 @@ import concurrent.futures
 import contextlib
 import copy
 import importlib
+import itertools
 import json
 import multiprocessing
 import os
@@ -328,7 +329,7 @@ def state_transitions(history: Sequence[dict[str, Any]]) -> int:
     return sum(1 for event in history if str(event.get("type", "")).endswith("StateEntered"))
 
 
-def execute(world: Any, batch: list[dict[str, Any]], timeout: float = 600) -> tuple[str, str]:
+def execute(world: Any, batch: Any, timeout: float = 600) -> tuple[str, str]:
     """Start an execution and wait for it; (ARN, status). Waits by joining moto's execution thread rather than
     polling the API: with one core's worth of GIL, every poll is CPU taken from the execution itself."""
     from moto.stepfunctions.parser.utils import TMP_THREADS  # noqa: PLC0415
@@ -450,9 +451,8 @@ def establish_vault_policy_form(world: Any) -> str:
 
 
 def run_org_size(total_accounts: int) -> dict[str, Any]:
-    """The AWS API calls, by service, of a batch of ONE new account in an organization of ``total_accounts``, and
-    what a reconcile (backfill) of that organization would carry in the workflow's state."""
-    from orgbackup import onboarding  # noqa: PLC0415
+    """The AWS API calls, by service, of a batch of ONE new account in an organization of ``total_accounts``
+    (the backfill of the largest organization: ``run_backfill``)."""
     from orgbackup_tools import simulation  # noqa: PLC0415
 
     events = burst_events(1, json.loads(DEFAULT_EVENT.read_text(encoding="utf-8")))
@@ -473,33 +473,90 @@ def run_org_size(total_accounts: int) -> dict[str, Any]:
             for batch in world.pipe_batches():
                 execute(world, batch)
         batch_calls = dict(Counter(call.service for call in recorder.calls()))
-        # The first deploy's backfill: Resolve in reconcile mode over the whole organization (no account has a
-        # baseline yet), and the daily reconcile once every account has one (all skipped as current).
-        org, cfn = aws.client("organizations"), aws.client("cloudformation")
-        first = onboarding.resolve({"mode": "reconcile"}, "bench-reconcile", world.settings, org, cfn)
-        steady = dict(first)
-        steady["resolution"] = {
-            **first["resolution"],
-            "counts": {
-                **first["resolution"]["counts"],
-                "to_onboard": 0,
-                "skipped": len(first["resolution"]["to_onboard"]),
-            },
-            "to_onboard": [],
-            "skipped": [
-                {"account_id": ref["account_id"], "code": "baseline-current", "reason": "baseline already current"}
-                | ({"name": ref["name"]} if "name" in ref else {})
-                for ref in first["resolution"]["to_onboard"]
-            ],
-        }
+    return {"api_calls": batch_calls, "vault_policy_form": form}
+
+
+# The first deploy's backfill is measured in an organization of this many Regions (issue 14: 5,000 accounts in 4).
+BACKFILL_REGIONS = ("us-east-1", "eu-west-1", "us-west-2", "eu-central-1")
+
+
+def largest_state_bytes(history: Sequence[dict[str, Any]]) -> int:
+    """The largest state any state of the execution passed on (its output), in bytes of UTF-8."""
+    return max(
+        (
+            len(str(event["stateExitedEventDetails"].get("output", "")).encode())
+            for event in history
+            if "stateExitedEventDetails" in event
+        ),
+        default=0,
+    )
+
+
+def _chunk_traces(events: Sequence[tuple[str, Any]], history: Sequence[dict[str, Any]], records: int) -> list[Any]:
+    """A reconcile execution's events cut at each Resolve: one trace per chunk (each chunk is modelled as an
+    execution of its own, started when the previous one ended; the transitions all go to the first)."""
+    starts = [i for i, (kind, item) in enumerate(events) if kind == "invoke" and "ResolveAccounts" in str(item)]
+    bounds = [*starts, len(events)]
+    traces = []
+    for number, (start, end) in enumerate(itertools.pairwise(bounds)):
+        trace = trace_of([{}] * records, events[start:end], history if number == 0 else [])
+        traces.append(trace)
+    return traces
+
+
+def run_backfill(total_accounts: int, regions: Sequence[str] = BACKFILL_REGIONS) -> dict[str, Any]:
+    """The first deploy's backfill through the real state machine: a reconcile execution in an organization of
+    ``total_accounts`` in-scope accounts, none with a baseline, in ``regions``; then the daily reconcile once they
+    all have one. Counts chunks, StackSet operations and API calls; the modelled time is the chunks' one after
+    another (latency_model.timeline for each)."""
+    from orgbackup.accounts import RECONCILE_CHUNK_ACCOUNTS  # noqa: PLC0415
+    from orgbackup_tools import simulation  # noqa: PLC0415
+
+    spec = simulation.OrgSpec(regions=tuple(regions))
+    in_scope = spec.in_scope_ou_ids[0]
+    for index in range(max(0, total_accounts - len(spec.accounts) + 1)):
+        spec.accounts.append(simulation.Account(f"8{index:011d}", f"existing-{index:05d}", in_scope))
+    timing = ProductTiming.load(ROOT)
+    recorder = Recorder()
+    with (
+        open(os.devnull, "w", encoding="utf-8") as quiet,
+        contextlib.redirect_stdout(quiet),
+        lighter_emulation(),
+        simulation.World.emulate(spec) as world,
+    ):
+        observer = simulation.Observer(world)
+        before = observer.stackset_operations()
+        with counting(world, recorder):
+            arn, status = execute(world, {"mode": "reconcile"}, timeout=3600)
+        history = world.history(arn)
+        events = list(recorder.events)
+        calls = recorder.calls()
+        operations = observer.stackset_operations() - before
+        wanted = set(world.settings.baseline_regions)
+        protected = sum(
+            1
+            for statuses in observer.stack_instances().values()
+            if wanted <= {r for r, s in statuses.items() if s == CURRENT}
+        )
+        daily_arn, daily_status = execute(world, {"mode": "reconcile"}, timeout=3600)
+        daily = world.history(daily_arn)
+    chunks = sum(1 for event in history if event.get("stateEnteredEventDetails", {}).get("name") == "Resolve")
+    traces = _chunk_traces(events, history, timing.pipe_batch_size)
+    minutes = sum(latency_model.timeline([t], timing.pipe_batch_size, timing).last_protected_seconds for t in traces)
     return {
-        "api_calls": batch_calls,
-        "vault_policy_form": form,
-        "reconcile": {
-            "to_onboard": len(first["resolution"]["to_onboard"]),
-            "first_state_bytes": len(json.dumps(first, separators=(",", ":")).encode()),
-            "steady_state_bytes": len(json.dumps(steady, separators=(",", ":")).encode()),
-        },
+        "accounts": total_accounts,
+        "regions": len(wanted),
+        "chunk_accounts": RECONCILE_CHUNK_ACCOUNTS,
+        "status": status,
+        "chunks": chunks,
+        "stackset_operations": operations,
+        "onboarded": protected,
+        "api_calls": dict(Counter(call.service for call in calls)),
+        "api_calls_per_account": round(len(calls) / max(1, protected), 2),
+        "largest_state_bytes": largest_state_bytes(history),
+        "daily_status": daily_status,
+        "daily_largest_state_bytes": largest_state_bytes(daily),
+        "modelled_minutes": round(minutes / 60, 1),
     }
 
 
@@ -628,6 +685,19 @@ def run(
         progress(f"a batch of 1 new account in an organization of {size} accounts ...")
         measured = run_org_size(size)
         org_size.append({"accounts": size, **measured, "total": sum(measured["api_calls"].values())})
+    if org_size:
+        largest = org_size[-1]
+        progress(
+            f"the first deploy's backfill (reconcile) of the {largest['accounts']}-account organization in "
+            f"{len(BACKFILL_REGIONS)} Regions, then the daily reconcile ..."
+        )
+        backfill = run_backfill(largest["accounts"])
+        largest["reconcile"] = {
+            **backfill,
+            "to_onboard": backfill["onboarded"],
+            "first_state_bytes": backfill["largest_state_bytes"],
+            "steady_state_bytes": backfill["daily_largest_state_bytes"],
+        }
     return {"bursts": results, "cold_start": cold, "org_size": org_size}, timing
 
 
@@ -734,11 +804,11 @@ def _org_size_lines(org_size: Sequence[dict[str, Any]]) -> list[str]:
     if reconcile:
         limit = STATE_LIMIT_BYTES
         lines += [
-            f"Backfill (reconcile) of the {largest['accounts']}-account organization, the workflow state after Resolve "
-            f"(Step Functions takes at most {limit:,} bytes):",
+            f"Backfill (reconcile) of the {largest['accounts']}-account organization through the state machine, the "
+            f"largest workflow state of each run (Step Functions takes at most {limit:,} bytes):",
             "",
             *_table(
-                ["run", "accounts listed", "state bytes", "fits"],
+                ["run", "accounts", "largest state bytes", "fits"],
                 [
                     [
                         "first deploy (all to onboard)",
@@ -755,8 +825,47 @@ def _org_size_lines(org_size: Sequence[dict[str, Any]]) -> list[str]:
                 ],
             ),
             "",
+            *_backfill_lines(reconcile),
         ]
     return lines
+
+
+def _backfill_lines(backfill: dict[str, Any]) -> list[str]:
+    """The first deploy's backfill as run (``run_backfill``): chunks, operations, calls, modelled time."""
+    if "chunks" not in backfill:
+        return []
+    services = sorted(backfill["api_calls"])
+    return [
+        f"First deploy's backfill: {backfill['accounts']} accounts in {backfill['regions']} Regions, one reconcile "
+        f"execution ({backfill['status']}), chunks of {backfill['chunk_accounts']} accounts (counted in the emulated "
+        "organization; minutes modelled, the chunks one after another):",
+        "",
+        *_table(
+            [
+                "chunks",
+                "StackSet ops",
+                "onboarded",
+                "API calls",
+                "per account",
+                "largest state bytes",
+                "modelled minutes",
+            ],
+            [
+                [
+                    backfill["chunks"],
+                    backfill["stackset_operations"],
+                    backfill["onboarded"],
+                    sum(backfill["api_calls"].values()),
+                    f"{backfill['api_calls_per_account']:.2f}",
+                    f"{backfill['largest_state_bytes']:,}",
+                    f"{backfill['modelled_minutes']:.1f}",
+                ]
+            ],
+        ),
+        "",
+        *_table(services, [[backfill["api_calls"][s] for s in services]], labels=0),
+        "",
+    ]
 
 
 def render(report: dict[str, Any], timing: ProductTiming) -> list[str]:
