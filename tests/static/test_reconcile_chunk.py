@@ -14,7 +14,9 @@ def test_a_reconcile_chunk_is_the_pipes_batch() -> None:
 
 def test_the_state_machine_bounds_the_chunks_of_a_run() -> None:
     asl = json.loads((PROJECT_ROOT / "statemachine" / "onboarding.asl.json").read_text(encoding="utf-8"))
-    (rule,) = asl["States"]["MoreToReconcile"]["Choices"]
+    (rule,) = [rule for rule in asl["States"]["Outcome"]["Choices"] if rule["Next"] == "NextChunk"]
+    # after the rules that end a run with failures
+    assert asl["States"]["Outcome"]["Choices"][-1] is rule
     bounds = [
         condition
         for item in rule["And"]

@@ -1,5 +1,5 @@
 """Issue 14, part 5: a reconcile (the first deploy's backfill) of more accounts than one chunk onboards them all in
-one execution, one chunk of accounts per round of the state machine (Resolve ... Notify, MoreToReconcile,
+one execution, one chunk of accounts per round of the state machine (Resolve ... Notify, Outcome,
 NextChunk), one StackSet operation per chunk, its state inside Step Functions' limit; and the daily reconcile of an
 organization where every account is current lists none of them. The chunk is lowered to 3 accounts here."""
 

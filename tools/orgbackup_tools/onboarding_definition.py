@@ -285,28 +285,7 @@ def definition() -> State:
         ),
         "ReattachBackupPolicies": lambda_step("ReattachBackupPolicies", 900, "Report"),
         "Report": lambda_step("ReportOnboarding", 60, "Notify"),
-        "Notify": notify(REPORT_MESSAGE, catch_failure(), "MoreToReconcile"),
-        # A reconcile onboards one chunk of accounts per round (accounts.RECONCILE_CHUNK_ACCOUNTS), so its state
-        # stays inside Step Functions' 262,144 bytes
-        # (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html); each round recomputes from the
-        # organization. A round with failures stops (a failed account is not current: it would come back every
-        # round); the bound stops a loop that would never end; the daily reconcile takes up what is left.
-        "MoreToReconcile": {
-            "Type": "Choice",
-            "Comment": "A reconcile with accounts left and no failures in this chunk: the next chunk.",
-            "Choices": [
-                {
-                    "And": [
-                        present_and("$.resolution.remaining", "NumericGreaterThan", 0),
-                        present_and("$.chunk", "NumericLessThan", RECONCILE_MAX_CHUNKS),
-                        {"Variable": "$.report.failed", "NumericEquals": 0},
-                        {"Not": present_and("$.report.offboarding_failed", "NumericGreaterThan", 0)},
-                    ],
-                    "Next": "NextChunk",
-                }
-            ],
-            "Default": "Outcome",
-        },
+        "Notify": notify(REPORT_MESSAGE, catch_failure(), "Outcome"),
         "NextChunk": {
             "Type": "Pass",
             "Comment": f"Resolve again in reconcile mode (at most {RECONCILE_MAX_CHUNKS} chunks a run).",
@@ -317,12 +296,25 @@ def definition() -> State:
             },
             "Next": "Resolve",
         },
+        # A reconcile onboards one chunk of accounts per round (accounts.RECONCILE_CHUNK_ACCOUNTS), so its state
+        # stays inside Step Functions' 262,144 bytes
+        # (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html); each round recomputes from the
+        # organization. A round with failures ends the run (the rules above come first: a failed account is not
+        # current, it would come back every round); the bound stops a loop that would never end; the daily
+        # reconcile takes up what is left.
         "Outcome": {
             "Type": "Choice",
             "Choices": [
                 {"Variable": "$.report.failed", "NumericGreaterThan": 0, "Next": "SomeAccountsFailed"},
                 present_and("$.report.offboarding_failed", "NumericGreaterThan", 0)
                 | {"Next": "SomeOffboardingsFailed"},
+                {
+                    "And": [
+                        present_and("$.resolution.remaining", "NumericGreaterThan", 0),
+                        present_and("$.chunk", "NumericLessThan", RECONCILE_MAX_CHUNKS),
+                    ],
+                    "Next": "NextChunk",
+                },
             ],
             "Default": "Done",
         },

@@ -96,7 +96,7 @@ def run_report(state: WorkflowState) -> Report:
     remaining = int(resolution.get("remaining") or 0)
     chunk = int(state.get("chunk") or 1)
     if remaining:
-        # The state machine's MoreToReconcile runs Resolve again for them, unless this chunk had failures (a failed
+        # The state machine's Outcome runs Resolve again for them, unless this chunk had failures (a failed
         # account is not current: it would come back in every chunk) or the chunk bound is reached.
         stops = bool(results.get("failed")) or int(offboarding_failures(state)) > 0 or chunk >= RECONCILE_MAX_CHUNKS
         lines += [

@@ -80,7 +80,7 @@ class ResolutionState(TypedDict):
     invalid: NotRequired[list[AccountEntry]]
     reason: NotRequired[str]
     baseline_current: NotRequired[int]  # reconcile: accounts skipped as current, counted, not listed
-    remaining: NotRequired[int]  # reconcile: accounts to onboard left for the next chunk (MoreToReconcile)
+    remaining: NotRequired[int]  # reconcile: accounts to onboard left for the next chunk (Outcome -> NextChunk)
 
 
 class Plan(TypedDict):
