@@ -14,9 +14,6 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from botocore.exceptions import ClientError
-
-from orgbackup import retry
 from orgbackup.aws.stacksets import StackSet
 from orgbackup.exceptions import InvalidInputError
 
@@ -184,15 +181,8 @@ def operation_results(
                 results[(summary["Account"], summary["Region"])] = PairResult(
                     summary.get("Status", ""), summary.get("StatusReason", "")
                 )
-        except ClientError as error:
-            # OperationNotFoundException: "The specified ID refers to an operation that doesn't exist" (API reference,
-            # https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ListStackSetOperationResults.html).
-            # The ID came from the workflow state, so the state is what is wrong.
-            if retry.error_code(error) != "OperationNotFoundException":
-                raise
-            raise InvalidInputError(
-                f"workflow state: StackSet operation {op_id!r} does not exist in StackSet {stackset_name}"
-            ) from None
+        except InvalidInputError as error:  # an operation ID the StackSet does not have: the state named it
+            raise InvalidInputError(f"workflow state: {error}") from None
     return results
 
 

@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from orgbackup import retry
 from orgbackup.aws import pages
+from orgbackup.exceptions import InvalidInputError
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -34,9 +35,21 @@ class StackSet:
             yield from page["Summaries"]
 
     def operation_results(self, operation_id: str) -> Iterator[Any]:
-        """What one operation did per account and Region (ListStackSetOperationResults)."""
-        for page in pages(self.cfn.list_stack_set_operation_results, StackSetName=self.name, OperationId=operation_id):
-            yield from page["Summaries"]
+        """What one operation did per account and Region (ListStackSetOperationResults). An ID the StackSet does not
+        have is ``OperationNotFoundException`` ("The specified ID refers to an operation that doesn't exist": API
+        reference, https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ListStackSetOperationResults.html):
+        the ID came from the caller's input, so it is InvalidInputError naming it."""
+        try:
+            for page in pages(
+                self.cfn.list_stack_set_operation_results, StackSetName=self.name, OperationId=operation_id
+            ):
+                yield from page["Summaries"]
+        except ClientError as error:
+            if retry.error_code(error) != "OperationNotFoundException":
+                raise
+            raise InvalidInputError(
+                f"StackSet operation {operation_id!r} does not exist in StackSet {self.name}"
+            ) from None
 
     def create_instances(
         self, operation_id: str, accounts: Sequence[str], regions: Sequence[str], preferences: Mapping[str, Any]
