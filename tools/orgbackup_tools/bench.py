@@ -347,6 +347,32 @@ def execute(world: Any, batch: Any, timeout: float = 600) -> tuple[str, str]:
     return arn, status
 
 
+@contextlib.contextmanager
+def quiet_world(spec: Any) -> Iterator[Any]:
+    """An emulated organization built from ``spec`` for a measured run, with moto's costs that say nothing about the
+    product removed (``lighter_emulation``) and stdout silenced: with metrics disabled (as the emulation runs them)
+    Powertools never clears its metric set and prints it once it holds 100 values, noise that would break `--json`."""
+    from orgbackup_tools import simulation  # noqa: PLC0415 - moto
+
+    with (
+        open(os.devnull, "w", encoding="utf-8") as quiet,
+        contextlib.redirect_stdout(quiet),
+        lighter_emulation(),
+        simulation.World.emulate(spec) as world,
+    ):
+        yield world
+
+
+def add_existing_accounts(spec: Any, count: int) -> None:
+    """``count`` more accounts (none if ``count`` is not positive) in the spec's first in-scope OU, without a
+    baseline: the organization the product is deployed into."""
+    from orgbackup_tools import simulation  # noqa: PLC0415 - moto
+
+    in_scope = spec.in_scope_ou_ids[0]
+    for index in range(max(0, count)):
+        spec.accounts.append(simulation.Account(f"8{index:011d}", f"existing-{index:05d}", in_scope))
+
+
 def run_burst(accounts: int, batch_size: int | None, timing: ProductTiming) -> RunFigures:
     """``accounts`` new accounts enrolled at once; the workflow run in a fresh emulated organization with the
     Pipe's batch size (``None``: the template's)."""
@@ -355,14 +381,7 @@ def run_burst(accounts: int, batch_size: int | None, timing: ProductTiming) -> R
     events = burst_events(accounts, json.loads(DEFAULT_EVENT.read_text(encoding="utf-8")))
     spec, _ = plan_world(events)
     recorder = Recorder()
-    # With metrics disabled (as the emulation runs them) Powertools never clears its metric set and prints it to
-    # stdout once it holds 100 values: noise that would break `--json`.
-    with (
-        open(os.devnull, "w", encoding="utf-8") as quiet,
-        contextlib.redirect_stdout(quiet),
-        lighter_emulation(),
-        simulation.World.emulate(spec) as world,
-    ):
+    with quiet_world(spec) as world:
         observer = simulation.Observer(world)
         operations_before = observer.stackset_operations()
         invocations_before = len(world.invocations)
@@ -453,20 +472,12 @@ def establish_vault_policy_form(world: Any) -> str:
 def run_org_size(total_accounts: int) -> dict[str, Any]:
     """The AWS API calls, by service, of a batch of ONE new account in an organization of ``total_accounts``
     (the backfill of the largest organization: ``run_backfill``)."""
-    from orgbackup_tools import simulation  # noqa: PLC0415
 
     events = burst_events(1, json.loads(DEFAULT_EVENT.read_text(encoding="utf-8")))
     spec, _ = plan_world(events)
-    in_scope = spec.in_scope_ou_ids[0]
-    for index in range(max(0, total_accounts - len(spec.accounts) - 1)):  # the management account is not listed
-        spec.accounts.append(simulation.Account(f"8{index:011d}", f"existing-{index:05d}", in_scope))
+    add_existing_accounts(spec, total_accounts - len(spec.accounts) - 1)  # the management account is not listed
     recorder = Recorder()
-    with (
-        open(os.devnull, "w", encoding="utf-8") as quiet,
-        contextlib.redirect_stdout(quiet),
-        lighter_emulation(),
-        simulation.World.emulate(spec) as world,
-    ):
+    with quiet_world(spec) as world:
         form = establish_vault_policy_form(world)
         with counting(world, recorder):
             world.put_lifecycle_events(events)
@@ -513,17 +524,10 @@ def run_backfill(total_accounts: int, regions: Sequence[str] = BACKFILL_REGIONS)
     from orgbackup_tools import simulation  # noqa: PLC0415
 
     spec = simulation.OrgSpec(regions=tuple(regions))
-    in_scope = spec.in_scope_ou_ids[0]
-    for index in range(max(0, total_accounts - len(spec.accounts) + 1)):
-        spec.accounts.append(simulation.Account(f"8{index:011d}", f"existing-{index:05d}", in_scope))
+    add_existing_accounts(spec, total_accounts - len(spec.accounts) + 1)
     timing = ProductTiming.load(ROOT)
     recorder = Recorder()
-    with (
-        open(os.devnull, "w", encoding="utf-8") as quiet,
-        contextlib.redirect_stdout(quiet),
-        lighter_emulation(),
-        simulation.World.emulate(spec) as world,
-    ):
+    with quiet_world(spec) as world:
         observer = simulation.Observer(world)
         before = observer.stackset_operations()
         with counting(world, recorder):
