@@ -383,6 +383,35 @@ def test_step_functions_tasks_call_with_the_process_credentials_and_reuse_their_
         assert other.get_caller_identity()["Account"] == "222222222222"
 
 
+def test_many_invocations_with_metrics_disabled_print_no_metrics(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a function that adds one metric value per invocation, run as the simulation runs it (metrics disabled)
+    from aws_lambda_powertools import Metrics
+
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    metrics = Metrics(namespace="EmulationTest", service="worker")
+
+    @metrics.log_metrics
+    def counting(event, context):
+        metrics.add_metric(name="Runs", unit="Count", value=1)
+        return {}
+
+    with mock_aws(config={"lambda": {"use_docker": False}}), emulation.in_process_lambdas({"worker": counting}):
+        iam = boto3.client("iam", region_name="us-east-1")
+        role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        lam = boto3.client("lambda", region_name="us-east-1")
+        lam.create_function(
+            FunctionName="worker", Runtime="python3.13", Role=role, Handler="app.h", Code={"ZipFile": b"x"}
+        )
+        capsys.readouterr()
+        # When it is invoked more often than Powertools keeps values of one metric before printing them (100)
+        for _ in range(101):
+            lam.invoke(FunctionName="worker", Payload=b"{}")
+    # Then nothing reaches stdout: each invocation ends with no metric values kept
+    assert capsys.readouterr().out == ""
+
+
 def test_an_async_lambda_target_that_keeps_failing_sends_its_invocation_record_to_an_sqs_destination() -> None:
     # Given a rule whose Lambda target always fails, and the function's OnFailure destination is an SQS queue
     def failing(event, context):

@@ -766,6 +766,19 @@ class FakeLambdaContext:
 Handler = Callable[[Any, Any], Any]
 
 
+def _forget_unpublished_metrics() -> None:
+    """Each emulated invocation ends with no metric values kept.
+
+    The emulated functions run with POWERTOOLS_METRICS_DISABLED (their EMF lines would be the harness's stdout). A
+    disabled flush keeps its values, and Powertools prints a metric's values once it holds 100 of them, disabled or
+    not, so a long-lived process running many invocations (a test worker, the bench) would print EMF into its
+    own output. The values live in state shared by every ``Metrics`` instance; clearing one instance clears them.
+    """
+    from aws_lambda_powertools import Metrics  # noqa: PLC0415
+
+    Metrics(namespace="emulation").clear_metrics()
+
+
 @contextmanager
 def in_process_lambdas(handlers: dict[str, Handler]) -> Iterator[list[str]]:
     """Route invocations of each function name in ``handlers`` to that handler. Yields the invocation log."""
@@ -790,6 +803,8 @@ def in_process_lambdas(handlers: dict[str, Handler]) -> Iterator[list[str]]:
             response_headers["x-amz-function-error"] = "Unhandled"
             payload = {"errorType": type(error).__name__, "errorMessage": str(error), "stackTrace": []}
             return json.dumps(payload).encode()
+        finally:
+            _forget_unpublished_metrics()
         return json.dumps(result).encode()
 
     with mock.patch.object(LambdaSimpleBackend, "invoke", invoke):
