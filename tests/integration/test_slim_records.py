@@ -1,14 +1,21 @@
-"""Slim records (issue 14, part 5): the lifecycle rule's InputTransformer and the Pipe's InputTemplate from
-template.yaml turn each Control Tower event into a record of about 170 characters, so ONE Pipes batch of 1,000
-accounts fits Step Functions' input (262,144 characters), and the workflow's parser reads every record of it.
-With the two emulation extensions they rest on (EventBridge's missing-path rule, Pipes' per-record template)."""
+"""Slim records (issue 14, part 5): each rule that targets the onboarding queue (the lifecycle rule, the
+organization-change rule and the OU lifecycle rule) writes only what the workflow reads, and the Pipe's InputTemplate
+keeps only the message ID and that body: at most about 230 characters a record with the longest IDs AWS allows, so
+ONE Pipes batch of 1,000 records fits Step Functions' input (262,144 characters) whichever rule wrote them, and the
+workflow's parser reads every record of it to the same request as the whole event. With the two emulation
+extensions they rest on (EventBridge's missing-path rule, Pipes' per-record template)."""
 
+import copy
+import functools
 import json
+from collections.abc import Callable
 from typing import Any
 
 import boto3
+import jsonpath_ng.ext
 import pytest
 from moto import mock_aws
+from moto.events.models import EventPattern
 from moto.events.utils import EventTemplateParser
 from sample_events import read_event
 
@@ -16,16 +23,26 @@ from orgbackup.workflow_input import AccountRequest, InvalidRecord, parse_workfl
 from orgbackup_tools import deployment, emulation
 
 TEMPLATE = deployment.load_template()
-RULE = TEMPLATE["Resources"]["ControlTowerLifecycleRule"]["Properties"]
+RESOURCES = TEMPLATE["Resources"]
+RULE = RESOURCES["ControlTowerLifecycleRule"]["Properties"]
 TRANSFORMER = RULE["Targets"][0]["InputTransformer"]
-PIPE = TEMPLATE["Resources"]["OnboardingPipe"]["Properties"]
+PIPE = RESOURCES["OnboardingPipe"]["Properties"]
 PIPE_TEMPLATE = PIPE["TargetParameters"]["InputTemplate"]
+BATCH_SIZE = PIPE["SourceParameters"]["SqsQueueParameters"]["BatchSize"]
 # Step Functions takes at most 262,144 characters of input; a Pipe's Step Functions target gets the batch as one
 # JSON array within that ("Amazon EventBridge Pipes batching and concurrency").
 STEP_FUNCTIONS_INPUT_LIMIT = 262_144
-# The longest IDs AWS allows: OU IDs are ou- then 4-32 and 8-32 characters (Organizations API reference,
-# OrganizationalUnit.Id); SQS message IDs are UUIDs.
+# The longest IDs AWS allows: OU IDs are ou- then 4-32 and 8-32 characters, root IDs r- then 4-32 (Organizations
+# API reference, OrganizationalUnit.Id, Root.Id); OU names up to 128 characters; SQS message IDs are UUIDs.
 LONGEST_OU = "ou-" + "a" * 32 + "-" + "b" * 32
+LONGEST_ROOT = "r-" + "c" * 32
+# Every rule whose target is the onboarding queue: each must have a worst case below.
+QUEUE_RULES = sorted(
+    logical_id
+    for logical_id, resource in RESOURCES.items()
+    if resource["Type"] == "AWS::Events::Rule"
+    and any(target["Arn"] == {"Fn::GetAtt": "OnboardingQueue.Arn"} for target in resource["Properties"]["Targets"])
+)
 
 
 def lifecycle_event(index: int, name: str = "CreateManagedAccount", ou: str = LONGEST_OU) -> dict[str, Any]:
@@ -37,15 +54,64 @@ def lifecycle_event(index: int, name: str = "CreateManagedAccount", ou: str = LO
     return event
 
 
-def through_rule_and_pipe(event: dict[str, Any], message_id: str) -> Any:
-    """What the state machine receives for ``event``: the rule's transformer (moto's, with AWS's missing-path rule),
+def organizations_event(index: int, name: str = "MoveAccount") -> dict[str, Any]:
+    samples = {
+        "MoveAccount": "move-account-out-of-scope.json",
+        "CloseAccount": "close-account.json",
+        "RemoveAccountFromOrganization": "remove-account-from-organization.json",
+    }
+    event: dict[str, Any] = copy.deepcopy(read_event(f"organizations/{samples[name]}"))
+    parameters = event["detail"]["requestParameters"]
+    parameters["accountId"] = f"7{index:011d}"
+    if name == "MoveAccount":
+        parameters.update(sourceParentId=LONGEST_ROOT, destinationParentId=LONGEST_OU)
+    return event
+
+
+def ou_event(index: int, name: str = "DeregisterOrganizationalUnit") -> dict[str, Any]:
+    sample = "register" if name == "RegisterOrganizationalUnit" else "deregister"
+    event: dict[str, Any] = copy.deepcopy(read_event(f"controltower/{sample}-organizational-unit.json"))
+    status = next(iter(event["detail"]["serviceEventDetails"].values()))
+    status["organizationalUnit"] = {
+        "organizationalUnitId": f"ou-{index:032d}-" + "b" * 32,
+        "organizationalUnitName": "y" * 128,
+    }
+    return event
+
+
+# The longest record each rule writes, for the index-th event of a batch.
+WORST_CASES: dict[str, list[Callable[[int], dict[str, Any]]]] = {
+    "ControlTowerLifecycleRule": [
+        lambda i: lifecycle_event(i, "CreateManagedAccount"),
+        lambda i: lifecycle_event(i, "UpdateManagedAccount"),
+    ],
+    "OrganizationChangesRule": [
+        lambda i: organizations_event(i, "MoveAccount"),
+        lambda i: organizations_event(i, "RemoveAccountFromOrganization"),
+        lambda i: organizations_event(i, "CloseAccount"),
+    ],
+    "ControlTowerOuLifecycleRule": [
+        lambda i: ou_event(i, "RegisterOrganizationalUnit"),
+        lambda i: ou_event(i, "DeregisterOrganizationalUnit"),
+    ],
+}
+
+
+def through_rule_and_pipe(event: dict[str, Any], message_id: str, rule: str = "ControlTowerLifecycleRule") -> Any:
+    """What the state machine receives for ``event``: ``rule``'s transformer (moto's, with AWS's missing-path rule),
     then an SQS record, then the Pipe's template."""
+    (target,) = RESOURCES[rule]["Properties"]["Targets"]
+    transformer = target["InputTransformer"]
     with emulation.input_transformer_missing_paths():
         body = EventTemplateParser.parse(
-            TRANSFORMER["InputTemplate"], TRANSFORMER["InputPathsMap"], {**event, "ingestion-time": event["time"]}
+            transformer["InputTemplate"], transformer["InputPathsMap"], {**event, "ingestion-time": event["time"]}
         )
     record = {"messageId": message_id, "receiptHandle": "AQEB" + "r" * 400, "body": json.dumps(body)}
     return emulation.render_pipe_input_template(PIPE_TEMPLATE, record)
+
+
+def test_every_rule_that_feeds_the_onboarding_queue_has_a_worst_case_here() -> None:
+    assert sorted(WORST_CASES) == QUEUE_RULES
 
 
 def test_the_pipe_takes_batches_of_at_least_1000_within_the_documented_ranges() -> None:
@@ -55,16 +121,91 @@ def test_the_pipe_takes_batches_of_at_least_1000_within_the_documented_ranges() 
     assert 0 <= sqs["MaximumBatchingWindowInSeconds"] <= 300
 
 
-def test_one_batch_of_1000_worst_case_records_fits_the_step_functions_input() -> None:
+@pytest.fixture
+def json_paths_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto parses each InputPathsMap path again for every event (jsonpath_ng builds its parser each time), which
+    costs seconds over 1,000 events; the same path always parses to the same expression."""
+    monkeypatch.setattr(jsonpath_ng.ext, "parse", functools.cache(jsonpath_ng.ext.parse))
+
+
+@pytest.mark.usefixtures("json_paths_parsed_once")
+@pytest.mark.parametrize(
+    ("rule", "case"), [(rule, case) for rule, cases in WORST_CASES.items() for case in range(len(cases))]
+)
+def test_one_batch_of_1000_worst_case_records_fits_the_step_functions_input(rule: str, case: int) -> None:
+    # Given the longest event the rule matches, 1,000 times (one batching window of a burst)
+    make = WORST_CASES[rule][case]
+    pattern = EventPattern.load(json.dumps(RESOURCES[rule]["Properties"]["EventPattern"]))
+    assert pattern.matches_event(make(1))
+    # When each goes through the rule's transformer, the queue and the Pipe's template
     batch = [
-        through_rule_and_pipe(lifecycle_event(i), f"{i:08d}-aaaa-bbbb-cccc-dddddddddddd")
-        for i in range(1, PIPE["SourceParameters"]["SqsQueueParameters"]["BatchSize"] + 1)
+        through_rule_and_pipe(make(i), f"{i:08d}-aaaa-bbbb-cccc-dddddddddddd", rule) for i in range(1, BATCH_SIZE + 1)
     ]
+    # Then the batch fits Step Functions' input, and every record is read as a request
     size = len(json.dumps(batch))
     assert size <= STEP_FUNCTIONS_INPUT_LIMIT, size
     parsed = parse_workflow_input(batch)
-    assert len(parsed.requests) == len(batch)
+    assert len(parsed.requests) + len(parsed.ou_requests) == len(batch)
     assert parsed.invalid == ()
+
+
+CHANGE_SAMPLES = [
+    ("OrganizationChangesRule", "organizations/move-account-out-of-scope.json"),
+    ("OrganizationChangesRule", "organizations/move-account-into-scope.json"),
+    ("OrganizationChangesRule", "organizations/close-account.json"),
+    ("OrganizationChangesRule", "organizations/remove-account-from-organization.json"),
+    ("ControlTowerOuLifecycleRule", "controltower/register-organizational-unit.json"),
+    ("ControlTowerOuLifecycleRule", "controltower/deregister-organizational-unit.json"),
+]
+
+
+@pytest.mark.parametrize(("rule", "sample"), CHANGE_SAMPLES)
+def test_a_slim_change_record_asks_for_what_the_whole_event_asks_for(rule: str, sample: str) -> None:
+    # Given an organization change the rule matches
+    event = read_event(sample)
+    assert EventPattern.load(json.dumps(RESOURCES[rule]["Properties"]["EventPattern"])).matches_event(event)
+    # When it arrives slim (as deployed) and whole (sam local invoke, older queues)
+    slim = parse_workflow_input([through_rule_and_pipe(event, "m-1", rule)])
+    whole = parse_workflow_input([{"messageId": "m-1", "body": json.dumps(event)}])
+    # Then both ask to re-evaluate the same account or OU for the same event (names come from Organizations)
+    assert slim.invalid == whole.invalid == ()
+    assert slim.requests == whole.requests
+    assert [(r.ou_id, r.source, r.trigger) for r in slim.ou_requests] == [
+        (r.ou_id, r.source, r.trigger) for r in whole.ou_requests
+    ]
+    assert len(slim.requests) + len(slim.ou_requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "reason", "account_id"),
+    [
+        ({"eventName": "CloseAccount", "accountId": ""}, "detail.requestParameters.accountId: '' is not", None),
+        ({"eventName": "MoveAccount"}, "detail.requestParameters.accountId: missing", None),
+        (
+            {"eventName": "RegisterOrganizationalUnit", "ouId": "nope", "state": "SUCCEEDED"},
+            "registerOrganizationalUnitStatus.organizationalUnit.organizationalUnitId: 'nope' is not an OU ID",
+            None,
+        ),
+        (
+            {"eventName": "DeregisterOrganizationalUnit", "ouId": "ou-ab12-11111111", "state": "FAILED"},
+            "deregisterOrganizationalUnitStatus.state: 'FAILED': Control Tower reported DeregisterOrganizationalUnit",
+            None,
+        ),
+        # an event carrying both status keys: the rule runs their values together
+        (
+            {"eventName": "RegisterOrganizationalUnit", "ouId": "ou-ab12-11111111", "state": "SUCCEEDEDSUCCEEDED"},
+            "registerOrganizationalUnitStatus.state: 'SUCCEEDEDSUCCEEDED'",
+            None,
+        ),
+    ],
+)
+def test_a_bad_slim_change_record_is_invalid_with_its_field_and_value(
+    body: dict[str, Any], reason: str, account_id: str | None
+) -> None:
+    (invalid,) = parse_workflow_input([{"messageId": "m-9", "body": body}]).invalid
+    assert invalid.source == "m-9"
+    assert reason in invalid.reason, invalid.reason
+    assert invalid.account_id == account_id
 
 
 def test_a_slim_record_carries_what_onboarding_needs_for_both_event_names() -> None:

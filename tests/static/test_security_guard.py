@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 MEMBER = ROOT / "stacksets/member-account.yaml"
 CENTRAL = ROOT / "stacksets/central-backup-account.yaml"
-ALL_TEMPLATES = [TEMPLATE, MEMBER, CENTRAL]
+FORWARDER = ROOT / "forwarder/organizations-events.yaml"
+ALL_TEMPLATES = [TEMPLATE, MEMBER, CENTRAL, FORWARDER]
 
 ORG = "o-a1b2c3d4e5"
 OTHER_ORG = "o-zzzzzzzzzz"

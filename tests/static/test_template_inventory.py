@@ -1,7 +1,8 @@
-"""The template refactor (issue 11 part 7) keeps what is deployed: after SAM's transform, every role's effective
-permissions (managed policies expanded), every rule, target and Lambda permission, every alarm and every function's
-settings equal the snapshot taken from the template before the refactor (tests/template_inventory.py says how it is
-computed and regenerated)."""
+"""What is deployed is what was reviewed: after SAM's transform, every role's effective permissions (managed
+policies expanded), every rule, target and Lambda permission, every alarm and every function's settings equal the
+snapshot in tests/static/data/template_inventory.json. It was first taken before the template refactor (issue 11
+part 7), which had to leave it unchanged; since then every change meant to alter what is deployed regenerates it
+(tests/template_inventory.py says how), so the snapshot's diff shows that change for review."""
 
 import json
 from typing import Any

@@ -448,3 +448,101 @@ def test_every_function_s_errors_raise_an_alarm() -> None:
             alarmed |= {json.dumps(d["Value"]) for d in properties.get("Dimensions", []) if d["Name"] == "FunctionName"}
     functions = resources_of_type(document, "AWS::Serverless::Function")
     assert {json.dumps({"Ref": name}) for name in functions} - alarmed == set()
+
+
+def test_the_function_errors_alarm_sums_every_function_s_metric() -> None:
+    # Given the alarm's metric queries
+    (alarm,) = (
+        resource
+        for resource in resources_of_type(template(TEMPLATE), "AWS::CloudWatch::Alarm").values()
+        if any("Expression" in query for query in resource["Properties"].get("Metrics", []))
+    )
+    queries = alarm["Properties"]["Metrics"]
+    (total,) = (query for query in queries if "Expression" in query)
+    metric_ids = [query["Id"] for query in queries if "MetricStat" in query]
+    # Then the expression it alarms on sums exactly those metrics, each once
+    summed = re.fullmatch(r"SUM\(\[([a-z0-9_, ]+)\]\)", total["Expression"])
+    assert summed, total["Expression"]
+    assert sorted(item.strip() for item in summed.group(1).split(",")) == sorted(metric_ids)
+    assert total["ReturnData"] is True
+    # And each id names its function (an id is what a reader of the expression sees)
+    for query in queries:
+        if "MetricStat" in query:
+            (dimension,) = query["MetricStat"]["Metric"]["Dimensions"]
+            function = dimension["Value"]["Ref"].removesuffix("Function").lower()
+            assert function.endswith(query["Id"]) or function.startswith(query["Id"]), (query["Id"], function)
+
+
+def test_the_steps_whose_work_grows_with_the_organization_may_take_lambda_s_maximum() -> None:
+    # Resolve and Reattach read or attach per account; Offboard (reconcile) walks the in-scope organization, the
+    # targets of each policy and every member stack instance: about 340 s at 10,000 accounts (template comment).
+    document = template(TEMPLATE)
+    functions = resources_of_type(document, "AWS::Serverless::Function")
+    asl = json.loads((ROOT / "statemachine" / "onboarding.asl.json").read_text())
+    tasks = {
+        state["Parameters"]["FunctionName"]: state
+        for state in asl["States"].values()
+        if state["Type"] == "Task" and "FunctionName" in state.get("Parameters", {})
+    }
+    for name in ("ResolveAccountsFunction", "ReattachBackupPoliciesFunction", "OffboardAccountsFunction"):
+        assert functions[name]["Properties"]["Timeout"] == 900, name
+        # and the task waits as long as the function may run
+        assert tasks[f"${{{name}Arn}}"]["TimeoutSeconds"] == 900, name
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Function roles: read-only where the step only reads, no inline repeat of the shared listing policy
+
+
+def inline_statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in role["Properties"].get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_the_inspect_steps_run_as_a_role_that_only_reads() -> None:
+    # Given the two functions that inspect what StackSet operations did
+    resources = template(TEMPLATE)["Resources"]
+    roles = {
+        resources[name]["Properties"]["Role"]["Fn::GetAtt"].removesuffix(".Arn")
+        for name in ("InspectBaselineFunction", "InspectOffboardingFunction")
+    }
+    # Then they share one role, which may only list and describe
+    (role,) = roles
+    actions = {action for statement in inline_statements(resources[role]) for action in as_list(statement["Action"])}
+    assert actions == {"cloudformation:ListStackInstances", "cloudformation:ListStackSetOperationResults"}
+    (managed,) = resources[role]["Properties"]["ManagedPolicyArns"]
+    assert json.dumps(managed).endswith('policy/service-role/AWSLambdaBasicExecutionRole"}'), managed
+
+
+def test_no_role_repeats_inline_what_the_shared_listing_policy_grants() -> None:
+    resources = template(TEMPLATE)["Resources"]
+    shared = {
+        action
+        for statement in resources["ListProtectedAccountsPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        for action in as_list(statement["Action"])
+    }
+    repeated = {
+        (name, action)
+        for name, role in resources_of_type(template(TEMPLATE), "AWS::IAM::Role").items()
+        if {"Ref": "ListProtectedAccountsPolicy"} in role["Properties"].get("ManagedPolicyArns", [])
+        for statement in inline_statements(role)
+        for action in as_list(statement["Action"])
+        if action in shared
+    }
+    assert repeated == set()
+
+
+def test_deleting_stack_instances_is_granted_on_the_resources_creating_them_is() -> None:
+    # Service Authorization Reference for AWS CloudFormation: Create/Update/DeleteStackInstances authorize against
+    # the stackset, stackset-target and type resources alike.
+    resources = template(TEMPLATE)["Resources"]
+
+    def resources_for(role: str, action: str) -> list[Any]:
+        (statement,) = (s for s in inline_statements(resources[role]) if action in as_list(s["Action"]))
+        return as_list(statement["Resource"])
+
+    create = resources_for("BaselineRole", "cloudformation:CreateStackInstances")
+    assert resources_for("OffboardAccountsRole", "cloudformation:DeleteStackInstances") == create

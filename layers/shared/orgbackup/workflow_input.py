@@ -7,8 +7,9 @@ The state machine's input contract (``parse_workflow_input``) takes one of these
    and concurrency"); each record is shaped as in "Amazon Simple Queue Service as a source" (``messageId``,
    ``receiptHandle``, ``body``, ``attributes``, ``messageAttributes``, ``md5OfBody``, ``eventSource``,
    ``eventSourceARN``, ``awsRegion``), and ``body`` is the EventBridge event as JSON text. An empty list is valid.
-   As deployed, each record is slim: the lifecycle rule writes ``{"eventName", "accountId", "ouId", "state"}``
-   into the SQS body and the Pipe's InputTemplate hands over ``{"messageId": ..., "body": <that object>}``
+   As deployed, each record is slim: each rule that targets the queue writes only what the workflow reads into
+   the SQS body (the lifecycle rule ``{"eventName", "accountId", "ouId", "state"}``, the organization and OU
+   change rules less) and the Pipe's InputTemplate hands over ``{"messageId": ..., "body": <that object>}``
    (``parse_slim_body``), so 1,000 records fit Step Functions' input.
 2. ``{"mode": "manual", "account_ids": ["333333333333", ...], "reason": "optional note"}`` for replays and backfill.
 3. ``{"mode": "reconcile"}``, what the daily schedule should send as its constant input. The raw EventBridge
@@ -27,7 +28,7 @@ Stdlib only: this module is imported on every cold start.
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 
 from orgbackup import fields
 from orgbackup.exceptions import InvalidInputError
@@ -328,23 +329,32 @@ def _event_from_body(record: object) -> object:
     return event
 
 
-# The slim record (issue 14): the lifecycle rule's InputTransformer writes only what onboarding needs into the SQS
-# body, and the Pipe's InputTemplate keeps only the message ID and that body, so a Pipes batch of 1,000 records
-# stays inside Step Functions' 262,144-character input (template.yaml, OnboardingPipe).
+# The slim record (issue 14): each rule that targets the onboarding queue writes only what the workflow reads into
+# the SQS body, and the Pipe's InputTemplate keeps only the message ID and that body, so a Pipes batch of 1,000
+# records stays inside Step Functions' 262,144-character input (template.yaml, OnboardingPipe):
+# - ControlTowerLifecycleRule: ``{"eventName", "accountId", "ouId", "state"}``;
+# - OrganizationChangesRule: ``{"eventName", "accountId"}`` (the workflow decides from the organization as it is,
+#   so where a MoveAccount went is not carried);
+# - ControlTowerOuLifecycleRule: ``{"eventName", "ouId", "state"}``.
 SLIM_KEYS: Final = ("eventName", "accountId", "ouId", "state")
 
 
-def parse_slim_body(body: Mapping[str, Any], source: str) -> AccountRequest | InvalidRecord:
-    """``{"eventName", "accountId", "ouId", "state"}`` as the rule writes it; never raises. A key whose path the
-    event lacked arrives empty (EventBridge leaves such a variable out), and a malformed event that carried both
-    status keys arrives with both values run together: both fail the checks below with the value quoted."""
+def parse_slim_body(body: Mapping[str, Any], source: str) -> "AccountRequest | OuRequest | InvalidRecord":
+    """A slim body as one of the rules writes it (see above); never raises. A key whose path the event lacked
+    arrives empty (EventBridge leaves such a variable out), and a malformed event that carried both status keys
+    arrives with both values run together: both fail the checks below with the value quoted."""
     # Reasons name the field of the event the value came from, as for a whole event.
     try:
         event_name = _fields(body, "detail.").required_string("eventName")
+        if event_name in ACCOUNT_CHANGES:
+            return _slim_account_change(body, event_name, source)
+        if event_name in OU_STATUS_KEYS:
+            return _slim_ou_change(body, event_name, source)
         if event_name not in STATUS_KEYS:
             raise RecordError(
                 f"detail.eventName: {show(event_name)} is not an onboarding trigger "
-                "(only CreateManagedAccount and UpdateManagedAccount are)",
+                "(only CreateManagedAccount and UpdateManagedAccount are, and the organization changes "
+                f"{', '.join(sorted([*ACCOUNT_CHANGES, *OU_STATUS_KEYS]))})",
                 "not-a-trigger",
             )
         base = f"detail.serviceEventDetails.{STATUS_KEYS[event_name]}"
@@ -370,6 +380,26 @@ def parse_slim_body(body: Mapping[str, Any], source: str) -> AccountRequest | In
         return InvalidRecord(source=source, reason=str(error), account_id=account, code=error.code)
     trigger: Trigger = "CreateManagedAccount" if event_name == "CreateManagedAccount" else "UpdateManagedAccount"
     return AccountRequest(account_id=account_id, source=source, trigger=trigger, ou_id=ou_id)
+
+
+def _slim_account_change(body: Mapping[str, Any], event_name: str, source: str) -> AccountRequest:
+    """``{"eventName", "accountId"}`` as OrganizationChangesRule writes it; raises RecordError."""
+    slim = Fields(body, "detail.requestParameters.", RecordError)
+    account_id = slim.account_id("accountId")
+    return AccountRequest(account_id=account_id, source=source, trigger=cast(Trigger, event_name))
+
+
+def _slim_ou_change(body: Mapping[str, Any], event_name: str, source: str) -> "OuRequest":
+    """``{"eventName", "ouId", "state"}`` as ControlTowerOuLifecycleRule writes it; raises RecordError."""
+    base = f"detail.serviceEventDetails.{OU_STATUS_KEYS[event_name]}"
+    slim = Fields(body, f"{base}.", RecordError, paths={"ouId": f"{base}.organizationalUnit.organizationalUnitId"})
+    state = slim.required_string("state")
+    if state != "SUCCEEDED":
+        raise RecordError(
+            f"{base}.state: {show(state)}: Control Tower reported {event_name} did not succeed", "failed-state"
+        )
+    ou_id = slim.ou_id("ouId")
+    return OuRequest(ou_id=ou_id, source=source, trigger=cast(Trigger, event_name))
 
 
 def parse_sqs_record(record: object, index: int) -> "AccountRequest | OuRequest | InvalidRecord":
