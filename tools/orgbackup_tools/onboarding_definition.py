@@ -320,7 +320,8 @@ def definition() -> State:
         },
         "Offboard": lambda_step(
             "OffboardAccounts",
-            300,
+            # The function's Timeout (Lambda's maximum): in reconcile mode it walks the whole in-scope organization.
+            900,
             "OffboardingStarted",
             "Accounts that left the scope (decided from the organization now): detach the product's policies, remove "
             "their member StackSet instances retaining the stacks (one operation).",
