@@ -904,10 +904,10 @@ def render(report: dict[str, Any], timing: ProductTiming) -> list[str]:
 
     regions = len(OrgSpec().regions)
     template = deployment.load_template()
-    default_timeout = template["Globals"]["Function"].get("Timeout", 3)  # Lambda's default
 
     def timeout(function: str) -> int:
-        return int(template["Resources"].get(function, {}).get("Properties", {}).get("Timeout", default_timeout))
+        properties = template["Resources"].get(function, {}).get("Properties", {})
+        return int(deployment.function_setting(template, properties, "Timeout") or 3)  # 3 s: Lambda's default
 
     longest = [
         [
