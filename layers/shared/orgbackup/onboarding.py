@@ -224,7 +224,6 @@ def refresh_vault_policy(
                 accounts,
                 region,
                 org_paths=org_paths,
-                break_glass_principal_arn=settings.break_glass_principal_arn,
                 threshold=vault_policy.DEFAULT_THRESHOLD_BYTES,  # read at call time, so a test can lower it
             )
             for region in settings.backup_regions
@@ -267,14 +266,11 @@ def _organization_form_in_place(
     work of a batch does not grow with the organization (issue 14). Each Region is still compared and rewritten
     if it drifted. Only the reconcile run recomputes the form from every in-scope account, and may switch back
     to the account form; None when the policy in place is not the organization form (the full refresh runs)."""
-    primary = vault_policy.render_organization_form(
-        settings, settings.primary_region, org_paths, settings.break_glass_principal_arn
-    )
+    primary = vault_policy.render_organization_form(settings, settings.primary_region, org_paths)
     if not vault_policy.same_policy(in_place, primary.text):
         return None
     policies = {
-        region: vault_policy.render_organization_form(settings, region, org_paths, settings.break_glass_principal_arn)
-        for region in settings.backup_regions
+        region: vault_policy.render_organization_form(settings, region, org_paths) for region in settings.backup_regions
     }
     written = vault_policy.apply_central_vault_policy(
         lambda region: backup_client_factory(session, region), settings, policies

@@ -16,15 +16,18 @@ Shape of the document (every decision below is taken from AWS documentation):
 
 - ``AllowCopyInto*``: ``backup:CopyIntoBackupVault`` is the one action a vault policy can grant to another account
   ("Regardless of the AWS Backup vault's access policy, cross-account access for any action other than
-  backup:CopyIntoBackupVault will be rejected", AWS Backup Developer Guide, *Vault access policies*).
+  backup:CopyIntoBackupVault will be rejected", AWS Backup Developer Guide, *Vault access policies*,
+  https://docs.aws.amazon.com/aws-backup/latest/devguide/create-a-vault-access-policy.html).
   - mode ``accounts``: ``Principal {"AWS": ["arn:<partition>:iam::<id>:root", ...]}``. This is the form AWS
     documents for a destination vault in cross-account copy (Developer Guide, *Creating backup copies across AWS
-    accounts*; AWS re:Post Knowledge Center, *backup-resolve-access-denied-error*). An account root principal
+    accounts*, https://docs.aws.amazon.com/aws-backup/latest/devguide/create-cross-account-backup.html; AWS re:Post
+    Knowledge Center, https://repost.aws/knowledge-center/backup-resolve-access-denied-error). An account root principal
     delegates to the source account's own IAM, so only its principals allowed to copy (the backup role) can.
     An ``aws:PrincipalAccount`` condition would be shorter, but it is not what AWS documents for vault policies.
   - mode ``org-paths``: ``Principal "*"`` with ``ForAnyValue:StringLike`` on ``aws:PrincipalOrgPaths``, one
-    ``o-.../r-.../ou-.../*`` value per in-scope OU (same sources; IAM User Guide, *aws:PrincipalOrgPaths*: the
-    key is multivalued, hence ``ForAnyValue``, and a trailing ``*`` takes in the OU's child OUs).
+    ``o-.../r-.../ou-.../*`` value per in-scope OU (same sources; IAM User Guide, *AWS global condition context
+    keys*, aws:PrincipalOrgPaths, https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html:
+    the key is multivalued, hence ``ForAnyValue``, and a trailing ``*`` takes in the OU's child OUs).
   - mode ``org`` (every OU in scope, ``in_scope_ou_ids`` empty): ``StringEquals`` ``aws:PrincipalOrgID``.
 - ``DenyRecoveryPointDeletion``: ``backup:DeleteRecoveryPoint``, ``backup:UpdateRecoveryPointLifecycle``,
   ``backup:DisassociateRecoveryPoint``, ``backup:DeleteBackupVaultLockConfiguration`` and
@@ -54,7 +57,11 @@ Shape of the document (every decision below is taken from AWS documentation):
   account by default (CentralVaultPolicyRoleGuard), or Vault Lock in compliance mode (README, "Security").
   Both denies name each action: "AWS Backup access policies don't support a wildcard in the Action key"
   (*Vault access policies*). Exceptions use ``ArnNotEquals`` on ``aws:PrincipalArn``, which for a role session
-  is the role's ARN, not the session's (IAM User Guide, *aws:PrincipalArn*; an ARN key, hence the ARN operator).
+  is the role's ARN, not the session's ("For IAM roles, the request context returns the ARN of the role, not the
+  ARN of the user that assumed the role", IAM User Guide, *AWS global condition context keys*, aws:PrincipalArn,
+  https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html; an ARN key, hence the
+  ARN operator). The break-glass ARN is taken from the settings as it is: ``Settings`` checked it at handler entry
+  (an IAM role or user ARN of the deployment's partition, without wildcard characters).
 - ``Resource "*"`` everywhere: a vault policy only ever applies to its own vault and recovery points, AWS's
   vault-policy examples all use ``"*"``, and the Config rule above requires it in its deny statement.
 
@@ -123,13 +130,16 @@ ASSUMED_SIZE_LIMIT_BYTES: Final = 20 * 1024
 SWITCH_MARGIN_BYTES: Final = 4 * 1024
 DEFAULT_THRESHOLD_BYTES: Final = ASSUMED_SIZE_LIMIT_BYTES - SWITCH_MARGIN_BYTES
 
-# An Organizations entity path down to an OU (IAM User Guide, "Understand the AWS Organizations entity path").
+# An Organizations entity path down to an OU: organization ID, root ID, then each OU ID, "/"-separated (IAM User
+# Guide, "Understand the AWS Organizations entity path",
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_last-accessed-view-data-orgs.html).
 ORG_PATH: Final = re.compile(
     rf"(?P<org>{fields.ORGANIZATION_ID})/{fields.ROOT_ID}/(?:{fields.OU_ID}/)*{fields.OU_ID}/\*?", re.ASCII
 )
 
-# STS AssumeRole RoleSessionName: 2 to 64 characters of [\w+=,.@-] (STS API reference, AssumeRole; the same
-# constraints are in botocore's service model). \w is ASCII here: STS rejects other letters.
+# STS AssumeRole RoleSessionName: 2 to 64 characters of [\w+=,.@-] (STS API reference, AssumeRole,
+# https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html; the same constraints are in botocore's
+# service model). \w is ASCII here: STS rejects other letters.
 SESSION_NAME_MIN: Final = 2
 SESSION_NAME_MAX: Final = 64
 _SESSION_NAME_BAD = re.compile(r"[^\w+=,.@-]+", re.ASCII)
@@ -208,24 +218,15 @@ def _org_path_values(settings: Settings, org_paths: Iterable[str]) -> list[str]:
     return sorted(values)
 
 
-def _break_glass(settings: Settings, arn: str | None) -> str | None:
-    if arn is None:
-        return None
-    partition = re.escape(settings.partition)
-    if not re.fullmatch(rf"arn:{partition}:iam::\d{{12}}:(root|(role|user)/[\w+=,.@/-]{{1,512}})", arn, re.ASCII):
-        raise InvalidInputError(
-            f"break_glass_principal_arn: {arn!r} is not an IAM role, user or root ARN in partition {settings.partition}"
-        )
-    return arn
-
-
-def config_rule_exempt_principals(settings: Settings, break_glass: str | None) -> list[str]:
+def config_rule_exempt_principals(settings: Settings) -> list[str]:
     """The principals ``DenyVaultPolicyChanges`` excepts: the ``principalArnList`` to give AWS Config's
     backup-recovery-point-manual-deletion-disabled rule for the central vault."""
+    break_glass = settings.break_glass_principal_arn
     return sorted({central_policy_role_arn(settings), *([break_glass] if break_glass else [])})
 
 
-def _deny_statements(settings: Settings, break_glass: str | None) -> list[dict[str, Any]]:
+def _deny_statements(settings: Settings) -> list[dict[str, Any]]:
+    break_glass = settings.break_glass_principal_arn
     deletion: dict[str, Any] = {
         "Sid": SID_DENY_DELETION,
         "Effect": "Deny",
@@ -233,9 +234,9 @@ def _deny_statements(settings: Settings, break_glass: str | None) -> list[dict[s
         "Action": list(PROTECTED_ACTIONS),
         "Resource": "*",
     }
-    if break_glass is not None:
+    if break_glass:
         deletion["Condition"] = {"ArnNotEquals": {"aws:PrincipalArn": [break_glass]}}
-    exempt = config_rule_exempt_principals(settings, break_glass)
+    exempt = config_rule_exempt_principals(settings)
     policy_changes: dict[str, Any] = {
         "Sid": SID_DENY_POLICY_CHANGES,
         "Effect": "Deny",
@@ -295,7 +296,6 @@ def render_central_vault_policy(
     account_ids: Iterable[str],
     region: str,
     org_paths: Iterable[str] | None = None,
-    break_glass_principal_arn: str | None = None,
     threshold: int = DEFAULT_THRESHOLD_BYTES,
 ) -> VaultPolicy:
     """The central vault's access policy for ``region`` from the source of truth ``account_ids``.
@@ -311,7 +311,7 @@ def render_central_vault_policy(
     if threshold <= 0 or threshold > ASSUMED_SIZE_LIMIT_BYTES:
         raise InvalidInputError(f"threshold: {threshold} must be between 1 and {ASSUMED_SIZE_LIMIT_BYTES} bytes")
     ids = _account_ids(account_ids)
-    denies = _deny_statements(settings, _break_glass(settings, break_glass_principal_arn))
+    denies = _deny_statements(settings)
 
     accounts = _policy(
         {"Version": VERSION, "Statement": [*_allow_accounts(settings, ids), *denies]}, "accounts", len(ids)
@@ -336,7 +336,6 @@ def render_organization_form(
     settings: Settings,
     region: str,
     org_paths: Iterable[str] | None = None,
-    break_glass_principal_arn: str | None = None,
 ) -> VaultPolicy:
     """The organization form of the central vault's policy (``org-paths`` when only some OUs are in scope, else
     ``org``), which names no account: what ``render_central_vault_policy`` gives past its threshold. Its
@@ -345,7 +344,7 @@ def render_organization_form(
         raise InvalidInputError(f"region: {region!r} is not a Region name like eu-west-1")
     if settings.in_scope_ou_ids and org_paths is None:
         raise InvalidInputError("org_paths is required: only some OUs are in scope")
-    denies = _deny_statements(settings, _break_glass(settings, break_glass_principal_arn))
+    denies = _deny_statements(settings)
     return _organization_form(settings, denies, org_paths, None)
 
 
@@ -478,14 +477,6 @@ def _current_policy(client: "BackupClient", settings: Settings, region: str, bac
         raise
 
 
-def allowed_accounts(
-    client: "BackupClient", settings: Settings, region: str, *, backoff: Backoff | None = None
-) -> set[str]:
-    """The account IDs the central vault's policy in place lets copy in by name (none in the org-path and org
-    forms, which name no account)."""
-    return accounts_named(_current_policy(client, settings, region, backoff))
-
-
 def policy_in_place(
     client: "BackupClient", settings: Settings, region: str, *, backoff: Backoff | None = None
 ) -> str | None:
@@ -494,7 +485,8 @@ def policy_in_place(
 
 
 def accounts_named(current: str | None) -> set[str]:
-    """The account IDs a policy text lets copy in by name (see ``allowed_accounts``)."""
+    """The account IDs a policy text lets copy in by name (none in the org-path and org forms, which name no
+    account)."""
     if not current:
         return set()
     allowed: set[str] = set()

@@ -109,7 +109,8 @@ _ACCOUNT = re.compile(fields.ACCOUNT_ID)
 _VAULT_NAME = re.compile(fields.VAULT_NAME)
 # BackupPlanName, RuleName and SelectionName share this pattern in the AWS Backup API reference.
 _PLAN_ITEM_NAME = re.compile(r"[a-zA-Z0-9\-_.]{1,50}")
-_ROLE_RESOURCE = re.compile(r"role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}")
+# An IAM role resource with its path, in IAM's name characters (``fields.IAM_NAME_CHAR``, ASCII only).
+_ROLE_RESOURCE = re.compile(rf"role/(?:{fields.IAM_NAME_CHAR}+/)*{fields.IAM_ROLE_NAME}")
 _ACCOUNT_VARIABLE = "$account"
 _REGION_VARIABLE = "$region"
 
