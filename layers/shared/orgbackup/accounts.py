@@ -6,7 +6,7 @@ decide, not what an event said when it was emitted.
 
 Classification, first match wins:
 - skipped ``management-account``: service-managed StackSets never deploy to the management account
-  (CloudFormation API reference, DeploymentTargets);
+  (CloudFormation API reference, https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeploymentTargets.html);
 - skipped ``central-account``: the central backup account has its own baseline (the central StackSet: the central
   vault, its key and role, and its own backup-event forwarder). The member baseline does not belong there, and
   cannot coexist with it: both templates create the forwarder role under one name, so the member instance would

@@ -3,9 +3,14 @@ them, and read what each operation did per account and Region (through the Stack
 ``orgbackup.aws.stacksets``).
 
 One operation covers every account and every Region of a batch: StackSets run one operation per StackSet at a
-time, so a batch of 50 accounts is one operation, not 50 queued ones. ``CreateStackInstances`` skips
-account/Region pairs that already have an instance (even a failed one), so instances that exist but are not
-CURRENT are repaired with ``UpdateStackInstances`` instead (CloudFormation API reference for both actions).
+time ("Only one operation can be performed for a stack set at a given time", OperationInProgressException,
+https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStackInstances.html), so a batch of 50
+accounts is one operation, not 50 queued ones. ``UpdateStackInstances`` acts only "in AWS Regions and accounts where
+they already exist; to create additional stack instances, use CreateStackInstances"
+(https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_UpdateStackInstances.html). What
+``CreateStackInstances`` does with a pair that already has an instance (even a failed one) its reference does not
+say; the safe side is not to count on it repairing one: pairs with an instance that is not CURRENT go to
+``UpdateStackInstances``, only pairs without one to ``CreateStackInstances``.
 """
 
 import re
@@ -27,15 +32,20 @@ OPERATION_PREFERENCES: Final[dict[str, Any]] = {
     "MaxConcurrentPercentage": 100,
     "FailureTolerancePercentage": 100,
 }
-# OperationId: 1-128 characters matching [a-zA-Z0-9][-a-zA-Z0-9]* (API reference).
+# OperationId: 1-128 characters matching [a-zA-Z0-9][-a-zA-Z0-9]* (CloudFormation API reference, CreateStackInstances
+# OperationId, https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStackInstances.html).
 _OPERATION_ID_UNSAFE = re.compile(r"[^a-zA-Z0-9-]")
 CURRENT: Final = "CURRENT"
 
 
 @dataclass(frozen=True, slots=True)
 class InstanceState:
+    # Status and DetailedStatus of the instance summary (CloudFormation API reference, StackInstanceSummary and
+    # StackInstanceComprehensiveStatus,
+    # https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackInstanceComprehensiveStatus.html).
     status: str  # CURRENT | OUTDATED | INOPERABLE
-    detailed_status: str  # PENDING | RUNNING | SUCCEEDED | FAILED | CANCELLED | INOPERABLE | SKIPPED_SUSPENDED_ACCOUNT
+    # PENDING | RUNNING | SUCCEEDED | FAILED | CANCELLED | INOPERABLE | SKIPPED_SUSPENDED_ACCOUNT | FAILED_IMPORT
+    detailed_status: str
     reason: str = ""
 
 
@@ -86,7 +96,9 @@ def deployed_accounts(states: Instances, regions: Iterable[str]) -> set[str]:
     return {account for account, by_region in states.items() if all(region in by_region for region in wanted)}
 
 
-# DetailedStatus of an instance an operation is deploying now (API reference, StackInstanceComprehensiveStatus).
+# DetailedStatus of an instance an operation is deploying now: PENDING "has yet to start", RUNNING "is currently in
+# progress" (CloudFormation API reference, StackInstanceComprehensiveStatus,
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackInstanceComprehensiveStatus.html).
 IN_PROGRESS: Final = frozenset({"PENDING", "RUNNING"})
 
 
@@ -101,11 +113,11 @@ def in_progress_accounts(states: Instances) -> set[str]:
 
 @dataclass(frozen=True)
 class BaselinePlan:
-    """``create``: accounts missing an instance in some Region (created in every Region; existing pairs are
-    skipped by AWS). ``update``: groups of accounts with the same Regions whose existing instances are not
-    CURRENT."""
+    """``create``: groups of accounts with the same Regions that have no instance, created in those Regions only
+    (never a pair that has one: see the module docstring). ``update``: groups of accounts with the same Regions
+    whose existing instances are not CURRENT."""
 
-    create: tuple[str, ...] = ()
+    create: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()
     update: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()
 
     @property
@@ -114,17 +126,19 @@ class BaselinePlan:
 
 
 def plan_baseline(account_ids: Sequence[str], states: Instances, regions: Sequence[str]) -> BaselinePlan:
-    create: list[str] = []
+    create: dict[tuple[str, ...], list[str]] = defaultdict(list)
     repair: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for account in dict.fromkeys(account_ids):
         by_region = states.get(account, {})
-        if any(region not in by_region for region in regions):
-            create.append(account)
+        missing = tuple(r for r in regions if r not in by_region)
+        if missing:
+            create[missing].append(account)
         stale = tuple(r for r in regions if r in by_region and by_region[r].status != CURRENT)
         if stale:
             repair[stale].append(account)
     return BaselinePlan(
-        create=tuple(create), update=tuple((tuple(accounts), stale) for stale, accounts in repair.items())
+        create=tuple((tuple(accounts), missing) for missing, accounts in create.items()),
+        update=tuple((tuple(accounts), stale) for stale, accounts in repair.items()),
     )
 
 
@@ -135,16 +149,19 @@ def operation_id(execution_name: str, action: str) -> str:
 
 
 def start_operations(
-    cfn: "CloudFormationClient", stackset_name: str, plan: BaselinePlan, regions: Sequence[str], execution_name: str
+    cfn: "CloudFormationClient", stackset_name: str, plan: BaselinePlan, execution_name: str
 ) -> list[str]:
     """Start the plan's operations; returns their IDs. ``OperationInProgressException`` is retried with backoff
     (the adapter's ``retry.call``) and, past that, surfaces as RetryableConflictError for the state machine to retry."""
     stackset = StackSet(cfn, stackset_name)
     operations: list[str] = []
-    if plan.create:
+    for index, (accounts, missing_regions) in enumerate(plan.create):
+        # A batch of new accounts is one group, one "create" operation; more groups only when some accounts
+        # already have instances in some Regions.
+        action = "create" if index == 0 else f"create{index}"
         operations.append(
             stackset.create_instances(
-                operation_id(execution_name, "create"), plan.create, regions, OPERATION_PREFERENCES
+                operation_id(execution_name, action), accounts, missing_regions, OPERATION_PREFERENCES
             )
         )
     for index, (accounts, stale_regions) in enumerate(plan.update):

@@ -460,6 +460,8 @@ def same_policy(current: str | None, desired: str) -> bool:
 
 def _central_error(settings: Settings, region: str, operation: str, error: ClientError) -> CentralAccountAccessError:
     where = f"central vault {settings.central_vault_name!r} in {settings.central_backup_account_id}/{region}"
+    # On a put, ResourceNotFoundException means the vault is not there (PutBackupVaultAccessPolicy API reference,
+    # https://docs.aws.amazon.com/aws-backup/latest/devguide/API_PutBackupVaultAccessPolicy.html).
     if retry.error_code(error) == "ResourceNotFoundException":
         why = "the vault does not exist (is the central StackSet instance deployed in this Region?)"
         return CentralAccountAccessError(f"{operation} failed for {where}: {why}: {_aws_error(error)}")

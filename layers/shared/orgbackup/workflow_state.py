@@ -23,7 +23,8 @@ from orgbackup.accounts import Resolution
 from orgbackup.exceptions import InvalidInputError
 from orgbackup.fields import got, is_account_id
 
-# A Step Functions execution name: 1-80 characters (Step Functions API reference, StartExecution "name").
+# A Step Functions execution name: 1-80 characters (Step Functions API reference, StartExecution "name",
+# https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html).
 MAX_EXECUTION_CHARS: Final = 80
 
 
