@@ -65,8 +65,10 @@ Shape of the document (every decision below is taken from AWS documentation):
 - ``Resource "*"`` everywhere: a vault policy only ever applies to its own vault and recovery points, AWS's
   vault-policy examples all use ``"*"``, and the Config rule above requires it in its deny statement.
 
-Size: AWS publishes no size quota for backup vault access policies (AWS Backup quotas page; PutBackupVaultAccessPolicy
-API reference: ``Policy`` is a string without a length constraint). See ``ASSUMED_SIZE_LIMIT_BYTES``.
+Size: AWS publishes no size quota for backup vault access policies (AWS Backup endpoints and quotas,
+https://docs.aws.amazon.com/general/latest/gr/bk.html; PutBackupVaultAccessPolicy API reference,
+https://docs.aws.amazon.com/aws-backup/latest/devguide/API_PutBackupVaultAccessPolicy.html: ``Policy`` is a string
+without a length constraint). See ``ASSUMED_SIZE_LIMIT_BYTES``.
 """
 
 import hashlib
