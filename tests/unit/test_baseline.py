@@ -39,14 +39,3 @@ def test_deployed_accounts_have_an_instance_in_every_region_whatever_its_status(
     }
     assert deployed_accounts(states, ["us-east-1", "eu-west-1"]) == {"333333333333", "555555555555"}
     assert current_accounts(states, ["us-east-1", "eu-west-1"]) == set()
-
-
-def test_instances_are_created_only_where_an_account_has_none() -> None:
-    # Given a new account, and one that already has an instance (failed) in one of the two Regions
-    states = {"666666666666": {"us-east-1": FAILED}}
-    # When the baseline is planned
-    plan = plan_baseline(["555555555555", "666666666666"], states, REGIONS)
-    # Then each is created only in the Regions it lacks (CreateStackInstances' reference does not say what it does
-    # with an existing pair), and the failed one is repaired by an update
-    assert plan.create == ((("555555555555",), REGIONS), (("666666666666",), ("eu-west-1",)))
-    assert plan.update == ((("666666666666",), ("us-east-1",)),)

@@ -7,10 +7,14 @@ time ("Only one operation can be performed for a stack set at a given time", Ope
 https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStackInstances.html), so a batch of 50
 accounts is one operation, not 50 queued ones. ``UpdateStackInstances`` acts only "in AWS Regions and accounts where
 they already exist; to create additional stack instances, use CreateStackInstances"
-(https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_UpdateStackInstances.html). What
-``CreateStackInstances`` does with a pair that already has an instance (even a failed one) its reference does not
-say; the safe side is not to count on it repairing one: pairs with an instance that is not CURRENT go to
-``UpdateStackInstances``, only pairs without one to ``CreateStackInstances``.
+(https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_UpdateStackInstances.html), so instances that
+exist but are not CURRENT are repaired with it. An account missing an instance in some Region is created in every
+Region, in the batch's one create operation: what ``CreateStackInstances`` does with a pair that already has an
+instance its reference does not say. Users report that AWS skips such pairs without an error (a moto issue built on
+that: https://github.com/getmoto/moto/issues/10171); the emulation does the same. Were AWS to refuse the call
+instead, StartBaseline would fail and its failure be reported (no operation started, nothing half-done), never
+leave an account silently unprotected; creating per missing-Region group instead would cost one more queued
+operation per group and break the one-operation batch.
 """
 
 import re
@@ -113,11 +117,11 @@ def in_progress_accounts(states: Instances) -> set[str]:
 
 @dataclass(frozen=True)
 class BaselinePlan:
-    """``create``: groups of accounts with the same Regions that have no instance, created in those Regions only
-    (never a pair that has one: see the module docstring). ``update``: groups of accounts with the same Regions
-    whose existing instances are not CURRENT."""
+    """``create``: accounts missing an instance in some Region (created in every Region; existing pairs are
+    skipped: see the module docstring). ``update``: groups of accounts with the same Regions whose existing
+    instances are not CURRENT."""
 
-    create: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()
+    create: tuple[str, ...] = ()
     update: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()
 
     @property
@@ -126,19 +130,17 @@ class BaselinePlan:
 
 
 def plan_baseline(account_ids: Sequence[str], states: Instances, regions: Sequence[str]) -> BaselinePlan:
-    create: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    create: list[str] = []
     repair: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for account in dict.fromkeys(account_ids):
         by_region = states.get(account, {})
-        missing = tuple(r for r in regions if r not in by_region)
-        if missing:
-            create[missing].append(account)
+        if any(region not in by_region for region in regions):
+            create.append(account)
         stale = tuple(r for r in regions if r in by_region and by_region[r].status != CURRENT)
         if stale:
             repair[stale].append(account)
     return BaselinePlan(
-        create=tuple((tuple(accounts), missing) for missing, accounts in create.items()),
-        update=tuple((tuple(accounts), stale) for stale, accounts in repair.items()),
+        create=tuple(create), update=tuple((tuple(accounts), stale) for stale, accounts in repair.items())
     )
 
 
@@ -149,19 +151,16 @@ def operation_id(execution_name: str, action: str) -> str:
 
 
 def start_operations(
-    cfn: "CloudFormationClient", stackset_name: str, plan: BaselinePlan, execution_name: str
+    cfn: "CloudFormationClient", stackset_name: str, plan: BaselinePlan, regions: Sequence[str], execution_name: str
 ) -> list[str]:
     """Start the plan's operations; returns their IDs. ``OperationInProgressException`` is retried with backoff
     (the adapter's ``retry.call``) and, past that, surfaces as RetryableConflictError for the state machine to retry."""
     stackset = StackSet(cfn, stackset_name)
     operations: list[str] = []
-    for index, (accounts, missing_regions) in enumerate(plan.create):
-        # A batch of new accounts is one group, one "create" operation; more groups only when some accounts
-        # already have instances in some Regions.
-        action = "create" if index == 0 else f"create{index}"
+    if plan.create:
         operations.append(
             stackset.create_instances(
-                operation_id(execution_name, action), accounts, missing_regions, OPERATION_PREFERENCES
+                operation_id(execution_name, "create"), plan.create, regions, OPERATION_PREFERENCES
             )
         )
     for index, (accounts, stale_regions) in enumerate(plan.update):

@@ -115,7 +115,9 @@ def start_baseline(event: object, settings: Settings, cfn: "CloudFormationClient
     accounts = resolution_of(state).account_ids
     states = baseline.instance_states(cfn, settings.member_stackset_name, accounts)
     plan = baseline.plan_baseline(accounts, states, settings.baseline_regions)
-    operations = baseline.start_operations(cfn, settings.member_stackset_name, plan, operations_name(state))
+    operations = baseline.start_operations(
+        cfn, settings.member_stackset_name, plan, settings.baseline_regions, operations_name(state)
+    )
     logger.info("baseline operations started", extra={"operations": operations, "accounts": len(accounts)})
     return {**state, "operations": operations}
 
