@@ -65,6 +65,9 @@ IAM_PRINCIPAL_ARN: Final = (
 # alphabetic character and can't be longer than 128 characters" (CloudFormation API reference, CreateStackSet
 # StackSetName: https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStackSet.html).
 STACKSET_NAME: Final = r"[a-zA-Z][-a-zA-Z0-9]{0,127}"
+# SNS topic names: "uppercase and lowercase ASCII letters, numbers, underscores, and hyphens, and must be between 1
+# and 256 characters long" (SNS API reference, CreateTopic Name, https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html).
+# A FIFO topic's ".fifo" suffix is not accepted: the notification topics here are standard topics (template.yaml).
 SNS_TOPIC_ARN: Final = r"arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}"
 ARN_PARTITION: Final = r"arn:(aws[a-z-]*):"
 
