@@ -263,10 +263,13 @@ def _organization_form_in_place(
     backup_client_factory: Callable[[Any, str], "BackupClient"],
 ) -> WorkflowState | None:
     """The refresh of a batch (events or manual) when the central vault already grants by organization: the
-    policy then names no account, so the batch's accounts are covered without reading the organization, and the
-    work of a batch does not grow with the organization (issue 14). Each Region is still compared and rewritten
-    if it drifted. Only the reconcile run recomputes the form from every in-scope account, and may switch back
-    to the account form; None when the policy in place is not the organization form (the full refresh runs)."""
+    policy then allows no account by name, so the batch's accounts are covered without reading the organization,
+    and the work of a batch does not grow with the organization (issue 14). Each Region is still compared and
+    rewritten if it drifted. Only the reconcile run recomputes the form from every in-scope account, and may switch
+    back to the account form; None when the policy in place is not the organization form the current settings
+    render (the full refresh runs). That includes a form rendered under other ``ExcludedAccountIds`` or in-scope
+    OUs: its Deny of the excluded accounts or its paths differ, so a changed exclusion reaches the policy at the
+    next run of any kind, not only at the reconcile."""
     primary = vault_policy.render_organization_form(
         settings, settings.primary_region, org_paths, settings.break_glass_principal_arn
     )
