@@ -295,7 +295,8 @@ class World:
         self.apply_resource_policies()
 
     def apply_role_policies(self) -> None:
-        """Each template role's trust policy and inline policies, as CloudFormation would put them (the emulation
+        """Each template role's trust policy, inline policies and the template's managed policies it attaches, as
+        CloudFormation would put them (the emulation
         decides EventBridge deliveries with them). A policy naming a resource the simulation does not create is
         left out; the least-privilege contract checks every policy in full."""
         iam = self.client("iam")
@@ -762,7 +763,8 @@ class World:
 
     # -- running --------------------------------------------------------------------------------------------
     def put_lifecycle_events(self, events_to_send: list[dict[str, Any]]) -> int:
-        """Put events on the default bus as Control Tower would; returns how many the rule delivered."""
+        """Put events on the default bus as Control Tower (or AWS Organizations, through CloudTrail) would; returns
+        how many the rules delivered."""
         client = self.client("events")
         for start in range(0, len(events_to_send), 10):
             entries = [

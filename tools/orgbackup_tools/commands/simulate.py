@@ -186,10 +186,10 @@ def print_report(report: dict[str, Any]) -> None:
             print(f"      {region}: stack instance {status}, vault {vault}")
         if item["outcome"] == "offboarded":
             kept = ", ".join(f"{region}: {vault}" for region, vault in item["vaults"].items()) or "none"
-            print(f"      member vaults still in the account (stacks retained): {kept}")
+            print(f"      member vaults still in the account: {kept}")
             print(f"      central vault policy allows its copies: {'yes' if item['in_central_vault_policy'] else 'no'}")
             print(f"      backup policies in force: {', '.join(item['backup_policies']) or 'none'}")
-        if item["outcome"] == "onboarded" or item["in_central_vault_policy"]:
+        elif item["outcome"] == "onboarded" or item["in_central_vault_policy"]:
             print(f"      central vault policy allows its copies: {'yes' if item['in_central_vault_policy'] else 'no'}")
             print(f"      backup policies in force: {', '.join(item['backup_policies']) or 'none'}")
     for note in report["notifications"]:
