@@ -29,7 +29,9 @@ Shape of the document (every decision below is taken from AWS documentation):
     key is multivalued, hence ``ForAnyValue``, and a trailing ``*`` takes in the OU's child OUs).
   - mode ``org`` (every OU in scope, ``in_scope_ou_ids`` empty): ``StringEquals`` ``aws:PrincipalOrgID``.
 - ``DenyCopyIntoFromExcludedAccounts`` (the two organization forms only): ``backup:CopyIntoBackupVault``, the one
-  action the Allow grants, denied to every principal whose ``aws:PrincipalAccount`` (the account the requesting
+  action the Allow grants and the one a copy into another account's vault needs from its policy (*Vault access
+  policies*, https://docs.aws.amazon.com/aws-backup/latest/devguide/create-a-vault-access-policy.html), denied to
+  every principal whose ``aws:PrincipalAccount`` (the account the requesting
   principal belongs to; always in the request context; IAM User Guide, *AWS global condition context keys*,
   https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalaccount)
   is, with ``StringEquals``, one of ``ExcludedAccountIds`` or the management account. The account form never names
@@ -77,9 +79,10 @@ Shape of the document (every decision below is taken from AWS documentation):
   vault-policy examples all use ``"*"``, and the Config rule above requires it in its deny statement.
 
 Size: AWS publishes no size quota for backup vault access policies (AWS Backup quotas page; PutBackupVaultAccessPolicy
-API reference: ``Policy`` is a string without a length constraint). See ``ASSUMED_SIZE_LIMIT_BYTES``. The
-organization forms grow with the in-scope OUs and the excluded accounts; one past the assumed limit is refused
-before anything is written (ConfigurationError naming the settings and what takes the bytes).
+API reference: ``Policy`` is a string without a length constraint). See ``ASSUMED_SIZE_LIMIT_BYTES``.
+The organization forms grow with the in-scope OUs and the excluded accounts (AWS Backup endpoints and quotas,
+https://docs.aws.amazon.com/general/latest/gr/bk.html, lists no vault policy size either); one past the assumed
+limit is refused before anything is written (ConfigurationError naming the settings and what takes the bytes).
 """
 
 import hashlib
