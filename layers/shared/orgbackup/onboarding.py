@@ -196,7 +196,9 @@ def refresh_vault_policy(
     step whose last write is already stale (the source of truth moved in every round) raises
     RetryableConflictError instead of ending on it, so the state machine runs the step again a little later.
     A batch (not reconcile) whose central vault already holds the organization form keeps it without reading the
-    organization (``_organization_form_in_place``)."""
+    organization (``_organization_form_in_place``), as long as it is the form the current settings render: one
+    rendered under other ``ExcludedAccountIds`` or in-scope OUs differs (its Deny of the excluded accounts, its
+    paths), so the full refresh runs and a changed exclusion reaches the policy at the next run of any kind."""
     state = check_state(event, required=("execution",))
     org = Organizations.of(org)  # one per invocation: the OU paths' parents serve the in-scope walk
     org_paths = (
@@ -263,13 +265,10 @@ def _organization_form_in_place(
     backup_client_factory: Callable[[Any, str], "BackupClient"],
 ) -> WorkflowState | None:
     """The refresh of a batch (events or manual) when the central vault already grants by organization: the
-    policy then allows no account by name, so the batch's accounts are covered without reading the organization,
-    and the work of a batch does not grow with the organization (issue 14). Each Region is still compared and
-    rewritten if it drifted. Only the reconcile run recomputes the form from every in-scope account, and may switch
-    back to the account form; None when the policy in place is not the organization form the current settings
-    render (the full refresh runs). That includes a form rendered under other ``ExcludedAccountIds`` or in-scope
-    OUs: its Deny of the excluded accounts or its paths differ, so a changed exclusion reaches the policy at the
-    next run of any kind, not only at the reconcile."""
+    policy then names no account, so the batch's accounts are covered without reading the organization, and the
+    work of a batch does not grow with the organization (issue 14). Each Region is still compared and rewritten
+    if it drifted. Only the reconcile run recomputes the form from every in-scope account, and may switch back
+    to the account form; None when the policy in place is not the organization form (the full refresh runs)."""
     primary = vault_policy.render_organization_form(
         settings, settings.primary_region, org_paths, settings.break_glass_principal_arn
     )

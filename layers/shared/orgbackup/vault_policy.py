@@ -46,6 +46,10 @@ Shape of the document (every decision below is taken from AWS documentation):
   requests, which its own IAM policies decide in the account form too; a Deny would refuse them.
   The statement is rendered from the settings, so a batch that finds an organization form rendered under other
   ``ExcludedAccountIds`` no longer sees the same policy and recomputes it (``onboarding.refresh_vault_policy``).
+  It grows by 15 bytes per excluded account. AWS lists no size for a vault access policy (AWS Backup endpoints and
+  quotas, https://docs.aws.amazon.com/general/latest/gr/bk.html), so an organization form past the assumed limit
+  (see Size) is refused before anything is written: a ConfigurationError naming the settings and what takes the
+  bytes.
 - ``DenyRecoveryPointDeletion``: ``backup:DeleteRecoveryPoint``, ``backup:UpdateRecoveryPointLifecycle``,
   ``backup:DisassociateRecoveryPoint``, ``backup:DeleteBackupVaultLockConfiguration`` and
   ``backup:DeleteBackupVaultAccessPolicy`` for every principal but the optional break-glass principal. The
@@ -80,9 +84,6 @@ Shape of the document (every decision below is taken from AWS documentation):
 
 Size: AWS publishes no size quota for backup vault access policies (AWS Backup quotas page; PutBackupVaultAccessPolicy
 API reference: ``Policy`` is a string without a length constraint). See ``ASSUMED_SIZE_LIMIT_BYTES``.
-The organization forms grow with the in-scope OUs and the excluded accounts (AWS Backup endpoints and quotas,
-https://docs.aws.amazon.com/general/latest/gr/bk.html, lists no vault policy size either); one past the assumed
-limit is refused before anything is written (ConfigurationError naming the settings and what takes the bytes).
 """
 
 import hashlib
