@@ -89,3 +89,14 @@ def test_a_long_list_of_attachments_is_cut_and_counted() -> None:
     message = build_report(state)["report"]["message"]
     # Then the 50 are named and the rest counted
     assert "orgbackup-daily -> 000000000049 ... and 1950 more." in message
+
+
+def test_an_organization_form_kept_by_a_batch_says_who_may_copy_in_and_who_may_not() -> None:
+    # A batch keeps the organization form without counting accounts: the report says what the form allows
+    for mode, whole in (("org-paths", "the in-scope OUs"), ("org", "the organization")):
+        state = {**STATE, "vault_policy": {"mode": mode, "written_regions": []}}
+        message = run_report(state)["message"]
+        assert (
+            f"Central vault policy: every account of {whole} but the excluded and management accounts may copy in "
+            f"({mode}); written in nowhere (unchanged)."
+        ) in message

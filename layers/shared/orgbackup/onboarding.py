@@ -196,7 +196,9 @@ def refresh_vault_policy(
     step whose last write is already stale (the source of truth moved in every round) raises
     RetryableConflictError instead of ending on it, so the state machine runs the step again a little later.
     A batch (not reconcile) whose central vault already holds the organization form keeps it without reading the
-    organization (``_organization_form_in_place``)."""
+    organization (``_organization_form_in_place``), as long as it is the form the current settings render: one
+    rendered under other ``ExcludedAccountIds`` or in-scope OUs differs (its Deny of the excluded accounts, its
+    paths), so the full refresh runs and a changed exclusion reaches the policy at the next run of any kind."""
     state = check_state(event, required=("execution",))
     org = Organizations.of(org)  # one per invocation: the OU paths' parents serve the in-scope walk
     org_paths = (

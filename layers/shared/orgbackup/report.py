@@ -116,9 +116,14 @@ def run_report(state: WorkflowState) -> Report:
     if "vault_policy" in state:
         policy = state["vault_policy"]
         written = ", ".join(policy.get("written_regions", [])) or "nowhere (unchanged)"
-        # The organization form, kept as it was by a batch, counts no account (onboarding.refresh_vault_policy).
+        # The organization form, kept as it was by a batch, counts no account (onboarding.refresh_vault_policy);
+        # it denies the copy to the excluded accounts and the management account (vault_policy).
         whole = "the organization" if policy.get("mode") == "org" else "the in-scope OUs"
-        who = f"{policy['accounts']} accounts" if "accounts" in policy else f"every account of {whole}"
+        who = (
+            f"{policy['accounts']} accounts"
+            if "accounts" in policy
+            else f"every account of {whole} but the excluded and management accounts"
+        )
         lines.append(f"Central vault policy: {who} may copy in ({policy.get('mode')}); written in {written}.")
     if "backup_policies" in state:
         policies = state["backup_policies"]

@@ -8,9 +8,11 @@ the one in place. Callers: read the source of truth after your own baseline exis
 execution that read it before another's baseline finished can still write the older set last (the next run, or
 the daily reconcile, restores the account), so re-read it after applying and apply again if it grew. Once the
 policy in place is the organization form (past the threshold: several hundred accounts), a batch keeps it without
-reading the organization at all (``render_organization_form``; ``onboarding.refresh_vault_policy``): it names no
-account, so a batch's accounts are covered and its cost does not grow with the organization (issue 14). Only the
-reconcile run recomputes the form from every in-scope account.
+reading the organization at all (``render_organization_form``; ``onboarding.refresh_vault_policy``): it allows no
+account by name, so a batch's accounts are covered and its cost does not grow with the organization (issue 14).
+The batch keeps it only when it is the form the current settings render (the same in-scope OU paths, the same
+denied accounts); otherwise it recomputes like the reconcile run, the only run that always recomputes the form from
+every in-scope account.
 
 Shape of the document (every decision below is taken from AWS documentation):
 
@@ -29,6 +31,28 @@ Shape of the document (every decision below is taken from AWS documentation):
     keys*, aws:PrincipalOrgPaths, https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html:
     the key is multivalued, hence ``ForAnyValue``, and a trailing ``*`` takes in the OU's child OUs).
   - mode ``org`` (every OU in scope, ``in_scope_ou_ids`` empty): ``StringEquals`` ``aws:PrincipalOrgID``.
+- ``DenyCopyIntoFromExcludedAccounts`` (the two organization forms only): ``backup:CopyIntoBackupVault``, the one
+  action the Allow grants and the one a copy into another account's vault needs from its policy (*Vault access
+  policies*, https://docs.aws.amazon.com/aws-backup/latest/devguide/create-a-vault-access-policy.html), denied to
+  every principal whose ``aws:PrincipalAccount`` (the account the requesting
+  principal belongs to; always in the request context; IAM User Guide, *AWS global condition context keys*,
+  https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalaccount)
+  is, with ``StringEquals``, one of ``ExcludedAccountIds`` or the management account. The account form never names
+  them; the organization forms name no account, so without this statement an account excluded while it stays in an
+  in-scope OU (or, in mode ``org``, anywhere in the organization, the management account included) could still copy
+  in with the backup role its retained stack keeps. An explicit Deny wins over any Allow ("an explicit deny in any
+  of these policies overrides the allow", IAM User Guide, *Policy evaluation logic*,
+  https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html; "the Deny statement
+  trumps the Allow statement", *The difference between explicit and implicit denies*,
+  https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_AccessPolicyLanguage_Interplay.html).
+  The central backup account is not listed, even when excluded: its copies into its own vault are same-account
+  requests, which its own IAM policies decide in the account form too; a Deny would refuse them.
+  The statement is rendered from the settings, so a batch that finds an organization form rendered under other
+  ``ExcludedAccountIds`` no longer sees the same policy and recomputes it (``onboarding.refresh_vault_policy``).
+  It grows by 15 bytes per excluded account. AWS lists no size for a vault access policy (AWS Backup endpoints and
+  quotas, https://docs.aws.amazon.com/general/latest/gr/bk.html), so an organization form past the assumed limit
+  (see Size) is refused before anything is written: a ConfigurationError naming the settings and what takes the
+  bytes.
 - ``DenyRecoveryPointDeletion``: ``backup:DeleteRecoveryPoint``, ``backup:UpdateRecoveryPointLifecycle``,
   ``backup:DisassociateRecoveryPoint``, ``backup:DeleteBackupVaultLockConfiguration`` and
   ``backup:DeleteBackupVaultAccessPolicy`` for every principal but the optional break-glass principal. The
@@ -116,6 +140,7 @@ POLICY_ACTIONS: Final = (
 SID_ALLOW_ACCOUNTS: Final = "AllowCopyIntoFromOnboardedAccounts"
 SID_ALLOW_ORG_PATHS: Final = "AllowCopyIntoFromInScopeOrgPaths"
 SID_ALLOW_ORG: Final = "AllowCopyIntoFromOrganization"
+SID_DENY_EXCLUDED: Final = "DenyCopyIntoFromExcludedAccounts"
 SID_DENY_DELETION: Final = "DenyRecoveryPointDeletion"
 SID_DENY_POLICY_CHANGES: Final = "DenyVaultPolicyChanges"
 
@@ -194,6 +219,10 @@ def _minify(document: Mapping[str, Any]) -> str:
     return json.dumps(document, separators=(",", ":"))
 
 
+def _size(statement: Mapping[str, Any]) -> int:
+    return len(_minify(statement).encode("utf-8"))
+
+
 def _account_ids(account_ids: Iterable[str]) -> list[str]:
     ids = sorted(set(account_ids))
     bad = [account_id for account_id in ids if not re.fullmatch(fields.ACCOUNT_ID, account_id)]
@@ -250,6 +279,26 @@ def _deny_statements(settings: Settings) -> list[dict[str, Any]]:
     return [deletion, policy_changes]
 
 
+def denied_copy_accounts(settings: Settings) -> list[str]:
+    """The accounts the organization forms deny ``backup:CopyIntoBackupVault`` by ``aws:PrincipalAccount``: the
+    management account and ``ExcludedAccountIds``, never the central backup account (same-account copies are its
+    own IAM's to decide). Never empty: the management account is always there."""
+    named = {settings.management_account_id, *settings.excluded_account_ids}
+    return _account_ids(named - {settings.central_backup_account_id})
+
+
+def _deny_copy_from(account_ids: Sequence[str]) -> dict[str, Any]:
+    return {
+        "Sid": SID_DENY_EXCLUDED,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": COPY_ACTION,
+        "Resource": "*",
+        # aws:PrincipalAccount is single-valued: StringEquals against a list matches any one (no set operator).
+        "Condition": {"StringEquals": {"aws:PrincipalAccount": list(account_ids)}},
+    }
+
+
 def _allow_accounts(settings: Settings, account_ids: Sequence[str]) -> list[dict[str, Any]]:
     if not account_ids:
         # IAM rejects an empty principal list; with no account to allow, the policy holds only the denies.
@@ -304,9 +353,10 @@ def render_central_vault_policy(
 
     The account form is used while its text is at most ``threshold`` bytes; past it, the org form: an
     ``aws:PrincipalOrgPaths`` condition on ``org_paths`` (required then, when ``settings.in_scope_ou_ids`` is set),
-    or ``aws:PrincipalOrgID`` when every OU is in scope. The text is the same in every Region (Resource ``"*"``);
-    ``region`` is validated so a caller's per-Region map cannot carry a typo. Raises InvalidInputError naming the
-    bad argument.
+    or ``aws:PrincipalOrgID`` when every OU is in scope, with an explicit Deny of the copy to the excluded
+    accounts and the management account (``denied_copy_accounts``). The text is the same in every Region
+    (Resource ``"*"``); ``region`` is validated so a caller's per-Region map cannot carry a typo. Raises
+    InvalidInputError naming the bad argument, ConfigurationError when the settings make the org form too large.
     """
     if not re.fullmatch(fields.REGION, region):
         raise InvalidInputError(f"region: {region!r} is not a Region name like eu-west-1")
@@ -340,8 +390,9 @@ def render_organization_form(
     org_paths: Iterable[str] | None = None,
 ) -> VaultPolicy:
     """The organization form of the central vault's policy (``org-paths`` when only some OUs are in scope, else
-    ``org``), which names no account: what ``render_central_vault_policy`` gives past its threshold. Its
-    ``account_count`` is None: no account was counted to render it."""
+    ``org``), which allows no account by name and denies the copy to ``denied_copy_accounts``: what
+    ``render_central_vault_policy`` gives past its threshold. Its ``account_count`` is None: no account was
+    counted to render it."""
     if not re.fullmatch(fields.REGION, region):
         raise InvalidInputError(f"region: {region!r} is not a Region name like eu-west-1")
     if settings.in_scope_ou_ids and org_paths is None:
@@ -353,17 +404,22 @@ def render_organization_form(
 def _organization_form(
     settings: Settings, denies: list[dict[str, Any]], org_paths: Iterable[str] | None, account_count: int | None
 ) -> VaultPolicy:
+    mode: Mode
     if settings.in_scope_ou_ids:
-        paths = _org_path_values(settings, org_paths or ())
-        policy = _policy(
-            {"Version": VERSION, "Statement": [_allow_org_paths(paths), *denies]}, "org-paths", account_count
-        )
+        allow, mode = _allow_org_paths(_org_path_values(settings, org_paths or ())), "org-paths"
     else:
-        policy = _policy({"Version": VERSION, "Statement": [_allow_org(settings), *denies]}, "org", account_count)
+        allow, mode = _allow_org(settings), "org"
+    denied = denied_copy_accounts(settings)
+    deny_copy = _deny_copy_from(denied)
+    policy = _policy({"Version": VERSION, "Statement": [allow, deny_copy, *denies]}, mode, account_count)
     if policy.size_bytes > ASSUMED_SIZE_LIMIT_BYTES:
-        raise InvalidInputError(
-            f"org_paths: the {policy.mode} form is {policy.size_bytes} bytes, past the assumed "
-            f"{ASSUMED_SIZE_LIMIT_BYTES}-byte limit for vault access policies: name fewer, higher OUs"
+        scope = f"{len(settings.in_scope_ou_ids)} in-scope OUs" if settings.in_scope_ou_ids else "the organization"
+        raise ConfigurationError(
+            f"EXCLUDED_ACCOUNT_IDS and IN_SCOPE_OU_IDS make the {mode} form of the central vault policy "
+            f"{policy.size_bytes} bytes, past the assumed {ASSUMED_SIZE_LIMIT_BYTES}-byte limit for vault access "
+            f"policies (nothing was written): the deny of {len(denied)} accounts ({len(denied) - 1} excluded and "
+            f"the management account) takes {_size(deny_copy)} bytes, the allow for {scope} {_size(allow)} bytes; "
+            "exclude fewer accounts (move them to an OU out of scope instead) or name fewer, higher OUs"
         )
     return policy
 
