@@ -8,8 +8,10 @@ The TypedDicts below are its one definition. The steps (``orgbackup.onboarding``
 A step handed anything else - a list, a string, a key of the wrong type, a malformed resolution - raises
 InvalidInputError naming the key, the value and the rule, a classified error the state machine's Catch clauses
 know, instead of failing deep inside with a TypeError. Keys the model does not name pass through unchecked, and a
-key may be absent until the step that writes it has run (``required`` names what a step needs). Stdlib and
-``orgbackup.accounts`` only: the Report function imports it too.
+key may be absent until the step that writes it has run (``required`` names what a step needs). It imports
+``orgbackup.accounts`` for the resolution's parser (``Resolution.from_dict``), and with it botocore, the
+Organizations adapter, ``orgbackup.retry`` and Powertools' logger: every step that checks the state, the Report
+function too, loads those on its cold start.
 """
 
 import functools
