@@ -60,7 +60,6 @@ class AccountEntry(TypedDict):
 
     account_id: NotRequired[str]
     name: NotRequired[str]
-    parent_id: NotRequired[str]
     sources: NotRequired[list[str]]
     code: NotRequired[str]
     reason: NotRequired[str]
