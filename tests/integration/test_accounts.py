@@ -32,6 +32,7 @@ from orgbackup.accounts import (
     resolve,
     resolve_input,
 )
+from orgbackup.aws.organizations import Organizations
 from orgbackup.exceptions import InvalidInputError, RetryableConflictError
 from orgbackup.retry import Backoff
 from orgbackup.settings import Settings
@@ -580,8 +581,41 @@ def test_reconcile_skips_accounts_whose_baseline_is_in_progress(
 
     # Then only workload-c is to be onboarded; workload-b is not deployed a second time
     assert resolution.account_ids == [WORKLOAD_C]
-    assert codes(resolution.skipped) == {WORKLOAD_B: "baseline-in-progress"}
-    assert resolution.baseline_current == 1  # WORKLOAD_A, counted, not listed
+    # And the two others are counted, not listed (a reconcile during a member-template update finds every account
+    # in progress: listing them would not fit in the state)
+    assert codes(resolution.skipped) == {}
+    assert (resolution.baseline_current, resolution.baseline_in_progress) == (1, 1)
+    assert Resolution.from_dict(json.loads(to_json(resolution))) == resolution
+
+
+class ListedOrganization(Organizations):
+    """An organization of many accounts as ListAccounts lists them: the only Organizations call a reconcile of the
+    whole organization makes at Resolve (the test above counts it), here without creating each account in moto."""
+
+    def __init__(self, accounts: list[Any]) -> None:
+        super().__init__(boto3.client("organizations", region_name="us-east-1"))
+        self.listed = accounts
+
+    def accounts(self) -> Iterator[Any]:
+        yield from self.listed
+
+
+def test_a_reconcile_of_5000_accounts_all_in_progress_stays_far_inside_the_state_limit(settings: Settings) -> None:
+    # Given 5,000 in-scope accounts, a member-template update deploying every one of them (PENDING or RUNNING)
+    ids = [str(200000000000 + index) for index in range(5000)]
+    view = ListedOrganization([{"Id": i, "Name": f"workload-{i}-production-eu", "State": "ACTIVE"} for i in ids])
+    settings = dataclasses.replace(settings, in_scope_ou_ids=())
+
+    # When the reconcile input is resolved
+    resolution = resolve_input(
+        view, settings, parse_workflow_input({"mode": "reconcile"}), in_progress_baseline_ids=set(ids)
+    )
+
+    # Then none is onboarded or listed: they are counted
+    assert (resolution.to_onboard, resolution.skipped, resolution.baseline_in_progress) == ([], [], 5000)
+    # And the resolution is a few hundred bytes, far inside Step Functions' 262,144-byte state
+    # (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html)
+    assert len(to_json(resolution).encode()) < 1024
 
 
 def test_listing_only_the_ids_looks_up_no_parent_when_the_whole_organization_is_in_scope(

@@ -41,6 +41,20 @@ def test_a_run_report_names_every_outcome_with_its_reason() -> None:
     assert report["outcome"] == "partial"
 
 
+def test_a_reconcile_report_counts_the_accounts_whose_baseline_is_in_progress() -> None:
+    # Given a reconcile during a member-template update: 5,000 accounts in progress, counted by Resolve
+    state = {"execution": "daily", "resolution": {"mode": "reconcile", "baseline_in_progress": 5000}, "chunk": 1}
+    # When it is reported / Then the count and what happens to them are said, no account is listed, and they count
+    # as skipped
+    report = run_report(state)
+    assert (
+        "Baseline in progress (a StackSet operation is deploying it now; the run that started that operation "
+        "finishes the onboarding): 5000 account(s)." in report["message"]
+    )
+    assert report["subject"] == "orgbackup: 0 onboarded, 5000 skipped"
+    assert len(report["message"]) < 1024
+
+
 def test_a_failure_report_says_which_step_which_accounts_and_why() -> None:
     cause = json.dumps({"errorType": "CentralAccountAccessError", "errorMessage": "cannot assume role X: AccessDenied"})
     state = {

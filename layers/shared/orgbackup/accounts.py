@@ -23,7 +23,8 @@ Classification, first match wins:
 - skipped ``baseline-in-progress``: the caller says a StackSet operation is deploying the account's baseline right
   now (an instance is PENDING or RUNNING): the run that started it finishes the onboarding, and starting another
   operation for the same account would only queue behind it and do the work twice;
-- skipped ``baseline-current``: the caller says the account's StackSet baseline is already current;
+- skipped ``baseline-current``: the caller says the account's StackSet baseline is already current.
+  A reconcile counts these two (``Resolution.baseline_current``, ``baseline_in_progress``) instead of listing them;
 - otherwise to onboard. Both StackSets are self-managed (template.yaml, ``PermissionModel: SELF_MANAGED``): their
   instances are created for account IDs, so no parent is looked up for an account to onboard; an account's OUs are
   read only to check the event's OU or a restricted scope.
@@ -111,9 +112,11 @@ class Resolution:
     invalid: list[AccountOutcome] = field(default_factory=list)
     # The manual input's note, carried to the notification.
     reason: str | None = None
-    # Reconcile only: accounts whose baseline is already current, counted, not listed (a daily reconcile of a large
-    # organization must fit in the state), and the accounts to onboard left for the next chunk of the run.
+    # Reconcile only: accounts whose baseline is already current, and those a StackSet operation is deploying now,
+    # counted, not listed (a reconcile of a large organization must fit in the state: during a member-template
+    # update every account is in progress), and the accounts to onboard left for the next chunk of the run.
     baseline_current: int = 0
+    baseline_in_progress: int = 0
     remaining: int = 0
 
     @property
@@ -136,6 +139,8 @@ class Resolution:
             out["reason"] = self.reason
         if self.baseline_current:
             out["baseline_current"] = self.baseline_current
+        if self.baseline_in_progress:
+            out["baseline_in_progress"] = self.baseline_in_progress
         if self.remaining:
             out["remaining"] = self.remaining
         return out
@@ -156,6 +161,7 @@ class Resolution:
             invalid=[_outcome_from(item) for item in _items(fields, "invalid")],
             reason=fields.string("reason"),
             baseline_current=_count(fields, "baseline_current"),
+            baseline_in_progress=_count(fields, "baseline_in_progress"),
             remaining=_count(fields, "remaining"),
         )
 
@@ -477,14 +483,11 @@ def resolve_input(
             backoff=backoff,
         )
     view = Organizations.of(client, backoff)
-    in_progress: list[AccountOutcome] = []
-    current = 0
+    in_progress = current = 0
     candidates: list[AccountTypeDef] = []
     for account in _in_scope_active(view, settings):
         if account["Id"] in in_progress_baseline_ids:
-            in_progress.append(
-                AccountOutcome(account["Id"], "baseline-in-progress", BASELINE_IN_PROGRESS, name=account.get("Name"))
-            )
+            in_progress += 1
         elif account["Id"] in current_baseline_ids:
             current += 1
         else:
@@ -496,8 +499,8 @@ def resolve_input(
     resolution = Resolution(
         mode="reconcile",
         to_onboard=[_ref(account) for account in candidates[:chunk]],
-        skipped=in_progress,
         baseline_current=current,
+        baseline_in_progress=in_progress,
         remaining=max(0, len(candidates) - chunk),
     )
     _log(resolution)
@@ -521,6 +524,7 @@ def _log(resolution: Resolution) -> None:
             "to_onboard": resolution.account_ids,
             "skipped": [(item.account_id, item.code) for item in resolution.skipped],
             "baseline_current": resolution.baseline_current,
+            "baseline_in_progress": resolution.baseline_in_progress,
             "remaining": resolution.remaining,
             "invalid": [(item.account_id, item.reason) for item in resolution.invalid],
         },

@@ -93,6 +93,14 @@ def run_report(state: WorkflowState) -> Report:
     )
     if current_count:
         lines += [f"Baseline already current (no StackSet change): {current_count} account(s).", ""]
+    # A reconcile counts the accounts an operation is deploying now (during a member-template update, all of them).
+    in_progress_count = int(resolution.get("baseline_in_progress") or 0)
+    if in_progress_count:
+        lines += [
+            "Baseline in progress (a StackSet operation is deploying it now; the run that started that operation "
+            f"finishes the onboarding): {in_progress_count} account(s).",
+            "",
+        ]
     remaining = int(resolution.get("remaining") or 0)
     chunk = int(state.get("chunk") or 1)
     if remaining:
@@ -133,7 +141,7 @@ def run_report(state: WorkflowState) -> Report:
         ]
 
     not_offboarded = offboarding.get("failed", {})
-    skipped_uncounted = current_count - len(current)
+    skipped_uncounted = current_count - len(current) + in_progress_count
     counts = [
         f"{len(onboarded)} onboarded",
         *([f"{len(offboarded)} offboarded"] if offboarded else []),

@@ -81,6 +81,7 @@ class ResolutionState(TypedDict):
     invalid: NotRequired[list[AccountEntry]]
     reason: NotRequired[str]
     baseline_current: NotRequired[int]  # reconcile: accounts skipped as current, counted, not listed
+    baseline_in_progress: NotRequired[int]  # reconcile: accounts an operation is deploying now, counted, not listed
     remaining: NotRequired[int]  # reconcile: accounts to onboard left for the next chunk (Outcome -> NextChunk)
 
 
