@@ -588,6 +588,20 @@ def test_reconcile_skips_accounts_whose_baseline_is_in_progress(
     assert Resolution.from_dict(json.loads(to_json(resolution))) == resolution
 
 
+def test_reconcile_leaves_out_the_accounts_that_failed_in_an_earlier_chunk(
+    org: SampleOrg, settings: Settings, load_event: LoadEvent
+) -> None:
+    # Given workload-b failed in an earlier chunk of this execution (NextChunk carries it)
+    parsed = parse_workflow_input(load_event("workflow/reconcile.json"))
+
+    # When the next chunk is resolved
+    resolution = resolve_input(org.client, settings, parsed, failed_earlier={WORKLOAD_B})
+
+    # Then it is neither onboarded again, nor counted among the accounts remaining, nor skipped: the report names it
+    assert resolution.account_ids == [WORKLOAD_A, WORKLOAD_C]
+    assert (resolution.skipped, resolution.remaining, resolution.baseline_current) == ([], 0, 0)
+
+
 class ListedOrganization(Organizations):
     """An organization of many accounts as ListAccounts lists them: the only Organizations call a reconcile of the
     whole organization makes at Resolve (the test above counts it), here without creating each account in moto."""

@@ -466,10 +466,13 @@ def resolve_input(
     *,
     current_baseline_ids: Collection[str] = frozenset(),
     in_progress_baseline_ids: Collection[str] = frozenset(),
+    failed_earlier: Collection[str] = frozenset(),
     backoff: Backoff | None = None,
 ) -> Resolution:
     """The Resolve step for any parsed workflow input: reconcile lists the organization (accounts whose baseline
-    is current or in progress are counted), the others resolve their requests."""
+    is current or in progress are counted; ``failed_earlier``, the accounts that failed in an earlier chunk of
+    the same execution, are left out: they would fail again and take a place in every chunk), the others resolve
+    their requests."""
     if workflow_input.mode != "reconcile":
         return resolve(
             client,
@@ -486,6 +489,8 @@ def resolve_input(
     in_progress = current = 0
     candidates: list[AccountTypeDef] = []
     for account in _in_scope_active(view, settings):
+        if account["Id"] in failed_earlier:
+            continue
         if account["Id"] in in_progress_baseline_ids:
             in_progress += 1
         elif account["Id"] in current_baseline_ids:
@@ -514,6 +519,11 @@ def resolve_input(
 RECONCILE_CHUNK_ACCOUNTS = 1000
 # The state machine's bound on chunks (onboarding_definition): room for an organization of 10,000 accounts and one more.
 RECONCILE_MAX_CHUNKS: Final = -(-10_000 // RECONCILE_CHUNK_ACCOUNTS) + 1
+# The failed accounts a reconcile carries from chunk to chunk (NextChunk), to leave them out of the next ones: one
+# account that always fails (a missing execution role) must not stop a backfill, but past this many failures
+# something is wrong for every account, and the run ends (the report says so). 100 account IDs are about 1.6 KB
+# of state.
+RECONCILE_CARRIED_FAILURES: Final = 100
 
 
 def _log(resolution: Resolution) -> None:

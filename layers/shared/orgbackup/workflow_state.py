@@ -165,11 +165,16 @@ class Failure(TypedDict):
 
 
 class Report(TypedDict):
-    """``report``: the notification (Notify publishes subject and message) and the outcome (Outcome reads failed)."""
+    """``report``: the notification (Notify publishes subject and message) and the outcome the Outcome Choice reads:
+    ``next_chunk`` (another reconcile chunk follows: the one place that rule is decided, the message says the same),
+    then ``failed`` and ``offboarding_failed``."""
 
     subject: str
     message: str
-    failed: Count
+    next_chunk: bool
+    failed: Count  # the accounts that failed in this execution: this chunk's and the earlier chunks'
+    # Those accounts, by ID (reconcile: NextChunk carries them to the next Resolve as failed_earlier)
+    failed_accounts: NotRequired[list[AccountId]]
     offboarding_failed: NotRequired[Count]  # Outcome ends AccountsNotOffboarded when some are
     outcome: str
 
@@ -179,6 +184,8 @@ class WorkflowState(TypedDict):
 
     execution: NotRequired[ExecutionName]  # Resolve
     chunk: NotRequired[Count]  # Resolve, reconcile: which chunk of the run this is (1, 2, ...; NextChunk counts)
+    # Resolve, reconcile: the accounts that failed in the earlier chunks (NextChunk carries them), left out of this one
+    failed_earlier: NotRequired[list[AccountId]]
     resolution: NotRequired[Annotated[ResolutionState, ParsedBy(Resolution.from_dict)]]  # Resolve
     plan: NotRequired[Plan]  # Resolve (Offboard updates it)
     offboarding: NotRequired[OffboardingState]  # Offboard, InspectOffboarding
@@ -198,6 +205,7 @@ class ResolveRequest(TypedDict):
     input: Any
     execution: str
     chunk: NotRequired[int]  # NextChunk: the reconcile chunk this Resolve runs (absent: the first)
+    failed_earlier: NotRequired[list[str]]  # NextChunk: the accounts that failed in the earlier chunks
 
 
 class OperationStatus(TypedDict):
