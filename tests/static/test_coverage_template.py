@@ -75,7 +75,7 @@ def test_the_function_role_reads_jobs_and_writes_only_coverage_reports() -> None
     assert statements["ReadAndWriteCoverageReports"]["Resource"] == {
         "Fn::Sub": "${CoverageReportBucket.Arn}/coverage/*"
     }
-    assert "organizations:DescribeEffectivePolicy" in statements["ReadAccountsPoliciesAndParents"]["Action"]
+    assert "organizations:DescribeEffectivePolicy" in statements["ReadAccountsAndPolicies"]["Action"]
 
 
 def dashboard() -> dict[str, Any]:

@@ -15,7 +15,7 @@ from orgbackup import baseline, changes, vault_policy
 from orgbackup.accounts import Resolution, in_scope_active_account_ids, resolve_input
 from orgbackup.aws.organizations import Organizations
 from orgbackup.exceptions import InvalidInputError, RetryableConflictError
-from orgbackup.fields import json_type
+from orgbackup.fields import is_account_id, json_type
 from orgbackup.observability import logger
 from orgbackup.policies.apply import ACCOUNTS_TOKEN
 from orgbackup.policies.converge import reattach_policies
@@ -54,6 +54,16 @@ def resolve_request(event: object) -> tuple[object, str]:
     return event["input"], execution
 
 
+def request_failed_earlier(event: object) -> list[str]:
+    """The accounts that failed in the earlier chunks of a reconcile (NextChunk carries them; none when absent)."""
+    failed = event.get("failed_earlier", []) if isinstance(event, dict) else []
+    if not isinstance(failed, list) or not all(isinstance(item, str) and is_account_id(item) for item in failed):
+        raise InvalidInputError(
+            f"Resolve: failed_earlier: must be a list of 12-digit account IDs, got {json_type(failed)} {failed!r:.200}"
+        )
+    return failed
+
+
 def request_chunk(event: object) -> int:
     """The reconcile chunk a Resolve payload asks for: NextChunk counts them (1 when absent: the first)."""
     chunk = event.get("chunk", 1) if isinstance(event, dict) else 1
@@ -69,10 +79,12 @@ def resolve(
     org: "Organizations | OrganizationsClient",
     cfn: "CloudFormationClient",
     chunk: int = 1,
+    failed_earlier: Sequence[str] = (),
 ) -> WorkflowState:
     """Parse the input, look the accounts up and classify them; decide which steps the run needs. A reconcile
     takes at most ``accounts.RECONCILE_CHUNK_ACCOUNTS`` accounts to onboard (``chunk`` counts the rounds: the state
-    machine comes back here while ``resolution.remaining`` is above 0)."""
+    machine comes back here while the Report's ``next_chunk`` says so), leaving out ``failed_earlier``, the
+    accounts that failed in the earlier chunks (kept in the state: the Report names them)."""
     org = Organizations.of(org)
     workflow_input = changes.expand_ou_requests(org, parse_workflow_input(raw_input))
     requested = None if workflow_input.mode == "reconcile" else {r.account_id for r in workflow_input.requests}
@@ -81,8 +93,14 @@ def resolve(
     # An account an operation is deploying now is left to the run that started it: another operation would queue
     # behind it and deploy the same instances again.
     in_progress = baseline.in_progress_accounts(states)
+    reconcile = workflow_input.mode == "reconcile"
     resolution = resolve_input(
-        org, settings, workflow_input, current_baseline_ids=current, in_progress_baseline_ids=in_progress
+        org,
+        settings,
+        workflow_input,
+        current_baseline_ids=current,
+        in_progress_baseline_ids=in_progress,
+        failed_earlier=frozenset(failed_earlier) if reconcile else frozenset(),
     )
     already_current = resolution.baseline_current > 0 or any(
         item.code == "baseline-current" for item in resolution.skipped
@@ -105,8 +123,10 @@ def resolve(
         "resolution": cast(ResolutionState, resolution.to_dict()),
         "plan": plan,
     }
-    if resolution.mode == "reconcile":
+    if reconcile:
         state["chunk"] = chunk
+        if failed_earlier:
+            state["failed_earlier"] = sorted(set(failed_earlier))
     return state
 
 
