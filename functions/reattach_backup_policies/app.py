@@ -20,5 +20,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> WorkflowSta
     state = onboarding.reattach_backup_policies(
         event, settings, params, aws.client("organizations"), aws.client("cloudformation")
     )
-    metrics.add_metric(name="PolicyAttachments", unit="Count", value=len(state["backup_policies"]["attached"]))
+    metrics.add_metric(name="PolicyAttachments", unit="Count", value=state["backup_policies"]["attached_count"])
     return state

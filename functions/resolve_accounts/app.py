@@ -23,6 +23,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> WorkflowSta
         aws.client("organizations"),
         aws.client("cloudformation"),
         chunk=onboarding.request_chunk(event),
+        failed_earlier=onboarding.request_failed_earlier(event),
     )
     metrics.add_metric(name="AccountsToOnboard", unit="Count", value=state["resolution"]["counts"]["to_onboard"])
     return state

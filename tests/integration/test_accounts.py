@@ -32,6 +32,7 @@ from orgbackup.accounts import (
     resolve,
     resolve_input,
 )
+from orgbackup.aws.organizations import Organizations
 from orgbackup.exceptions import InvalidInputError, RetryableConflictError
 from orgbackup.retry import Backoff
 from orgbackup.settings import Settings
@@ -188,12 +189,9 @@ def test_pipe_batch_is_deduplicated_and_keeps_every_source(
         AccountRef(
             WORKLOAD_A,
             name="workload-a",
-            parent_id=WORKLOADS,
             sources=("5a1f0c2e-7b3d-4e8a-9c01-2f3e4d5a6b7c", "7c3b2e4a-9d5f-4a0c-9e23-4b5a6f7c8d9e"),
         ),
-        AccountRef(
-            WORKLOAD_B, name="workload-b-prod", parent_id=PROD, sources=("6b2a1d3f-8c4e-4f9b-8d12-3a4f5e6b7c8d",)
-        ),
+        AccountRef(WORKLOAD_B, name="workload-b-prod", sources=("6b2a1d3f-8c4e-4f9b-8d12-3a4f5e6b7c8d",)),
     ]
     assert (resolution.skipped, resolution.invalid) == ([], [])
 
@@ -271,7 +269,7 @@ def test_management_central_and_excluded_accounts_are_skipped_without_a_call(
         (
             MANAGEMENT,
             "management-account",
-            "management account: never onboarded (service-managed StackSets skip it)",
+            "management account: never onboarded (the product runs there; AWS recommends keeping workloads out of it)",
         ),
         (
             CENTRAL,
@@ -349,10 +347,8 @@ def test_account_in_a_nested_ou_is_in_scope(org: SampleOrg, settings: Settings) 
     # Given workload-b in Prod, which is nested under the in-scope Workloads OU
     resolution = resolve(org.client, settings, manual(WORKLOAD_B))
 
-    # Then it is onboarded, with its direct OU
-    assert resolution.to_onboard == [
-        AccountRef(WORKLOAD_B, name="workload-b-prod", parent_id=PROD, sources=("account_ids[0]",))
-    ]
+    # Then it is onboarded
+    assert resolution.to_onboard == [AccountRef(WORKLOAD_B, name="workload-b-prod", sources=("account_ids[0]",))]
 
 
 def test_empty_scope_means_the_whole_organization_and_no_parent_lookups(
@@ -364,11 +360,10 @@ def test_empty_scope_means_the_whole_organization_and_no_parent_lookups(
     # When the sandbox account is requested by hand
     resolution = resolve(org.client, settings, manual(SANDBOX_ACCOUNT))
 
-    # Then it is onboarded with its direct parent (what CreateStackInstances targets), its path unexplored
-    assert resolution.to_onboard == [
-        AccountRef(SANDBOX_ACCOUNT, name="sandbox-1", parent_id=SANDBOX, sources=("account_ids[0]",))
-    ]
-    assert calls.counts == Counter({"DescribeAccount": 1, "ListParents": 1})
+    # Then it is onboarded at the cost of one DescribeAccount: neither its path nor its parent is looked up (the
+    # self-managed StackSet's instances are created for account IDs)
+    assert resolution.to_onboard == [AccountRef(SANDBOX_ACCOUNT, name="sandbox-1", sources=("account_ids[0]",))]
+    assert calls.counts == Counter({"DescribeAccount": 1})
 
 
 def test_unknown_account_is_invalid(org: SampleOrg, settings: Settings) -> None:
@@ -474,7 +469,6 @@ def test_an_ou_enrolled_at_once_is_listed_not_described_account_by_account(
 
     # Then all 25 are onboarded under Workloads, as describing each would have found them
     assert resolution.account_ids == new
-    assert {ref.parent_id for ref in resolution.to_onboard} == {WORKLOADS}
     assert [ref.name for ref in resolution.to_onboard] == [f"new-{account_id[-2:]}" for account_id in new]
     # And the OU was listed (27 accounts: 2 pages of 20) instead of 25 DescribeAccount and 25 ListParents calls:
     # only the OU's own parent was looked up
@@ -498,7 +492,6 @@ def test_listing_an_ou_stops_at_its_budget_and_the_rest_are_described(
 
     # Then every account is judged where it is now (Prod is nested in Workloads: all in scope)
     assert resolution.account_ids == [WORKLOAD_A, *moved]
-    assert {ref.account_id: ref.parent_id for ref in resolution.to_onboard}[moved[0]] == PROD
     # And the listing stopped after 2 accounts per request (40 accounts: 2 pages), the moved ones described
     assert calls.counts["ListAccountsForParent"] == 2
     assert calls.counts["DescribeAccount"] == len(moved)
@@ -518,8 +511,7 @@ def test_reconcile_lists_active_in_scope_accounts_only(org: SampleOrg, settings:
 
     # Then only the active, in-scope, non-excluded members are there (never the management account, nor the
     # central backup account, though Security is in scope: it has its own baseline)
-    assert sorted(ref.account_id for ref in refs) == [WORKLOAD_A]
-    assert {ref.account_id: ref.parent_id for ref in refs} == {WORKLOAD_A: WORKLOADS}
+    assert [(ref.account_id, ref.name) for ref in refs] == [(WORKLOAD_A, "workload-a")]
 
 
 def test_reconcile_follows_every_page(org: SampleOrg, calls: Calls, settings: Settings) -> None:
@@ -534,10 +526,9 @@ def test_reconcile_follows_every_page(org: SampleOrg, calls: Calls, settings: Se
     # When the organization is listed with every OU in scope
     refs = list_in_scope_active_accounts(org.client, settings)
 
-    # Then all 29 members but the central account are found over two pages, each with its direct parent
+    # Then all 29 members but the central account are found over two pages, with no call per account
     assert len(refs) == 29
-    assert calls.counts == Counter({"ListAccounts": 2, "ListParents": 29})
-    assert {ref.parent_id for ref in refs} == {WORKLOADS, PROD, SANDBOX}
+    assert calls.counts == Counter({"ListAccounts": 2})
 
 
 def test_reconcile_looks_up_no_parent_for_accounts_already_current(
@@ -567,11 +558,11 @@ def test_reconcile_input_skips_accounts_with_a_current_baseline(
     # When it is resolved
     resolution = resolve_input(org.client, settings, parsed, current_baseline_ids={WORKLOAD_A})
 
-    # Then exactly the in-scope accounts missing a baseline are to be onboarded, each with its parent
+    # Then exactly the in-scope accounts missing a baseline are to be onboarded, with their names
     assert resolution.mode == "reconcile"
-    assert {ref.account_id: ref.parent_id for ref in resolution.to_onboard} == {
-        WORKLOAD_B: PROD,
-        WORKLOAD_C: WORKLOADS,
+    assert {ref.account_id: ref.name for ref in resolution.to_onboard} == {
+        WORKLOAD_B: "workload-b-prod",
+        WORKLOAD_C: "workload-c",
     }
     assert codes(resolution.skipped) == {}
     assert resolution.baseline_current == 1  # counted, not listed
@@ -590,8 +581,55 @@ def test_reconcile_skips_accounts_whose_baseline_is_in_progress(
 
     # Then only workload-c is to be onboarded; workload-b is not deployed a second time
     assert resolution.account_ids == [WORKLOAD_C]
-    assert codes(resolution.skipped) == {WORKLOAD_B: "baseline-in-progress"}
-    assert resolution.baseline_current == 1  # WORKLOAD_A, counted, not listed
+    # And the two others are counted, not listed (a reconcile during a member-template update finds every account
+    # in progress: listing them would not fit in the state)
+    assert codes(resolution.skipped) == {}
+    assert (resolution.baseline_current, resolution.baseline_in_progress) == (1, 1)
+    assert Resolution.from_dict(json.loads(to_json(resolution))) == resolution
+
+
+def test_reconcile_leaves_out_the_accounts_that_failed_in_an_earlier_chunk(
+    org: SampleOrg, settings: Settings, load_event: LoadEvent
+) -> None:
+    # Given workload-b failed in an earlier chunk of this execution (NextChunk carries it)
+    parsed = parse_workflow_input(load_event("workflow/reconcile.json"))
+
+    # When the next chunk is resolved
+    resolution = resolve_input(org.client, settings, parsed, failed_earlier={WORKLOAD_B})
+
+    # Then it is neither onboarded again, nor counted among the accounts remaining, nor skipped: the report names it
+    assert resolution.account_ids == [WORKLOAD_A, WORKLOAD_C]
+    assert (resolution.skipped, resolution.remaining, resolution.baseline_current) == ([], 0, 0)
+
+
+class ListedOrganization(Organizations):
+    """An organization of many accounts as ListAccounts lists them: the only Organizations call a reconcile of the
+    whole organization makes at Resolve (the test above counts it), here without creating each account in moto."""
+
+    def __init__(self, accounts: list[Any]) -> None:
+        super().__init__(boto3.client("organizations", region_name="us-east-1"))
+        self.listed = accounts
+
+    def accounts(self) -> Iterator[Any]:
+        yield from self.listed
+
+
+def test_a_reconcile_of_5000_accounts_all_in_progress_stays_far_inside_the_state_limit(settings: Settings) -> None:
+    # Given 5,000 in-scope accounts, a member-template update deploying every one of them (PENDING or RUNNING)
+    ids = [str(200000000000 + index) for index in range(5000)]
+    view = ListedOrganization([{"Id": i, "Name": f"workload-{i}-production-eu", "State": "ACTIVE"} for i in ids])
+    settings = dataclasses.replace(settings, in_scope_ou_ids=())
+
+    # When the reconcile input is resolved
+    resolution = resolve_input(
+        view, settings, parse_workflow_input({"mode": "reconcile"}), in_progress_baseline_ids=set(ids)
+    )
+
+    # Then none is onboarded or listed: they are counted
+    assert (resolution.to_onboard, resolution.skipped, resolution.baseline_in_progress) == ([], [], 5000)
+    # And the resolution is a few hundred bytes, far inside Step Functions' 262,144-byte state
+    # (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html)
+    assert len(to_json(resolution).encode()) < 1024
 
 
 def test_listing_only_the_ids_looks_up_no_parent_when_the_whole_organization_is_in_scope(
@@ -608,7 +646,7 @@ def test_listing_only_the_ids_looks_up_no_parent_when_the_whole_organization_is_
     # Then they are the active members but the central account, at the cost of one listing
     assert ids == {WORKLOAD_A, WORKLOAD_B, SANDBOX_ACCOUNT}
     assert calls.counts == Counter({"ListAccounts": 1})
-    # And they are the accounts the full listing (with parents) finds
+    # And they are the accounts the full listing (with names) finds
     assert ids == {ref.account_id for ref in list_in_scope_active_accounts(org.client, settings)}
 
 
@@ -627,13 +665,9 @@ def test_a_restricted_scope_is_walked_down_its_ous_without_looking_up_any_parent
     # When the in-scope accounts are listed
     listed = list_in_scope_active_accounts(org.client, settings)
 
-    # Then nested OUs count, each account carries its direct parent, and the cost is per OU, not per account:
-    # one ListAccountsForParent and one ListOrganizationalUnitsForParent for each of the three OUs
-    assert {ref.account_id: ref.parent_id for ref in listed} == {
-        WORKLOAD_A: "ou-ab12-11111111",
-        WORKLOAD_B: "ou-ab12-33333333",
-        WORKLOAD_C: "ou-ab12-11111111",
-    }
+    # Then nested OUs count, and the cost is per OU, not per account: one ListAccountsForParent and one
+    # ListOrganizationalUnitsForParent for each of the three OUs
+    assert sorted(ref.account_id for ref in listed) == [WORKLOAD_A, WORKLOAD_B, WORKLOAD_C]
     assert calls.counts["ListParents"] == 0
     assert calls.counts["ListAccounts"] == 0
     assert calls.counts["ListAccountsForParent"] == 3
@@ -712,9 +746,7 @@ def test_resolution_round_trips_through_json(org: SampleOrg, settings: Settings,
     # Then nothing is lost, and counts are there for Choice states
     assert again == resolution
     assert data["counts"] == {"to_onboard": 1, "skipped": 1, "invalid": 8}
-    assert data["to_onboard"] == [
-        {"account_id": WORKLOAD_A, "name": "workload-a", "parent_id": WORKLOADS, "sources": ["account_ids[0]"]}
-    ]
+    assert data["to_onboard"] == [{"account_id": WORKLOAD_A, "name": "workload-a", "sources": ["account_ids[0]"]}]
     assert data["skipped"][0].keys() == {"account_id", "code", "reason", "sources"}
     assert "account_id" not in data["invalid"][0]  # a non-JSON body names no account
 
@@ -744,28 +776,23 @@ def test_malformed_resolution_is_rejected_precisely(data: Any, message: str) -> 
     assert str(raised.value) == message
 
 
-def _account(index: int) -> tuple[str, str, str, tuple[str, ...]]:
-    """Realistic sizes: a long account name, an OU ID, and a Pipes messageId (a UUID) as the source."""
-    return (
-        f"{100000000000 + index}",
-        f"workload-{index:04d}-production-eu",
-        f"ou-ab12-{index:08d}",
-        (str(uuid.UUID(int=index)),),
-    )
+def _account(index: int) -> tuple[str, str, tuple[str, ...]]:
+    """Realistic sizes: a long account name and a Pipes messageId (a UUID) as the source."""
+    return (f"{100000000000 + index}", f"workload-{index:04d}-production-eu", (str(uuid.UUID(int=index)),))
 
 
 def test_resolution_of_500_accounts_serializes_under_100_kib() -> None:
     # Given 500 accounts to onboard from a burst of events
     onboard = Resolution(
         mode="events",
-        to_onboard=[AccountRef(i, name=n, parent_id=o, sources=s) for i, n, o, s in map(_account, range(500))],
+        to_onboard=[AccountRef(i, name=n, sources=s) for i, n, s in map(_account, range(500))],
     )
     # And a reconcile run that found 500 accounts already current
     current = Resolution(
         mode="reconcile",
         skipped=[
             AccountOutcome(i, "baseline-current", "baseline already current", name=n)
-            for i, n, _, _ in map(_account, range(500))
+            for i, n, _ in map(_account, range(500))
         ],
     )
 

@@ -256,3 +256,48 @@ def test_a_copy_into_a_vault_that_does_not_exist_fails(world) -> None:
     job = copy_back(world, point, f"arn:aws:backup:{REGION}:{MEMBER}:backup-vault:missing")
     assert job["State"] == "FAILED"
     assert job["StatusMessage"] == f"Backup vault arn:aws:backup:{REGION}:{MEMBER}:backup-vault:missing does not exist"
+
+
+def test_a_deny_on_the_principal_account_wins_over_an_allow_by_organization_path(world) -> None:
+    # Given the copying account in an OU, and a destination vault policy in the central vault's organization form:
+    # an Allow by that OU's path (aws:PrincipalOrgPaths) and a Deny by account (aws:PrincipalAccount)
+    org = boto3.client("organizations", region_name=REGION)
+    root = org.list_roots()["Roots"][0]["Id"]
+    org_id = org.describe_organization()["Organization"]["Id"]
+    ou = org.create_organizational_unit(ParentId=root, Name="Workloads")["OrganizationalUnit"]["Id"]
+    org.move_account(AccountId=CENTRAL, SourceParentId=root, DestinationParentId=ou)
+
+    def org_form(denied: list[str]) -> str:
+        allow = {
+            "Sid": "AllowCopyIntoFromInScopeOrgPaths",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "backup:CopyIntoBackupVault",
+            "Resource": "*",
+            "Condition": {"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": [f"{org_id}/{root}/{ou}/*"]}},
+        }
+        deny = {
+            "Sid": "DenyCopyIntoFromExcludedAccounts",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "backup:CopyIntoBackupVault",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:PrincipalAccount": denied}},
+        }
+        return json.dumps({"Version": "2012-10-17", "Statement": [allow, deny]})
+
+    point = emulation.add_recovery_point(CENTRAL, REGION, "central", resource_arn="arn:aws:s3:::b", resource_type="S3")
+    # When the Deny names another account, the Allow by path lets the copy through
+    world["member"].put_backup_vault_access_policy(BackupVaultName="member", Policy=org_form([OTHER]))
+    assert copy_back(world, point)["State"] == "COMPLETED"
+    # When it names the copying account, the copy fails on the Deny, the Allow notwithstanding
+    world["member"].put_backup_vault_access_policy(BackupVaultName="member", Policy=org_form([OTHER, CENTRAL]))
+    job = copy_back(world, point)
+    assert job["State"] == "FAILED"
+    assert "statement DenyCopyIntoFromExcludedAccounts denies it" in job["StatusMessage"]
+    # And an account outside the allowed OU path is not allowed at all (no Deny needed)
+    org.move_account(AccountId=CENTRAL, SourceParentId=ou, DestinationParentId=root)
+    world["member"].put_backup_vault_access_policy(BackupVaultName="member", Policy=org_form([OTHER]))
+    job = copy_back(world, point)
+    assert job["State"] == "FAILED"
+    assert "no statement allows backup:CopyIntoBackupVault to account 222222222222" in job["StatusMessage"]

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from sample_events import read_event
 
-from orgbackup import custom_resource, settings_loader
+from orgbackup import custom_resource, onboarding, settings_loader
 from orgbackup.exceptions import InvalidInputError
+from orgbackup.observability import metrics
 from orgbackup.policies.converge import handle_policy_resource
 from orgbackup.policies.parameters import PolicyParameters
 from orgbackup.settings import Settings
@@ -65,6 +66,29 @@ def test_the_onboarding_steps_run_from_their_samples_in_order(world) -> None:
     reported = invoke(world, "ReportOnboardingFunction", "report-onboarding.json")
     assert reported["report"]["subject"] == "orgbackup: 2 onboarded"
     assert "333333333333" in reported["report"]["message"]
+
+
+def test_the_policy_attachments_metric_counts_every_attachment_not_only_the_listed_ones(
+    world: simulation.World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the sample's two accounts without the product's backup policies, a state that lists one attachment
+    # (the rest are counted), and metrics switched on (the emulation switches them off)
+    org = world.client("organizations")
+    for account_id in ("333333333333", "444444444444"):
+        for policy in org.list_policies_for_target(TargetId=account_id, Filter="BACKUP_POLICY")["Policies"]:
+            org.detach_policy(PolicyId=policy["Id"], TargetId=account_id)
+    monkeypatch.setattr(onboarding, "ATTACHMENTS_LISTED", 1)
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    metrics.clear_metrics()
+    capsys.readouterr()
+    # When ReattachBackupPolicies attaches both policies to both accounts
+    reattached = invoke(world, "ReattachBackupPoliciesFunction", "reattach-backup-policies.json")
+    # Then the state lists one attachment and counts four, and the metric counts four
+    assert len(reattached["backup_policies"]["attached"]) == 1
+    assert reattached["backup_policies"]["attached_count"] == 4
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    (record,) = [r for r in records if "PolicyAttachments" in r]
+    assert record["PolicyAttachments"] == [4.0]
 
 
 def test_the_failure_report_sample_names_step_account_and_cause(world) -> None:

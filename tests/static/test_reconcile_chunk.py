@@ -12,17 +12,17 @@ def test_a_reconcile_chunk_is_the_pipes_batch() -> None:
     assert int(pipe["SourceParameters"]["SqsQueueParameters"]["BatchSize"]) == accounts.RECONCILE_CHUNK_ACCOUNTS
 
 
-def test_the_state_machine_bounds_the_chunks_of_a_run() -> None:
+def test_the_state_machine_loops_on_the_reports_one_decision() -> None:
     asl = json.loads((PROJECT_ROOT / "statemachine" / "onboarding.asl.json").read_text(encoding="utf-8"))
-    (rule,) = [rule for rule in asl["States"]["Outcome"]["Choices"] if rule["Next"] == "NextChunk"]
-    # after the rules that end a run with failures
-    assert asl["States"]["Outcome"]["Choices"][-1] is rule
-    bounds = [
-        condition
-        for item in rule["And"]
-        for condition in item.get("And", [item])
-        if condition.get("Variable") == "$.chunk" and "NumericLessThan" in condition
-    ]
-    assert [condition["NumericLessThan"] for condition in bounds] == [accounts.RECONCILE_MAX_CHUNKS]
+    choices = asl["States"]["Outcome"]["Choices"]
+    # The rule that loops reads the one boolean the Report step writes (which also words the message: the bound on
+    # chunks, the failures carried, tests/unit/test_report.py), and nothing else: no second copy of the rule
+    (rule,) = [rule for rule in choices if rule["Next"] == "NextChunk"]
+    assert rule == {"Variable": "$.report.next_chunk", "BooleanEquals": True, "Next": "NextChunk"}
+    assert not {"$.chunk", "$.resolution.remaining"} & set(json.dumps(choices).split('"'))
+    # before the rules that end a run with failures: a chunk's failed accounts do not stop the run
+    assert choices[0] is rule
+    # And the next round leaves out the accounts that failed so far
+    assert asl["States"]["NextChunk"]["Parameters"]["failed_earlier.$"] == "$.report.failed_accounts"
     # room for an organization of 10,000 accounts
     assert accounts.RECONCILE_MAX_CHUNKS * accounts.RECONCILE_CHUNK_ACCOUNTS > 10_000

@@ -43,6 +43,7 @@ def test_the_check_sees_the_paths_the_choices_and_catches_use(definition) -> Non
     assert state_paths.resolve(model.WorkflowState, "$.plan.converge") is bool
     assert state_paths.resolve(model.WorkflowState, "$.failure.error") is model.ErrorOutput
     assert state_paths.resolve(model.WorkflowState, "$.report.failed") == model.Count
+    assert state_paths.resolve(model.WorkflowState, "$.report.next_chunk") is bool
 
 
 def _states(definition: dict) -> dict:
@@ -57,8 +58,16 @@ def _states(definition: dict) -> dict:
             "WhatToDo Choices[1] Variable: $.plan.converged is not in the model (Plan has no field 'converged')",
         ),
         (
-            lambda d: _states(d)["Outcome"]["Choices"][0].update(Variable="$.report.outcome"),
-            "Outcome Choices[0] Variable: $.report.outcome is str in the model, not int",
+            lambda d: _states(d)["Outcome"]["Choices"][1].update(Variable="$.report.outcome"),
+            "Outcome Choices[1] Variable: $.report.outcome is str in the model, not int",
+        ),
+        (
+            lambda d: _states(d)["Outcome"]["Choices"][0].update(Variable="$.report.failed"),
+            "Outcome Choices[0] Variable: $.report.failed is int in the model, not bool",
+        ),
+        (
+            lambda d: _states(d)["NextChunk"]["Parameters"].update({"failed_earlier.$": "$.report.failed_ids"}),
+            "NextChunk Parameters: $.report.failed_ids is not in the model (Report has no field 'failed_ids')",
         ),
         (
             lambda d: _states(d)["WaitForBaseline"].update(ItemsPath="$.plan"),

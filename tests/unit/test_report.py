@@ -2,6 +2,7 @@
 
 import json
 
+from orgbackup.accounts import RECONCILE_CARRIED_FAILURES, RECONCILE_MAX_CHUNKS
 from orgbackup.report import build_report, failure_report, run_report
 from orgbackup.text import SNS_SUBJECT_MAX_CHARS
 
@@ -39,6 +40,20 @@ def test_a_run_report_names_every_outcome_with_its_reason() -> None:
     assert '{"mode": "manual", "account_ids": ["444444444444"]}' in message
     assert report["failed"] == 1
     assert report["outcome"] == "partial"
+
+
+def test_a_reconcile_report_counts_the_accounts_whose_baseline_is_in_progress() -> None:
+    # Given a reconcile during a member-template update: 5,000 accounts in progress, counted by Resolve
+    state = {"execution": "daily", "resolution": {"mode": "reconcile", "baseline_in_progress": 5000}, "chunk": 1}
+    # When it is reported / Then the count and what happens to them are said, no account is listed, and they count
+    # as skipped
+    report = run_report(state)
+    assert (
+        "Baseline in progress (a StackSet operation is deploying it now; the run that started that operation "
+        "finishes the onboarding): 5000 account(s)." in report["message"]
+    )
+    assert report["subject"] == "orgbackup: 0 onboarded, 5000 skipped"
+    assert len(report["message"]) < 1024
 
 
 def test_a_failure_report_says_which_step_which_accounts_and_why() -> None:
@@ -89,3 +104,80 @@ def test_a_long_list_of_attachments_is_cut_and_counted() -> None:
     message = build_report(state)["report"]["message"]
     # Then the 50 are named and the rest counted
     assert "orgbackup-daily -> 000000000049 ... and 1950 more." in message
+
+
+def test_an_organization_form_kept_by_a_batch_says_who_may_copy_in_and_who_may_not() -> None:
+    # A batch keeps the organization form without counting accounts: the report says what the form allows
+    for mode, whole in (("org-paths", "the in-scope OUs"), ("org", "the organization")):
+        state = {**STATE, "vault_policy": {"mode": mode, "written_regions": []}}
+        message = run_report(state)["message"]
+        assert (
+            f"Central vault policy: every account of {whole} but the excluded and management accounts may copy in "
+            f"({mode}); written in nowhere (unchanged)."
+        ) in message
+
+
+def _chunk_state(*, remaining: int, chunk: int = 1, earlier: int = 0, failed_now: int = 0) -> dict:
+    """A reconcile chunk's state: ``earlier`` accounts failed in earlier chunks, ``failed_now`` in this one."""
+    failed = {f"{500000000000 + index}": ["eu-west-1: no execution role"] for index in range(failed_now)}
+    return {
+        "execution": "daily",
+        "chunk": chunk,
+        "failed_earlier": [f"{400000000000 + index}" for index in range(earlier)],
+        "resolution": {"mode": "reconcile", "remaining": remaining},
+        "baseline": {"onboarded": [], "failed": failed},
+    }
+
+
+def test_a_reconcile_chunk_with_a_failed_account_goes_on_without_it() -> None:
+    # Given a chunk where one account failed, an earlier chunk where another did, and accounts remaining
+    report = run_report(_chunk_state(remaining=40, chunk=2, earlier=1, failed_now=1))
+    # Then the next chunk follows (the Outcome Choice reads next_chunk), carrying both failed accounts
+    assert report["next_chunk"] is True
+    assert report["failed_accounts"] == ["400000000000", "500000000000"]
+    assert report["failed"] == 2
+    assert "40 more accounts follow in this run (chunk 3)." in report["message"]
+    assert "left out of the next chunks" in report["message"]
+    # And the input that re-runs them waits for the run's last notification
+    assert '"mode": "manual"' not in report["message"]
+
+
+def test_more_failed_accounts_than_a_run_carries_end_the_chunks() -> None:
+    # Given as many failed accounts as a run carries: it goes on
+    at_cap = run_report(_chunk_state(remaining=40, earlier=RECONCILE_CARRIED_FAILURES - 1, failed_now=1))
+    assert at_cap["next_chunk"] is True
+    # When one more has failed
+    report = run_report(_chunk_state(remaining=40, earlier=RECONCILE_CARRIED_FAILURES, failed_now=1))
+    # Then no chunk follows, and the message says why, and how to re-run them all
+    assert report["next_chunk"] is False
+    assert report["failed"] == RECONCILE_CARRIED_FAILURES + 1
+    assert "40 more accounts are left to the next reconcile run (this was chunk 1)." in report["message"]
+    assert f"more than the {RECONCILE_CARRIED_FAILURES} it goes on without" in report["message"]
+    assert report["message"].count('"mode": "manual"') == 1
+
+
+def test_no_chunk_follows_past_the_bound_or_without_remaining_accounts_or_outside_a_reconcile() -> None:
+    assert run_report(_chunk_state(remaining=1, chunk=RECONCILE_MAX_CHUNKS))["next_chunk"] is False
+    assert run_report(_chunk_state(remaining=0, chunk=1))["next_chunk"] is False
+    assert run_report(STATE)["next_chunk"] is False
+    assert failure_report({**_chunk_state(remaining=5), "failure": {"step": "Resolve"}})["next_chunk"] is False
+
+
+def test_the_last_chunk_names_the_accounts_earlier_chunks_failed_once() -> None:
+    # Given the last chunk of a reconcile, none failed in it, two in earlier chunks
+    report = run_report(_chunk_state(remaining=0, chunk=3, earlier=2))
+    # Then the run ends failed, naming them (each in the list, and in the input that re-runs them)
+    assert report["next_chunk"] is False
+    assert report["failed"] == 2
+    assert report["outcome"] == "partial"
+    assert report["subject"] == "orgbackup: 0 onboarded, 2 failed in earlier chunks"
+    assert report["message"].count("400000000000") == 2
+    assert '{"mode": "manual", "account_ids": ["400000000000", "400000000001"]}' in report["message"]
+
+
+def test_a_failed_step_in_a_later_chunk_names_the_accounts_earlier_chunks_failed() -> None:
+    state = {**_chunk_state(remaining=5, earlier=1), "failure": {"step": "Resolve", "error": {"Error": "X"}}}
+    assert (
+        "Failed in earlier chunks of this run (their notification says why): 400000000000"
+        in (failure_report(state)["message"])
+    )

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from orgbackup import vault_policy as vp
-from orgbackup.exceptions import InvalidInputError
+from orgbackup.exceptions import ConfigurationError, InvalidInputError
+from orgbackup.protection.access import Principal, policy_allows
 from orgbackup.settings import Settings
 
 ORG = "o-a1b2c3d4e5"
@@ -177,7 +178,7 @@ def test_deny_statements_are_present_in_every_mode(
 
 def test_break_glass_principal_is_exempt_from_both_denies() -> None:
     # When a break-glass role is given
-    policy = vp.render_central_vault_policy(settings(), accounts(2), REGION, break_glass_principal_arn=BREAK_GLASS)
+    policy = vp.render_central_vault_policy(settings(break_glass_principal_arn=BREAK_GLASS), accounts(2), REGION)
     # Then it alone may delete recovery points, and it and the vault-policy role may change the policy
     deletion = statement(policy, "DenyRecoveryPointDeletion")
     assert deletion["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": [BREAK_GLASS]}}
@@ -190,16 +191,6 @@ def test_without_break_glass_recovery_point_deletion_is_denied_to_everyone() -> 
     policy = vp.render_central_vault_policy(settings(), accounts(2), REGION)
     # Then the deletion deny has no exception at all
     assert "Condition" not in statement(policy, "DenyRecoveryPointDeletion")
-
-
-@pytest.mark.parametrize(
-    "arn",
-    ["arn:aws-cn:iam::999999999999:role/BreakGlass", "arn:aws:iam::99999999999:role/x", "BreakGlass", "*"],
-)
-def test_break_glass_principal_must_be_an_iam_arn_in_the_partition(arn: str) -> None:
-    # When the break-glass principal is not an IAM ARN of the deployment's partition
-    with pytest.raises(InvalidInputError, match="break_glass_principal_arn"):
-        vp.render_central_vault_policy(settings(), accounts(2), REGION, break_glass_principal_arn=arn)
 
 
 def test_switches_to_org_paths_exactly_past_the_threshold() -> None:
@@ -242,7 +233,9 @@ def test_org_paths_form_names_every_in_scope_ou_path_with_a_trailing_wildcard() 
         },
     }
     assert "300000000000" not in policy.text
-    assert policy.size_bytes < 1_000
+    # (its size does not grow with the accounts: the deny of the management account is its only account ID)
+    assert policy.size_bytes < 1_200
+    assert vp.render_central_vault_policy(settings(), accounts(400), REGION, paths, threshold=1_000).text == policy.text
 
 
 def test_org_id_form_when_every_ou_is_in_scope() -> None:
@@ -323,10 +316,10 @@ def test_bad_arguments_are_named(ids: list[str], region: str, threshold: int, wh
 @pytest.mark.parametrize(("partition", "region"), [("aws-cn", "cn-north-1"), ("aws-us-gov", "us-gov-west-1")])
 def test_partition_is_used_in_every_arn(partition: str, region: str) -> None:
     # Given a deployment in another partition (backing up in that partition's Regions)
-    other = settings(partition=partition, backup_regions=(region,))
     break_glass = f"arn:{partition}:iam::999999999999:role/BreakGlass"
+    other = settings(partition=partition, backup_regions=(region,), break_glass_principal_arn=break_glass)
     # When the policy is rendered
-    policy = vp.render_central_vault_policy(other, ["333333333333"], region, break_glass_principal_arn=break_glass)
+    policy = vp.render_central_vault_policy(other, ["333333333333"], region)
     # Then every ARN in it is of that partition
     assert statement(policy, "AllowCopyIntoFromOnboardedAccounts")["Principal"] == {
         "AWS": [f"arn:{partition}:iam::333333333333:root"]
@@ -411,7 +404,7 @@ def denied(policy: vp.VaultPolicy, principal_arn: str, action: str) -> bool:
 
 @pytest.mark.parametrize("break_glass", [None, BREAK_GLASS])
 def test_finding_4_the_vault_policy_role_may_write_the_policy_and_nothing_else(break_glass: str | None) -> None:
-    policy = vp.render_central_vault_policy(settings(), accounts(2), REGION, break_glass_principal_arn=break_glass)
+    policy = vp.render_central_vault_policy(settings(break_glass_principal_arn=break_glass), accounts(2), REGION)
     assert not denied(policy, ROLE_ARN, "backup:PutBackupVaultAccessPolicy")
     for action in (
         "backup:DeleteRecoveryPoint",
@@ -437,7 +430,7 @@ def test_finding_5_an_empty_vault_can_be_deleted_with_its_stack() -> None:
 def test_finding_11_one_deny_holds_the_config_rules_three_actions(break_glass: str | None) -> None:
     # AWS Config's backup-recovery-point-manual-deletion-disabled: one Deny with DeleteRecoveryPoint,
     # UpdateRecoveryPointLifecycle and PutBackupVaultAccessPolicy, "*" as Principal and Resource
-    policy = vp.render_central_vault_policy(settings(), accounts(2), REGION, break_glass_principal_arn=break_glass)
+    policy = vp.render_central_vault_policy(settings(break_glass_principal_arn=break_glass), accounts(2), REGION)
     rule_actions = {
         "backup:DeleteRecoveryPoint",
         "backup:UpdateRecoveryPointLifecycle",
@@ -454,5 +447,148 @@ def test_finding_11_one_deny_holds_the_config_rules_three_actions(break_glass: s
     assert len(suitable) == 1
     # Its exceptions are exactly the principalArnList to give the rule
     exempt = suitable[0]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
-    assert exempt == vp.config_rule_exempt_principals(settings(), break_glass)
+    assert exempt == vp.config_rule_exempt_principals(settings(break_glass_principal_arn=break_glass))
     assert exempt == sorted([ROLE_ARN, *([break_glass] if break_glass else [])])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Review finding: the organization forms name no account, so they deny the copy to the accounts the product must
+# never let copy in (the account form never names them)
+
+EXCLUDED = ("555555555555", "444444444444")
+MANAGEMENT = "111111111111"
+
+
+def organization_form(overrides: dict[str, Any]) -> vp.VaultPolicy:
+    paths = OU_PATHS if settings(**overrides).in_scope_ou_ids else None
+    return vp.render_central_vault_policy(settings(**overrides), accounts(40), REGION, paths, threshold=1_000)
+
+
+def copy_allowed(policy: vp.VaultPolicy, account_id: str, org_path: str) -> tuple[bool, str]:
+    """What IAM decides for the account's backup role copying in (``protection.access``: explicit Deny first)."""
+    caller = Principal(account_id, f"arn:aws:iam::{account_id}:role/OrgBackupServiceRole", REGION, ORG, (org_path,))
+    return policy_allows(policy.text, vp.COPY_ACTION, caller)
+
+
+@pytest.mark.parametrize("overrides", [{}, {"in_scope_ou_ids": ()}], ids=["org-paths", "org"])
+def test_the_organization_forms_deny_the_copy_to_the_excluded_and_management_accounts(
+    overrides: dict[str, Any],
+) -> None:
+    # When an organization form is rendered for a deployment that excludes two accounts
+    policy = organization_form({**overrides, "excluded_account_ids": EXCLUDED})
+    # Then, after the allow, one Deny of the allowed action names them and the management account by account ID
+    assert policy.mode in ("org-paths", "org")
+    assert [item["Sid"] for item in policy.document["Statement"]] == [
+        vp.SID_ALLOW_ORG_PATHS if policy.mode == "org-paths" else vp.SID_ALLOW_ORG,
+        "DenyCopyIntoFromExcludedAccounts",
+        "DenyRecoveryPointDeletion",
+        "DenyVaultPolicyChanges",
+    ]
+    assert statement(policy, "DenyCopyIntoFromExcludedAccounts") == {
+        "Sid": "DenyCopyIntoFromExcludedAccounts",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "backup:CopyIntoBackupVault",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:PrincipalAccount": [MANAGEMENT, "444444444444", "555555555555"]}},
+    }
+    # And the deletion and policy-change denies are unchanged
+    assert statement(policy, "DenyRecoveryPointDeletion") == DENY_DELETION
+    assert statement(policy, "DenyVaultPolicyChanges") == DENY_POLICY_CHANGES
+
+
+@pytest.mark.parametrize("overrides", [{}, {"in_scope_ou_ids": ()}], ids=["org-paths", "org"])
+def test_an_excluded_account_in_an_in_scope_ou_cannot_copy_in_under_the_organization_forms(
+    overrides: dict[str, Any],
+) -> None:
+    # Given an organization form, and two accounts in the same in-scope OU, one of them excluded
+    policy = organization_form({**overrides, "excluded_account_ids": EXCLUDED})
+    in_scope = "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/"
+    # Then the one not excluded may copy in, and the explicit Deny wins for the excluded one (the Allow matches it)
+    assert copy_allowed(policy, "333333333333", in_scope) == (
+        True,
+        f"statement {policy.document['Statement'][0]['Sid']} allows it",
+    )
+    assert copy_allowed(policy, "555555555555", in_scope) == (
+        False,
+        "statement DenyCopyIntoFromExcludedAccounts denies it",
+    )
+    # And the management account is refused even where the allow would take in the whole organization
+    assert copy_allowed(policy, MANAGEMENT, "o-a1b2c3d4e5/r-ab12/")[0] is False
+    # And without the exclusion the same account may copy in: the Deny is what refuses it
+    unexcluded = organization_form(overrides)
+    assert copy_allowed(unexcluded, "555555555555", in_scope)[0] is True
+
+
+def test_the_management_account_is_denied_even_with_nothing_excluded_and_the_central_account_never() -> None:
+    # Given the central backup account listed in ExcludedAccountIds as well
+    policy = organization_form({"excluded_account_ids": (CENTRAL,)})
+    # Then only the management account is denied: the central account's copies into its own vault are same-account
+    denied_accounts = statement(policy, "DenyCopyIntoFromExcludedAccounts")["Condition"]["StringEquals"]
+    assert denied_accounts == {"aws:PrincipalAccount": [MANAGEMENT]}
+    assert vp.denied_copy_accounts(settings(excluded_account_ids=(CENTRAL, "555555555555"))) == [
+        MANAGEMENT,
+        "555555555555",
+    ]
+
+
+def test_the_account_form_has_no_account_deny() -> None:
+    # The account form allows by name only the accounts the caller computed (exclusions never among them)
+    policy = vp.render_central_vault_policy(settings(excluded_account_ids=EXCLUDED), accounts(2), REGION)
+    assert policy.mode == "accounts"
+    assert "DenyCopyIntoFromExcludedAccounts" not in policy.text
+
+
+@pytest.mark.parametrize("overrides", [{}, {"in_scope_ou_ids": ()}], ids=["org-paths", "org"])
+def test_a_change_of_excluded_accounts_changes_the_organization_form_a_batch_compares_against(
+    overrides: dict[str, Any],
+) -> None:
+    # Given the organization form in place as a deployment without exclusions rendered it
+    paths = OU_PATHS if settings(**overrides).in_scope_ou_ids else None
+    before = vp.render_organization_form(settings(**overrides), REGION, paths)
+    # When the deployment excludes an account
+    after = vp.render_organization_form(settings(**overrides, excluded_account_ids=("555555555555",)), REGION, paths)
+    # Then the form it renders is not the one in place (a batch recomputes and writes it: onboarding)
+    assert not vp.same_policy(before.text, after.text)
+    assert after.account_count is None
+    assert (
+        "555555555555"
+        in statement(after, "DenyCopyIntoFromExcludedAccounts")["Condition"]["StringEquals"]["aws:PrincipalAccount"]
+    )
+    # And it is exactly the organization form render_central_vault_policy switches to
+    switched = vp.render_central_vault_policy(
+        settings(**overrides, excluded_account_ids=("555555555555",)), accounts(40), REGION, paths, threshold=1_000
+    )
+    assert switched.text == after.text
+
+
+def excluded(count: int) -> tuple[str, ...]:
+    return tuple(accounts(count, start=500000000000))
+
+
+def test_an_organization_form_past_the_size_limit_is_refused_naming_the_exclusions() -> None:
+    # Given the largest ExcludedAccountIds whose organization form fits the assumed limit
+    base = organization_form({}).size_bytes
+    per_account = (
+        organization_form({"excluded_account_ids": excluded(2)}).size_bytes
+        - organization_form({"excluded_account_ids": excluded(1)}).size_bytes
+    )
+    largest = (vp.ASSUMED_SIZE_LIMIT_BYTES - base) // per_account
+    fits = organization_form({"excluded_account_ids": excluded(largest)})
+    assert vp.ASSUMED_SIZE_LIMIT_BYTES - per_account < fits.size_bytes <= vp.ASSUMED_SIZE_LIMIT_BYTES
+    # When one more account is excluded
+    with pytest.raises(ConfigurationError) as raised:
+        organization_form({"excluded_account_ids": excluded(largest + 1)})
+    # Then the error names the settings, the size, the limit and what takes the bytes
+    message = str(raised.value)
+    assert message.startswith("EXCLUDED_ACCOUNT_IDS and IN_SCOPE_OU_IDS make the org-paths form")
+    assert f"{fits.size_bytes + per_account} bytes, past the assumed 20480-byte limit" in message
+    assert f"the deny of {largest + 2} accounts ({largest + 1} excluded and the management account)" in message
+    assert "the allow for 2 in-scope OUs" in message
+    assert "exclude fewer accounts" in message
+    # And the batch's render refuses it the same way (nothing is written)
+    with pytest.raises(ConfigurationError, match="past the assumed 20480-byte limit"):
+        vp.render_organization_form(settings(excluded_account_ids=excluded(largest + 1)), REGION, OU_PATHS)
+    # And a realistic ExcludedAccountIds fits: a function's environment variables total at most 4 KB ("Environment
+    # variables: 4 KB", https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html), a few hundred IDs
+    assert organization_form({"excluded_account_ids": excluded(300)}).size_bytes < vp.ASSUMED_SIZE_LIMIT_BYTES

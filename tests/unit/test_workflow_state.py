@@ -131,3 +131,14 @@ def test_resolve_refuses_a_chunk_that_is_not_a_chunk_number(chunk) -> None:
         request_chunk({"input": {"mode": "reconcile"}, "execution": "run-1", "chunk": chunk})
     assert request_chunk({"input": {"mode": "reconcile"}, "execution": "run-1"}) == 1
     assert request_chunk({"input": {"mode": "reconcile"}, "execution": "run-1", "chunk": 4}) == 4
+
+
+@pytest.mark.parametrize("failed", ["333333333333", ["3333"], [333333333333], None, {"333333333333": 1}])
+def test_resolve_refuses_failed_earlier_accounts_that_are_not_account_ids(failed) -> None:
+    from orgbackup.onboarding import request_failed_earlier
+
+    with pytest.raises(InvalidInputError, match="Resolve: failed_earlier: must be a list of 12-digit account IDs"):
+        request_failed_earlier({"input": {"mode": "reconcile"}, "execution": "run-1", "failed_earlier": failed})
+    assert request_failed_earlier({"input": {"mode": "reconcile"}, "execution": "run-1"}) == []
+    request = {"input": {"mode": "reconcile"}, "execution": "run-1", "failed_earlier": ["333333333333"]}
+    assert request_failed_earlier(request) == ["333333333333"]

@@ -10,6 +10,7 @@ from workflow_helpers import (
     holdings,
     lifecycle_event,
     new_accounts,
+    read_event,
     run_state,
     sqs_record,
 )
@@ -64,3 +65,20 @@ def test_a_batch_of_one_costs_the_same_in_a_larger_organization(make_world, aws_
         assert holdings(world, account.account_id).in_central_vault_policy, account.account_id
     assert run_state(history)["vault_policy"]["mode"] == "org-paths"
     assert run_state(history)["backup_policies"]["attached_count"] == 2
+
+
+def test_a_reconcile_of_the_whole_organization_looks_up_no_account_parent(make_world, aws_calls) -> None:
+    # Given the whole organization in scope and no account with a baseline (a first deploy)
+    world = make_world(extra_accounts=new_accounts(1), overrides={"InScopeOuIds": ""})
+
+    # When the reconcile runs
+    mark = aws_calls.mark()
+    history = world.execute(read_event("workflow/reconcile.json"))
+
+    # Then it onboards every account without asking Organizations for any account's parent: the member StackSet is
+    # self-managed (its instances are created for account IDs), so nothing reads a parent
+    assert execution_end(history)["type"] == "ExecutionSucceeded", run_state(history).get("failure")
+    assert len(run_state(history)["resolution"].get("to_onboard", [])) == 5  # the Sandbox account too
+    calls = Counter(operation for _, operation in aws_calls.calls[mark:])
+    assert calls["ListParents"] == 0, calls
+    assert calls["ListAccounts"] > 0

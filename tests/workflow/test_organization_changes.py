@@ -3,6 +3,7 @@ the deployment's Regions and scope change. Every test runs the real rules, queue
 the emulated organization, and reads back what each account really holds afterwards."""
 
 import copy
+import dataclasses
 from typing import Any
 
 import pytest
@@ -25,14 +26,14 @@ from workflow_helpers import (
     states_entered,
 )
 
-from orgbackup import settings_loader
+from orgbackup import settings_loader, vault_policy
 from orgbackup.custom_resource import CustomResourceRequest
 from orgbackup.exceptions import InvalidInputError
 from orgbackup.policies.converge import handle_policy_resource
 from orgbackup.policies.parameters import PolicyParameters
 from orgbackup.settings import Settings
 from orgbackup_tools import emulation
-from orgbackup_tools.simulation import Observer, build_report
+from orgbackup_tools.simulation import Observer, build_report, session_in
 
 MOVE_OUT = "organizations/move-account-out-of-scope.json"
 MOVE_IN = "organizations/move-account-into-scope.json"
@@ -498,6 +499,98 @@ def test_changed_scope_and_exclusions_offboard_and_onboard_at_the_next_reconcile
     assert offboarded["555555555555"]["why"] == "excluded: listed in the excluded_account_ids setting"
     assert offboarded["333333333333"]["why"].startswith("out of scope")
     assert protection_gaps(world, "666666666666") == []
+
+
+def _copy_into_central_vault(world, account_id: str) -> dict[str, Any]:
+    """What the account's backup plan copy action does: its backup role copies a recovery point of its member vault
+    into the central vault (the emulated AWS Backup evaluates the central vault's access policy); the finished job."""
+    settings = world.settings
+    region = settings.primary_region
+    point = emulation.add_recovery_point(
+        account_id,
+        region,
+        settings.member_vault_name,
+        resource_arn=f"arn:aws:ec2:{region}:{account_id}:volume/vol-0123456789abcdef0",
+        resource_type="EBS",
+    )
+    backup = session_in(world, account_id, region).client("backup")
+    job_id = backup.start_copy_job(
+        RecoveryPointArn=point,
+        SourceBackupVaultName=settings.member_vault_name,
+        DestinationBackupVaultArn=(
+            f"arn:aws:backup:{region}:{settings.central_backup_account_id}:backup-vault:{settings.central_vault_name}"
+        ),
+        IamRoleArn=f"arn:aws:iam::{account_id}:role/{settings.backup_role_name}",
+    )["CopyJobId"]
+    while True:
+        job: dict[str, Any] = backup.describe_copy_job(CopyJobId=job_id)["CopyJob"]
+        if job["State"] in ("COMPLETED", "FAILED"):
+            return job
+
+
+def _organization_form_before_the_exclusion(world) -> None:
+    """The central vault as a large organization holds it before the deploy that excluded 555555555555: the
+    organization form rendered under the earlier settings (no account excluded), written through the central
+    account's vault-policy role."""
+    settings = world.settings
+    before = dataclasses.replace(settings, excluded_account_ids=())
+    paths = vault_policy.org_paths_for(
+        world.client("organizations"), settings.organization_id, settings.in_scope_ou_ids
+    )
+    session = vault_policy.assume_central_role(world.client("sts"), settings, "before-the-exclusion")
+    policies = {region: vault_policy.render_organization_form(before, region, paths) for region in REGIONS}
+    vault_policy.apply_central_vault_policy(
+        lambda region: session.client("backup", region_name=region), settings, policies
+    )
+
+
+@pytest.mark.parametrize("run", ["reconcile", "batch"])
+def test_an_excluded_account_in_an_in_scope_ou_cannot_copy_in_under_the_organization_form(
+    make_world, monkeypatch, run: str
+) -> None:
+    # Given a large organization's central vault policy (the org-paths form, forced by a 1-byte threshold) written
+    # before 555555555555 was excluded, and 333333333333 and 555555555555 (both in Workloads, in scope) protected
+    # then; the deployment now lists 555555555555 in ExcludedAccountIds, and it stays in Workloads
+    world = make_world(overrides={"ExcludedAccountIds": "555555555555"})
+    monkeypatch.setattr(vault_policy, "DEFAULT_THRESHOLD_BYTES", 1)
+    world.client("cloudformation").create_stack_instances(
+        StackSetName=world.settings.member_stackset_name,
+        Accounts=["333333333333", "555555555555"],
+        Regions=list(REGIONS),
+    )
+    _organization_form_before_the_exclusion(world)
+    # (under that policy the account's retained backup role can still copy in: the finding)
+    assert _copy_into_central_vault(world, "555555555555")["State"] == "COMPLETED"
+
+    # When the next run writes the central vault policy: the daily reconcile, or a batch that finds the
+    # organization form in place (it keeps that form only when the current settings render the same)
+    if run == "reconcile":
+        history = world.execute(read_event("workflow/reconcile.json"))
+    else:
+        history = world.execute({"mode": "manual", "account_ids": ["444444444444"]})
+
+    # Then the policy is still the organization form, now with the Deny of the excluded and management accounts
+    assert execution_end(history)["type"] == "ExecutionSucceeded", run_state(history).get("failure")
+    assert run_state(history)["vault_policy"]["mode"] == "org-paths"
+    assert set(run_state(history)["vault_policy"]["written_regions"]) == set(REGIONS)
+    for region, policy in central_policies(world).items():
+        assert policy is not None, region
+        (deny,) = [s for s in policy["Statement"] if s["Sid"] == vault_policy.SID_DENY_EXCLUDED]
+        assert deny["Effect"] == "Deny"
+        assert deny["Action"] == "backup:CopyIntoBackupVault"
+        assert deny["Condition"] == {"StringEquals": {"aws:PrincipalAccount": ["111111111111", "555555555555"]}}
+    # And the excluded account, still in the in-scope OU, can no longer copy in: the explicit Deny wins
+    refused = _copy_into_central_vault(world, "555555555555")
+    assert refused["State"] == "FAILED"
+    assert f"statement {vault_policy.SID_DENY_EXCLUDED} denies it" in refused["StatusMessage"]
+    assert not holdings(world, "555555555555").in_central_vault_policy
+    # And the accounts still protected copy in as before, by their OU's path
+    assert _copy_into_central_vault(world, "333333333333")["State"] == "COMPLETED"
+    assert holdings(world, "333333333333").in_central_vault_policy
+    if run == "reconcile":
+        # (the reconcile also offboards it: its instances go, its stacks and recovery points stay)
+        offboarded = run_state(history)["offboarding"]["offboarded"]
+        assert offboarded["555555555555"]["why"] == "excluded: listed in the excluded_account_ids setting"
 
 
 def test_offboarding_deletes_the_stacks_when_the_deployment_says_so(make_world) -> None:

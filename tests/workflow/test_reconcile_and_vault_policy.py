@@ -109,11 +109,14 @@ def test_the_vault_policy_switches_to_org_paths_past_the_size_threshold(world, a
                 },
             }
         ]
-        # and keeps its deny statements
+        # and keeps its deny statements, with the copy denied to the management account (it names no account else)
         assert {s["Sid"] for s in policy["Statement"] if s["Effect"] == "Deny"} == {
+            vault_policy.SID_DENY_EXCLUDED,
             vault_policy.SID_DENY_DELETION,
             vault_policy.SID_DENY_POLICY_CHANGES,
         }
+        (deny_copy,) = [s for s in policy["Statement"] if s["Sid"] == vault_policy.SID_DENY_EXCLUDED]
+        assert deny_copy["Condition"] == {"StringEquals": {"aws:PrincipalAccount": ["111111111111"]}}
     # And that covers the three accounts (Prod is nested under Workloads), not the Sandbox account
     for account_id in ("333333333333", "444444444444", "555555555555"):
         assert holdings(world, account_id).in_central_vault_policy, account_id
@@ -142,6 +145,7 @@ def test_a_stackset_wide_update_in_progress_drops_no_account_from_the_vault_poli
 
     # Then nothing is deployed again, and every account keeps their place in the policy in every Region
     assert execution_end(history)["type"] == "ExecutionSucceeded"
-    assert {item["code"] for item in run_state(history)["resolution"]["skipped"]} == {"baseline-in-progress"}
+    resolution = run_state(history)["resolution"]
+    assert (resolution.get("skipped", []), resolution["baseline_in_progress"]) == ([], len(PROTECTED))  # counted
     assert all(allowed_accounts(policy) == set(PROTECTED) for policy in central_policies(world).values())
     world.faults.release()

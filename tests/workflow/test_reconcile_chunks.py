@@ -97,8 +97,9 @@ def test_a_backfill_larger_than_a_chunk_is_onboarded_in_chunks_in_one_execution(
     assert note["subject"] == f"orgbackup: 0 onboarded, {len(IN_SCOPE)} skipped"
 
 
-def test_a_chunk_with_a_failed_account_ends_the_run_and_leaves_the_rest_to_the_next(make_world, monkeypatch) -> None:
-    # Given chunks of 3 accounts, 8 accounts to onboard, and the baseline failing for one of the first chunk
+def test_a_failed_account_is_left_out_of_the_next_chunks_and_the_backfill_goes_on(make_world, monkeypatch) -> None:
+    # Given chunks of 3 accounts, 8 accounts to onboard, and the baseline failing for one of the first chunk every
+    # time (as a missing execution role would)
     monkeypatch.setattr(accounts, "RECONCILE_CHUNK_ACCOUNTS", 3)
     world = make_world(extra_accounts=new_accounts(5))
     world.faults.fail("444444444444", "eu-west-1")
@@ -107,21 +108,41 @@ def test_a_chunk_with_a_failed_account_ends_the_run_and_leaves_the_rest_to_the_n
     # When the reconcile runs
     history = world.execute(read_event("workflow/reconcile.json"))
 
-    # Then it stops after the first chunk (a failed account is not current: every round would take it again),
-    # fails as a run with failed accounts does, and says the rest is left to the next reconcile
+    # Then the one failed account does not stop the backfill: it is carried to the next chunks and left out of
+    # them, so one execution onboards every other account in 3 chunks (3 StackSet operations), the failed one
+    # deployed once
+    entered = states_entered(history)
+    assert entered.count("NextChunk") == 2
+    chunks = [sorted(operation_accounts(world, item["OperationId"])) for item in stackset_operations(world)]
+    assert chunks == [IN_SCOPE[0:3], IN_SCOPE[3:6], IN_SCOPE[6:8]]
+    for account_id in IN_SCOPE:
+        if account_id != "444444444444":
+            assert holdings(world, account_id).stack_instances == CURRENT_EVERYWHERE, account_id
+    # And the run still ends as a run with failed accounts does
     end = execution_end(history)
     assert end["type"] == "ExecutionFailed"
     assert end["executionFailedEventDetails"]["error"] == "AccountsNotOnboarded"
-    assert "NextChunk" not in states_entered(history)
-    assert len(stackset_operations(world)) == 1
-    (note,) = inbox.new()
-    assert "5 more accounts are left to the next reconcile run (this was chunk 1)." in note["message"]
+    final = run_state(history)
+    assert final["failed_earlier"] == ["444444444444"]
+    assert (final["report"]["failed"], final["report"]["failed_accounts"]) == (1, ["444444444444"])
+    assert largest_state(history) <= MAX_STATE_BYTES
+    # And the first chunk's notification says why it failed and that the run goes on without it; the last one names
+    # it once more, with the input that re-runs it
+    first, second, last = inbox.new()
+    assert "444444444444 (workload-b-prod): eu-west-1" in first["message"]
+    assert "5 more accounts follow in this run (chunk 2)." in first["message"]
+    assert "left out of the next chunks" in first["message"]
+    assert "444444444444" not in second["message"]
+    assert last["subject"] == "orgbackup: 2 onboarded, 1 failed in earlier chunks, 5 skipped"
+    assert "Failed in earlier chunks of this run (their chunk's notification says why) (1):" in last["message"]
+    assert last["message"].count("444444444444") == 2  # the list, and the input that re-runs it
+    assert '{"mode": "manual", "account_ids": ["444444444444"]}' in last["message"]
 
     # When the cause is gone and the next reconcile runs
     world.faults.heal()
     history = world.execute(read_event("workflow/reconcile.json"))
 
-    # Then it takes the failed account again with the next ones, and finishes the organization
+    # Then it takes the failed account again, and finishes the organization
     assert execution_end(history)["type"] == "ExecutionSucceeded", run_state(history).get("failure")
     for account_id in IN_SCOPE:
         assert holdings(world, account_id).stack_instances == CURRENT_EVERYWHERE, account_id

@@ -461,7 +461,6 @@ def establish_vault_policy_form(world: Any) -> str:
             everyone,
             region,
             org_paths=org_paths,
-            break_glass_principal_arn=settings.break_glass_principal_arn,
         )
         for region in settings.backup_regions
     }

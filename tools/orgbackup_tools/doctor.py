@@ -58,8 +58,8 @@ ACCOUNT_PRINCIPAL = "account.amazonaws.com"
 # KMS CreateAlias: AliasName is alias/ followed by letters, digits, /, _ or -, and may not begin with alias/aws/
 # (reserved for AWS managed keys). https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateAlias.html
 KMS_ALIAS = r"alias/(?!aws/)[a-zA-Z0-9/_-]{1,250}"
-# IAM role path and name: path segments of printable ASCII without /, the name as IAM_ROLE_NAME.
-ROLE_WITH_PATH = rf"([\w+=,.@-]+/)*{fields.IAM_ROLE_NAME}"
+# IAM role path and name: path segments and the name of IAM's name characters (``fields.IAM_NAME_CHAR``).
+ROLE_WITH_PATH = rf"(?:{fields.IAM_NAME_CHAR}+/)*{fields.IAM_ROLE_NAME}"
 VAULT_LOCK_MODES = ("NONE", "GOVERNANCE", "COMPLIANCE")
 
 

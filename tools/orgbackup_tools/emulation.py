@@ -1575,7 +1575,10 @@ EXTENSIONS = (*EXTENSIONS, backup_job_monitoring, effective_backup_policy)
 #   ("AWS Backup re-encrypts your copy using the customer managed key of your destination vault"), with the
 #   resource's ARN and type and the source vault as ``SourceBackupVaultArn``.
 # Policies are evaluated by ``orgbackup.protection.access.policy_allows`` (what it knows of IAM's logic is documented
-# there); the principals' organization and organization paths come from the emulated organization.
+# there); the principals' organization and organization paths come from the emulated organization. The principal of
+# a copy into another account's vault is the job's role in the source account, so a Deny on ``aws:PrincipalAccount``
+# (the central vault's organization form denies the excluded accounts so) refuses it even where an Allow by
+# ``aws:PrincipalOrgPaths`` or ``aws:PrincipalOrgID`` matches (tests/integration/test_emulation_copy_jobs.py).
 # ``add_recovery_point`` is a fixture, not a gap closure: it leaves what a finished backup job leaves.
 
 COPY_INTO: Final = "backup:CopyIntoBackupVault"

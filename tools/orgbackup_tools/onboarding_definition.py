@@ -288,33 +288,30 @@ def definition() -> State:
         "Notify": notify(REPORT_MESSAGE, catch_failure(), "Outcome"),
         "NextChunk": {
             "Type": "Pass",
-            "Comment": f"Resolve again in reconcile mode (at most {RECONCILE_MAX_CHUNKS} chunks a run).",
+            "Comment": f"Resolve again in reconcile mode (at most {RECONCILE_MAX_CHUNKS} chunks a run), leaving out "
+            "the accounts that failed so far.",
             "Parameters": {
                 "input": {"mode": "reconcile"},
                 "execution.$": "$.execution",
                 "chunk.$": "States.MathAdd($.chunk, 1)",
+                "failed_earlier.$": "$.report.failed_accounts",
             },
             "Next": "Resolve",
         },
         # A reconcile onboards one chunk of accounts per round (accounts.RECONCILE_CHUNK_ACCOUNTS), so its state
         # stays inside Step Functions' 262,144 bytes
         # (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html); each round recomputes from the
-        # organization. A round with failures ends the run (the rules above come first: a failed account is not
-        # current, it would come back every round); the bound stops a loop that would never end; the daily
-        # reconcile takes up what is left.
+        # organization. Whether another round follows is decided once, by the Report step (report.next_chunk, which
+        # its message words): accounts remain, the bound is not reached, no offboarding failed, and not more than
+        # accounts.RECONCILE_CARRIED_FAILURES accounts failed (those that did are carried to the next round and left
+        # out of it). Once no round follows, failed accounts of any round end the run failed.
         "Outcome": {
             "Type": "Choice",
             "Choices": [
+                {"Variable": "$.report.next_chunk", "BooleanEquals": True, "Next": "NextChunk"},
                 {"Variable": "$.report.failed", "NumericGreaterThan": 0, "Next": "SomeAccountsFailed"},
                 present_and("$.report.offboarding_failed", "NumericGreaterThan", 0)
                 | {"Next": "SomeOffboardingsFailed"},
-                {
-                    "And": [
-                        present_and("$.resolution.remaining", "NumericGreaterThan", 0),
-                        present_and("$.chunk", "NumericLessThan", RECONCILE_MAX_CHUNKS),
-                    ],
-                    "Next": "NextChunk",
-                },
             ],
             "Default": "Done",
         },

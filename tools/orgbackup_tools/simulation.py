@@ -1155,28 +1155,21 @@ class Observer:
             child = parents[0]["Id"]
 
     def in_central_policy(self, account_id: str, policy: Mapping[str, Any] | None) -> bool:
+        """Whether the account's backup role may copy into the central vault under ``policy``, decided as the
+        emulated AWS Backup decides a copy job (``protection.access``: an explicit Deny, such as the organization
+        form's Deny of the excluded accounts, wins over the Allow)."""
+        from orgbackup.protection.access import Principal, policy_allows  # noqa: PLC0415
+
         if not policy:
             return False
-        for statement in policy.get("Statement", []):
-            actions = statement.get("Action", [])
-            actions = [actions] if isinstance(actions, str) else actions
-            if statement.get("Effect") != "Allow" or "backup:CopyIntoBackupVault" not in actions:
-                continue
-            principals = statement.get("Principal", {})
-            principals = principals.get("AWS", []) if isinstance(principals, dict) else principals
-            principals = [principals] if isinstance(principals, str) else principals
-            if any(f":{account_id}:root" in arn or arn == account_id for arn in principals):
-                return True
-            conditions = json.dumps(statement.get("Condition", {}))
-            if account_id in conditions:
-                return True
-            if "PrincipalOrgPaths" in conditions or "PrincipalOrgID" in conditions:
-                path = "/".join([self.world.spec.organization_id, *reversed(self.path(account_id))])
-                if "PrincipalOrgID" in conditions or any(
-                    path.startswith(prefix.rstrip("*").rstrip("/")) for prefix in _org_paths(statement)
-                ):
-                    return True
-        return False
+        org_id: str | None = None
+        org_paths: tuple[str, ...] = ()
+        if "aws:PrincipalOrg" in json.dumps(policy):  # the organization forms: the account's place decides
+            org_id = self.world.spec.organization_id
+            org_paths = ("/".join([org_id, *reversed(self.path(account_id))]) + "/",)
+        role = f"arn:{self.settings.partition}:iam::{account_id}:role/{self.settings.backup_role_name}"
+        caller = Principal(account_id, role, self.settings.primary_region, org_id, org_paths)
+        return policy_allows(dict(policy), emulation.COPY_INTO, caller)[0]
 
     def backup_policies(self, account_id: str) -> list[str]:
         """Backup policies in force for the account: attached to it, to an OU above it, or to the root."""
@@ -1185,15 +1178,6 @@ class Observer:
             for policy in self.org.list_policies_for_target(TargetId=target, Filter="BACKUP_POLICY")["Policies"]:
                 names.append(policy["Name"])
         return sorted(set(names))
-
-
-def _org_paths(statement: Mapping[str, Any]) -> list[str]:
-    paths: list[str] = []
-    for operator in statement.get("Condition", {}).values():
-        value = operator.get("aws:PrincipalOrgPaths")
-        if value:
-            paths.extend([value] if isinstance(value, str) else value)
-    return paths
 
 
 def build_report(world: World, histories: list[list[dict[str, Any]]]) -> dict[str, Any]:

@@ -5,8 +5,9 @@ source of truth: an account's current state and OU placement
 decide, not what an event said when it was emitted.
 
 Classification, first match wins:
-- skipped ``management-account``: service-managed StackSets never deploy to the management account
-  (CloudFormation API reference, DeploymentTargets);
+- skipped ``management-account``: the product runs there, and AWS recommends keeping workloads (and so their
+  backups) out of the management account (Organizations user guide, "Best practices for the management account":
+  https://docs.aws.amazon.com/organizations/latest/userguide/orgs_best-practices_mgmt-acct.html);
 - skipped ``central-account``: the central backup account has its own baseline (the central StackSet: the central
   vault, its key and role, and its own backup-event forwarder). The member baseline does not belong there, and
   cannot coexist with it: both templates create the forwarder role under one name, so the member instance would
@@ -22,10 +23,11 @@ Classification, first match wins:
 - skipped ``baseline-in-progress``: the caller says a StackSet operation is deploying the account's baseline right
   now (an instance is PENDING or RUNNING): the run that started it finishes the onboarding, and starting another
   operation for the same account would only queue behind it and do the work twice;
-- skipped ``baseline-current``: the caller says the account's StackSet baseline is already current;
-- otherwise to onboard, with its direct parent (OU or root ID): service-managed ``CreateStackInstances`` names
-  accounts through ``DeploymentTargets.OrganizationalUnitIds`` plus ``Accounts`` with ``AccountFilterType``
-  ``INTERSECTION``, so the next step needs it. Parents are looked up only for accounts that need them.
+- skipped ``baseline-current``: the caller says the account's StackSet baseline is already current.
+  A reconcile counts these two (``Resolution.baseline_current``, ``baseline_in_progress``) instead of listing them;
+- otherwise to onboard. Both StackSets are self-managed (template.yaml, ``PermissionModel: SELF_MANAGED``): their
+  instances are created for account IDs, so no parent is looked up for an account to onboard; an account's OUs are
+  read only to check the event's OU or a restricted scope.
 """
 
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
@@ -70,6 +72,9 @@ BASELINE_IN_PROGRESS: Final = (
     "baseline in progress: a StackSet operation is deploying it now; the run that started that operation finishes "
     "the onboarding (or, if that run fails, its notification says how to re-run)"
 )
+MANAGEMENT_ACCOUNT_WHY: Final = (
+    "management account: never onboarded (the product runs there; AWS recommends keeping workloads out of it)"
+)
 CENTRAL_ACCOUNT_WHY: Final = (
     "central backup account: it holds the central vault and has its own baseline (the central StackSet), "
     "never the member one"
@@ -81,12 +86,10 @@ _CODES: Final = _SKIP_CODES | frozenset(get_args(RecordCode)) | {"unknown-accoun
 
 @dataclass(frozen=True, slots=True)
 class AccountRef:
-    """An account to onboard. ``parent_id`` is its direct parent, an OU ID or the root ID (None only where the
-    account left the organization mid-run); ``sources`` are the records that asked for it (none in reconcile)."""
+    """An account to onboard; ``sources`` are the records that asked for it (none in reconcile)."""
 
     account_id: str
     name: str | None = None
-    parent_id: str | None = None
     sources: tuple[str, ...] = ()
 
 
@@ -109,9 +112,11 @@ class Resolution:
     invalid: list[AccountOutcome] = field(default_factory=list)
     # The manual input's note, carried to the notification.
     reason: str | None = None
-    # Reconcile only: accounts whose baseline is already current, counted, not listed (a daily reconcile of a large
-    # organization must fit in the state), and the accounts to onboard left for the next chunk of the run.
+    # Reconcile only: accounts whose baseline is already current, and those a StackSet operation is deploying now,
+    # counted, not listed (a reconcile of a large organization must fit in the state: during a member-template
+    # update every account is in progress), and the accounts to onboard left for the next chunk of the run.
     baseline_current: int = 0
+    baseline_in_progress: int = 0
     remaining: int = 0
 
     @property
@@ -125,8 +130,7 @@ class Resolution:
             "mode": self.mode,
             "counts": {"to_onboard": len(self.to_onboard), "skipped": len(self.skipped), "invalid": len(self.invalid)},
             "to_onboard": [
-                _compact(account_id=ref.account_id, name=ref.name, parent_id=ref.parent_id, sources=ref.sources)
-                for ref in self.to_onboard
+                _compact(account_id=ref.account_id, name=ref.name, sources=ref.sources) for ref in self.to_onboard
             ],
             "skipped": [_outcome_dict(item) for item in self.skipped],
             "invalid": [_outcome_dict(item) for item in self.invalid],
@@ -135,6 +139,8 @@ class Resolution:
             out["reason"] = self.reason
         if self.baseline_current:
             out["baseline_current"] = self.baseline_current
+        if self.baseline_in_progress:
+            out["baseline_in_progress"] = self.baseline_in_progress
         if self.remaining:
             out["remaining"] = self.remaining
         return out
@@ -155,6 +161,7 @@ class Resolution:
             invalid=[_outcome_from(item) for item in _items(fields, "invalid")],
             reason=fields.string("reason"),
             baseline_current=_count(fields, "baseline_current"),
+            baseline_in_progress=_count(fields, "baseline_in_progress"),
             remaining=_count(fields, "remaining"),
         )
 
@@ -192,7 +199,6 @@ def _ref_from(item: Fields) -> AccountRef:
     return AccountRef(
         account_id=item.account_id("account_id"),
         name=item.string("name"),
-        parent_id=item.string("parent_id"),
         sources=item.string_list("sources"),
     )
 
@@ -306,13 +312,12 @@ class _Classifier:
         if verdict is not None:
             code, reason = verdict
             return AccountOutcome(group.account_id, code, reason, name=name, sources=tuple(group.sources))
-        parent_id = path[0] if path else self.view.parent(group.account_id)
-        return AccountRef(group.account_id, name=name, parent_id=parent_id, sources=tuple(group.sources))
+        return AccountRef(group.account_id, name=name, sources=tuple(group.sources))
 
     def _configured(self, account_id: str) -> tuple[OutcomeCode, str] | None:
         """Skips decided by configuration alone, before any call."""
         if account_id == self.settings.management_account_id:
-            return "management-account", "management account: never onboarded (service-managed StackSets skip it)"
+            return "management-account", MANAGEMENT_ACCOUNT_WHY
         if account_id == self.settings.central_backup_account_id:
             return "central-account", CENTRAL_ACCOUNT_WHY
         if account_id in self.settings.excluded_account_ids:
@@ -419,47 +424,39 @@ def _eligible(account: "AccountTypeDef", settings: Settings) -> bool:
     )
 
 
-def _in_scope_active(view: Organizations, settings: Settings) -> Iterator[tuple["AccountTypeDef", tuple[str, ...]]]:
-    """Each ACTIVE, in-scope, non-excluded member account with the OUs between it and the in-scope OU that holds
-    it (its direct parent first; empty when the scope is the whole organization). Never the management account
-    nor the central backup account (see the module docstring).
+def _in_scope_active(view: Organizations, settings: Settings) -> Iterator["AccountTypeDef"]:
+    """Each ACTIVE, in-scope, non-excluded member account. Never the management account nor the central backup
+    account (see the module docstring).
 
-    A restricted scope is walked down from the in-scope OUs (``Organizations.walk_down``): its cost grows with
-    the number of OUs, not with the number of accounts in the organization, as looking each account's parents up
-    would."""
-    listed = view.walk_down(settings.in_scope_ou_ids) if settings.in_scope_ou_ids else _whole(view)
-    for account, chain in listed:
+    The whole organization is listed (ListAccounts); a restricted scope is walked down from the in-scope OUs
+    (``Organizations.walk_down``): its cost grows with the number of OUs, not with the number of accounts in the
+    organization, as looking each account's parents up would. No call is made per account."""
+    listed = (account for account, _ in view.walk_down(settings.in_scope_ou_ids)) if settings.in_scope_ou_ids else None
+    for account in view.accounts() if listed is None else listed:
         if _eligible(account, settings):
-            yield account, chain
+            yield account
 
 
-def _whole(view: Organizations) -> Iterator[tuple["AccountTypeDef", tuple[str, ...]]]:
-    for account in view.accounts():
-        yield account, ()
-
-
-def _ref(view: Organizations, account: "AccountTypeDef", path: tuple[str, ...]) -> AccountRef:
+def _ref(account: "AccountTypeDef") -> AccountRef:
     # No source records: the resolution's mode says these came from listing the organization.
-    parent_id = path[0] if path else view.parent(account["Id"])
-    return AccountRef(account_id=account["Id"], name=account.get("Name"), parent_id=parent_id)
+    return AccountRef(account_id=account["Id"], name=account.get("Name"))
 
 
 def list_in_scope_active_accounts(
     client: "Organizations | OrganizationsClient", settings: Settings, *, backoff: Backoff | None = None
 ) -> list[AccountRef]:
-    """Every ACTIVE account in scope, with its direct parent, except the management account, the central backup
-    account and excluded ones."""
+    """Every ACTIVE account in scope, with its name, except the management account, the central backup account and
+    excluded ones. Listed, never looked up one by one: no call per account."""
     view = Organizations.of(client, backoff)
-    return [_ref(view, account, path) for account, path in _in_scope_active(view, settings)]
+    return [_ref(account) for account in _in_scope_active(view, settings)]
 
 
 def in_scope_active_account_ids(
     client: "Organizations | OrganizationsClient", settings: Settings, *, backoff: Backoff | None = None
 ) -> set[str]:
-    """The IDs of ``list_in_scope_active_accounts`` without their parents: when every OU is in scope, that saves
-    one ListParents call per account of the organization."""
+    """The IDs of ``list_in_scope_active_accounts``."""
     view = Organizations.of(client, backoff)
-    return {account["Id"] for account, _ in _in_scope_active(view, settings)}
+    return {account["Id"] for account in _in_scope_active(view, settings)}
 
 
 def resolve_input(
@@ -469,10 +466,13 @@ def resolve_input(
     *,
     current_baseline_ids: Collection[str] = frozenset(),
     in_progress_baseline_ids: Collection[str] = frozenset(),
+    failed_earlier: Collection[str] = frozenset(),
     backoff: Backoff | None = None,
 ) -> Resolution:
     """The Resolve step for any parsed workflow input: reconcile lists the organization (accounts whose baseline
-    is current or in progress are skipped before their parent is looked up), the others resolve their requests."""
+    is current or in progress are counted; ``failed_earlier``, the accounts that failed in an earlier chunk of
+    the same execution, are left out: they would fail again and take a place in every chunk), the others resolve
+    their requests."""
     if workflow_input.mode != "reconcile":
         return resolve(
             client,
@@ -486,27 +486,26 @@ def resolve_input(
             backoff=backoff,
         )
     view = Organizations.of(client, backoff)
-    in_progress: list[AccountOutcome] = []
-    current = 0
-    candidates: list[tuple[AccountTypeDef, tuple[str, ...]]] = []
-    for account, path in _in_scope_active(view, settings):
+    in_progress = current = 0
+    candidates: list[AccountTypeDef] = []
+    for account in _in_scope_active(view, settings):
+        if account["Id"] in failed_earlier:
+            continue
         if account["Id"] in in_progress_baseline_ids:
-            in_progress.append(
-                AccountOutcome(account["Id"], "baseline-in-progress", BASELINE_IN_PROGRESS, name=account.get("Name"))
-            )
+            in_progress += 1
         elif account["Id"] in current_baseline_ids:
             current += 1
         else:
-            candidates.append((account, path))
+            candidates.append(account)
     # One chunk: the first accounts by ID; the state machine runs Resolve again for the rest (each run recomputes
     # from the organization, and the ones this chunk onboards are then current, so no continuation token).
-    candidates.sort(key=lambda candidate: candidate[0]["Id"])
+    candidates.sort(key=lambda candidate: candidate["Id"])
     chunk = RECONCILE_CHUNK_ACCOUNTS
     resolution = Resolution(
         mode="reconcile",
-        to_onboard=[_ref(view, account, path) for account, path in candidates[:chunk]],
-        skipped=in_progress,
+        to_onboard=[_ref(account) for account in candidates[:chunk]],
         baseline_current=current,
+        baseline_in_progress=in_progress,
         remaining=max(0, len(candidates) - chunk),
     )
     _log(resolution)
@@ -520,6 +519,11 @@ def resolve_input(
 RECONCILE_CHUNK_ACCOUNTS = 1000
 # The state machine's bound on chunks (onboarding_definition): room for an organization of 10,000 accounts and one more.
 RECONCILE_MAX_CHUNKS: Final = -(-10_000 // RECONCILE_CHUNK_ACCOUNTS) + 1
+# The failed accounts a reconcile carries from chunk to chunk (NextChunk), to leave them out of the next ones: one
+# account that always fails (a missing execution role) must not stop a backfill, but past this many failures
+# something is wrong for every account, and the run ends (the report says so). 100 account IDs are about 1.6 KB
+# of state.
+RECONCILE_CARRIED_FAILURES: Final = 100
 
 
 def _log(resolution: Resolution) -> None:
@@ -530,6 +534,7 @@ def _log(resolution: Resolution) -> None:
             "to_onboard": resolution.account_ids,
             "skipped": [(item.account_id, item.code) for item in resolution.skipped],
             "baseline_current": resolution.baseline_current,
+            "baseline_in_progress": resolution.baseline_in_progress,
             "remaining": resolution.remaining,
             "invalid": [(item.account_id, item.reason) for item in resolution.invalid],
         },

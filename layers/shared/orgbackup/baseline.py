@@ -3,9 +3,18 @@ them, and read what each operation did per account and Region (through the Stack
 ``orgbackup.aws.stacksets``).
 
 One operation covers every account and every Region of a batch: StackSets run one operation per StackSet at a
-time, so a batch of 50 accounts is one operation, not 50 queued ones. ``CreateStackInstances`` skips
-account/Region pairs that already have an instance (even a failed one), so instances that exist but are not
-CURRENT are repaired with ``UpdateStackInstances`` instead (CloudFormation API reference for both actions).
+time ("Only one operation can be performed for a stack set at a given time", OperationInProgressException,
+https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStackInstances.html), so a batch of 50
+accounts is one operation, not 50 queued ones. ``UpdateStackInstances`` acts only "in AWS Regions and accounts where
+they already exist; to create additional stack instances, use CreateStackInstances"
+(https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_UpdateStackInstances.html), so instances that
+exist but are not CURRENT are repaired with it. An account missing an instance in some Region is created in every
+Region, in the batch's one create operation: what ``CreateStackInstances`` does with a pair that already has an
+instance its reference does not say. Users report that AWS skips such pairs without an error (a moto issue built on
+that: https://github.com/getmoto/moto/issues/10171); the emulation does the same. Were AWS to refuse the call
+instead, StartBaseline would fail and its failure be reported (no operation started, nothing half-done), never
+leave an account silently unprotected; creating per missing-Region group instead would cost one more queued
+operation per group and break the one-operation batch.
 """
 
 import re
@@ -27,15 +36,20 @@ OPERATION_PREFERENCES: Final[dict[str, Any]] = {
     "MaxConcurrentPercentage": 100,
     "FailureTolerancePercentage": 100,
 }
-# OperationId: 1-128 characters matching [a-zA-Z0-9][-a-zA-Z0-9]* (API reference).
+# OperationId: 1-128 characters matching [a-zA-Z0-9][-a-zA-Z0-9]* (CloudFormation API reference, CreateStackInstances
+# OperationId, https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStackInstances.html).
 _OPERATION_ID_UNSAFE = re.compile(r"[^a-zA-Z0-9-]")
 CURRENT: Final = "CURRENT"
 
 
 @dataclass(frozen=True, slots=True)
 class InstanceState:
+    # Status and DetailedStatus of the instance summary (CloudFormation API reference, StackInstanceSummary and
+    # StackInstanceComprehensiveStatus,
+    # https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackInstanceComprehensiveStatus.html).
     status: str  # CURRENT | OUTDATED | INOPERABLE
-    detailed_status: str  # PENDING | RUNNING | SUCCEEDED | FAILED | CANCELLED | INOPERABLE | SKIPPED_SUSPENDED_ACCOUNT
+    # PENDING | RUNNING | SUCCEEDED | FAILED | CANCELLED | INOPERABLE | SKIPPED_SUSPENDED_ACCOUNT | FAILED_IMPORT
+    detailed_status: str
     reason: str = ""
 
 
@@ -86,7 +100,9 @@ def deployed_accounts(states: Instances, regions: Iterable[str]) -> set[str]:
     return {account for account, by_region in states.items() if all(region in by_region for region in wanted)}
 
 
-# DetailedStatus of an instance an operation is deploying now (API reference, StackInstanceComprehensiveStatus).
+# DetailedStatus of an instance an operation is deploying now: PENDING "has yet to start", RUNNING "is currently in
+# progress" (CloudFormation API reference, StackInstanceComprehensiveStatus,
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackInstanceComprehensiveStatus.html).
 IN_PROGRESS: Final = frozenset({"PENDING", "RUNNING"})
 
 
@@ -102,8 +118,8 @@ def in_progress_accounts(states: Instances) -> set[str]:
 @dataclass(frozen=True)
 class BaselinePlan:
     """``create``: accounts missing an instance in some Region (created in every Region; existing pairs are
-    skipped by AWS). ``update``: groups of accounts with the same Regions whose existing instances are not
-    CURRENT."""
+    skipped: see the module docstring). ``update``: groups of accounts with the same Regions whose existing
+    instances are not CURRENT."""
 
     create: tuple[str, ...] = ()
     update: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()

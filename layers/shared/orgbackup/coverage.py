@@ -131,7 +131,8 @@ def _assigned(node: Any) -> Any:
 
 def region_policies(content: str) -> dict[str, RegionPolicy]:
     """Region -> plans and copy targets, from an effective backup policy document (Organizations User Guide,
-    *Backup policy syntax*: ``plans.<name>.regions``, ``rules.<rule>.copy_actions.<arn>.target_backup_vault_arn``).
+    *Backup policy syntax*, https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_backup_syntax.html:
+    ``plans.<name>.regions``, ``rules.<rule>.copy_actions.<arn>.target_backup_vault_arn``).
     Raises InvalidInputError for a document that is not a backup policy."""
     try:
         document = json.loads(content)

@@ -5,8 +5,9 @@ Every error names the field's path, the value (quoted and cut, see ``show``) and
 ``"<path>: <rule>"``. ``Fields`` raises ``InvalidInputError`` unless given another error factory (the workflow
 input parser collects its errors per record instead of failing the run).
 
-Patterns are matched in full (``re.fullmatch``) and use ``[0-9]``, never ``\\d``: Python's ``\\d`` also matches
-other scripts' digits, which AWS identifiers never contain.
+Patterns are matched in full (``re.fullmatch``) and spell their character classes out in ASCII (``[0-9]``,
+never ``\\d``; ``[A-Za-z0-9_]``, never ``\\w``): Python's ``\\d`` and ``\\w`` also match other scripts' digits and
+letters, which AWS identifiers never contain (tests/unit/test_fields.py checks every pattern here).
 
 Stdlib only: every function imports this module on its cold start. Powertools' parser models (pydantic) were
 measured as the alternative: importing ``aws_lambda_powertools.utilities.parser`` in a fresh Python 3.13 costs about
@@ -27,6 +28,9 @@ from orgbackup.exceptions import InvalidInputError
 # "The regex pattern for an account ID string requires exactly 12 digits" (Organizations API reference,
 # DescribeAccount AccountId: https://docs.aws.amazon.com/organizations/latest/APIReference/API_DescribeAccount.html).
 ACCOUNT_ID: Final = r"[0-9]{12}"
+# Organization and root IDs (Organizations API reference, Organization.Id and Root.Id:
+# https://docs.aws.amazon.com/organizations/latest/APIReference/API_Organization.html,
+# https://docs.aws.amazon.com/organizations/latest/APIReference/API_Root.html).
 ORGANIZATION_ID: Final = r"o-[a-z0-9]{10,32}"
 # Organizations' OU ID pattern (API reference, Child.Id: https://docs.aws.amazon.com/organizations/latest/APIReference/API_Child.html).
 OU_ID: Final = r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}"
@@ -37,12 +41,33 @@ ROOT_ID: Final = r"r-[0-9a-z]{4,32}"
 # with the ISO partitions' letter and the European Sovereign Cloud's prefix added; tests/unit/test_fields.py checks
 # it against every Region botocore knows. Whether a Region exists is ``orgbackup.regions``' question.
 REGION: Final = r"(?:[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-[0-9]|eusc-[a-z]{2}-[a-z]+-[0-9])"
-# AWS Backup vault names: 2-50 characters, letters, digits, hyphens and underscores.
+# AWS Backup vault names: ``^[a-zA-Z0-9\-\_]{2,50}$`` (AWS Backup API reference, BackupVaultName:
+# https://docs.aws.amazon.com/aws-backup/latest/devguide/API_GetBackupVaultAccessPolicy.html).
 VAULT_NAME: Final = r"[a-zA-Z0-9\-_]{2,50}"
-IAM_ROLE_NAME: Final = r"[\w+=,.@-]{1,64}"
-STACKSET_NAME: Final = r"[a-zA-Z][-a-zA-Z0-9]{0,127}"
-IAM_PRINCIPAL_ARN: Final = r"arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[\w+=,.@/-]{1,512}"
 PARTITION: Final = r"aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc"
+# IAM names: "Names of users, groups, roles, policies, instance profiles, server certificates, and paths must be
+# alphanumeric, including the following common characters: plus (+), equals (=), comma (,), period (.), at (@),
+# underscore (_), and hyphen (-). Path names must begin and end with a forward slash (/)"; role and user names are
+# at most 64 characters, paths 512 (IAM and AWS STS quotas,
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html). Spelled out in ASCII: the IAM API
+# reference writes ``[\w+=,.@-]``, and Python's ``\w`` also matches other scripts' letters, which IAM refuses.
+IAM_NAME_CHAR: Final = r"[A-Za-z0-9+=,.@_-]"
+IAM_ROLE_NAME: Final = rf"{IAM_NAME_CHAR}{{1,64}}"
+# A role or user ARN: ``arn:<partition>:iam::<account>:role<path><name>``, the path ``/`` or ``/<segments>/``, so
+# its segments hold at most 510 characters (the lookahead). The IAM API reference allows any printable ASCII in a
+# path (``[\u0021-\u007E]``); the quotas page's set above is kept, the safe side: a ``*`` or ``?`` in an ARN is
+# a wildcard to ``ArnNotEquals`` and would widen the break-glass exception of the vault policy.
+IAM_PRINCIPAL_ARN: Final = (
+    rf"arn:(?:{PARTITION}):iam::{ACCOUNT_ID}:(?:role|user)/"
+    rf"(?:(?=[A-Za-z0-9+=,.@_/-]{{1,510}}/{IAM_ROLE_NAME}$)(?:{IAM_NAME_CHAR}+/)+)?{IAM_ROLE_NAME}"
+)
+# StackSet names: "can contain only alphanumeric characters (case-sensitive) and hyphens. It must start with an
+# alphabetic character and can't be longer than 128 characters" (CloudFormation API reference, CreateStackSet
+# StackSetName: https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStackSet.html).
+STACKSET_NAME: Final = r"[a-zA-Z][-a-zA-Z0-9]{0,127}"
+# SNS topic names: "uppercase and lowercase ASCII letters, numbers, underscores, and hyphens, and must be between 1
+# and 256 characters long" (SNS API reference, CreateTopic Name, https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html).
+# A FIFO topic's ".fifo" suffix is not accepted: the notification topics here are standard topics (template.yaml).
 SNS_TOPIC_ARN: Final = r"arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}"
 ARN_PARTITION: Final = r"arn:(aws[a-z-]*):"
 

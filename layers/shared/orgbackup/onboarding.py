@@ -15,7 +15,7 @@ from orgbackup import baseline, changes, vault_policy
 from orgbackup.accounts import Resolution, in_scope_active_account_ids, resolve_input
 from orgbackup.aws.organizations import Organizations
 from orgbackup.exceptions import InvalidInputError, RetryableConflictError
-from orgbackup.fields import json_type
+from orgbackup.fields import is_account_id, json_type
 from orgbackup.observability import logger
 from orgbackup.policies.apply import ACCOUNTS_TOKEN
 from orgbackup.policies.converge import reattach_policies
@@ -54,6 +54,16 @@ def resolve_request(event: object) -> tuple[object, str]:
     return event["input"], execution
 
 
+def request_failed_earlier(event: object) -> list[str]:
+    """The accounts that failed in the earlier chunks of a reconcile (NextChunk carries them; none when absent)."""
+    failed = event.get("failed_earlier", []) if isinstance(event, dict) else []
+    if not isinstance(failed, list) or not all(isinstance(item, str) and is_account_id(item) for item in failed):
+        raise InvalidInputError(
+            f"Resolve: failed_earlier: must be a list of 12-digit account IDs, got {json_type(failed)} {failed!r:.200}"
+        )
+    return failed
+
+
 def request_chunk(event: object) -> int:
     """The reconcile chunk a Resolve payload asks for: NextChunk counts them (1 when absent: the first)."""
     chunk = event.get("chunk", 1) if isinstance(event, dict) else 1
@@ -69,10 +79,12 @@ def resolve(
     org: "Organizations | OrganizationsClient",
     cfn: "CloudFormationClient",
     chunk: int = 1,
+    failed_earlier: Sequence[str] = (),
 ) -> WorkflowState:
     """Parse the input, look the accounts up and classify them; decide which steps the run needs. A reconcile
     takes at most ``accounts.RECONCILE_CHUNK_ACCOUNTS`` accounts to onboard (``chunk`` counts the rounds: the state
-    machine comes back here while ``resolution.remaining`` is above 0)."""
+    machine comes back here while the Report's ``next_chunk`` says so), leaving out ``failed_earlier``, the
+    accounts that failed in the earlier chunks (kept in the state: the Report names them)."""
     org = Organizations.of(org)
     workflow_input = changes.expand_ou_requests(org, parse_workflow_input(raw_input))
     requested = None if workflow_input.mode == "reconcile" else {r.account_id for r in workflow_input.requests}
@@ -81,8 +93,14 @@ def resolve(
     # An account an operation is deploying now is left to the run that started it: another operation would queue
     # behind it and deploy the same instances again.
     in_progress = baseline.in_progress_accounts(states)
+    reconcile = workflow_input.mode == "reconcile"
     resolution = resolve_input(
-        org, settings, workflow_input, current_baseline_ids=current, in_progress_baseline_ids=in_progress
+        org,
+        settings,
+        workflow_input,
+        current_baseline_ids=current,
+        in_progress_baseline_ids=in_progress,
+        failed_earlier=frozenset(failed_earlier) if reconcile else frozenset(),
     )
     already_current = resolution.baseline_current > 0 or any(
         item.code == "baseline-current" for item in resolution.skipped
@@ -105,8 +123,10 @@ def resolve(
         "resolution": cast(ResolutionState, resolution.to_dict()),
         "plan": plan,
     }
-    if resolution.mode == "reconcile":
+    if reconcile:
         state["chunk"] = chunk
+        if failed_earlier:
+            state["failed_earlier"] = sorted(set(failed_earlier))
     return state
 
 
@@ -196,7 +216,9 @@ def refresh_vault_policy(
     step whose last write is already stale (the source of truth moved in every round) raises
     RetryableConflictError instead of ending on it, so the state machine runs the step again a little later.
     A batch (not reconcile) whose central vault already holds the organization form keeps it without reading the
-    organization (``_organization_form_in_place``)."""
+    organization (``_organization_form_in_place``), as long as it is the form the current settings render: one
+    rendered under other ``ExcludedAccountIds`` or in-scope OUs differs (its Deny of the excluded accounts, its
+    paths), so the full refresh runs and a changed exclusion reaches the policy at the next run of any kind."""
     state = check_state(event, required=("execution",))
     org = Organizations.of(org)  # one per invocation: the OU paths' parents serve the in-scope walk
     org_paths = (
@@ -224,7 +246,6 @@ def refresh_vault_policy(
                 accounts,
                 region,
                 org_paths=org_paths,
-                break_glass_principal_arn=settings.break_glass_principal_arn,
                 threshold=vault_policy.DEFAULT_THRESHOLD_BYTES,  # read at call time, so a test can lower it
             )
             for region in settings.backup_regions
@@ -267,14 +288,11 @@ def _organization_form_in_place(
     work of a batch does not grow with the organization (issue 14). Each Region is still compared and rewritten
     if it drifted. Only the reconcile run recomputes the form from every in-scope account, and may switch back
     to the account form; None when the policy in place is not the organization form (the full refresh runs)."""
-    primary = vault_policy.render_organization_form(
-        settings, settings.primary_region, org_paths, settings.break_glass_principal_arn
-    )
+    primary = vault_policy.render_organization_form(settings, settings.primary_region, org_paths)
     if not vault_policy.same_policy(in_place, primary.text):
         return None
     policies = {
-        region: vault_policy.render_organization_form(settings, region, org_paths, settings.break_glass_principal_arn)
-        for region in settings.backup_regions
+        region: vault_policy.render_organization_form(settings, region, org_paths) for region in settings.backup_regions
     }
     written = vault_policy.apply_central_vault_policy(
         lambda region: backup_client_factory(session, region), settings, policies

@@ -5,7 +5,7 @@ through its model (``orgbackup.workflow_state``), and writes the state's ``repor
 import json
 from typing import Final
 
-from orgbackup.accounts import RECONCILE_MAX_CHUNKS
+from orgbackup.accounts import RECONCILE_CARRIED_FAILURES, RECONCILE_MAX_CHUNKS
 from orgbackup.text import SNS_SUBJECT_MAX_CHARS, one_line
 from orgbackup.workflow_state import (
     AccountEntry,
@@ -95,18 +95,22 @@ def run_report(state: WorkflowState) -> Report:
     )
     if current_count:
         lines += [f"Baseline already current (no StackSet change): {current_count} account(s).", ""]
-    remaining = int(resolution.get("remaining") or 0)
-    chunk = int(state.get("chunk") or 1)
-    if remaining:
-        # The state machine's Outcome runs Resolve again for them, unless this chunk had failures (a failed
-        # account is not current: it would come back in every chunk) or the chunk bound is reached.
-        stops = bool(results.get("failed")) or int(offboarding_failures(state)) > 0 or chunk >= RECONCILE_MAX_CHUNKS
+    # A reconcile counts the accounts an operation is deploying now (during a member-template update, all of them).
+    in_progress_count = int(resolution.get("baseline_in_progress") or 0)
+    if in_progress_count:
         lines += [
-            f"{remaining} more accounts are left to the next reconcile run (this was chunk {chunk})."
-            if stops
-            else f"{remaining} more accounts follow in this run (chunk {chunk + 1}).",
+            "Baseline in progress (a StackSet operation is deploying it now; the run that started that operation "
+            f"finishes the onboarding): {in_progress_count} account(s).",
             "",
         ]
+    # The accounts that failed in this execution: the earlier chunks' (Resolve left them out of this one) and this
+    # chunk's. Each chunk's notification says why its own failed; the last one names them all.
+    earlier = sorted(set(state.get("failed_earlier", [])).difference(failed))
+    failed_so_far = sorted({*earlier, *failed})
+    remaining = int(resolution.get("remaining") or 0)
+    chunk = int(state.get("chunk") or 1)
+    next_chunk, stop_reason = _next_chunk(resolution, remaining, chunk, len(failed_so_far), offboarding_failures(state))
+    lines += _chunk_lines(next_chunk, stop_reason, remaining, chunk, bool(failed), earlier)
     lines += _section(
         "Invalid",
         [f"{_label(item)} [{', '.join(item.get('sources', []))}]: {item.get('reason', '')}" for item in invalid],
@@ -116,9 +120,14 @@ def run_report(state: WorkflowState) -> Report:
     if "vault_policy" in state:
         policy = state["vault_policy"]
         written = ", ".join(policy.get("written_regions", [])) or "nowhere (unchanged)"
-        # The organization form, kept as it was by a batch, counts no account (onboarding.refresh_vault_policy).
+        # The organization form, kept as it was by a batch, counts no account (onboarding.refresh_vault_policy);
+        # it denies the copy to the excluded accounts and the management account (vault_policy).
         whole = "the organization" if policy.get("mode") == "org" else "the in-scope OUs"
-        who = f"{policy['accounts']} accounts" if "accounts" in policy else f"every account of {whole}"
+        who = (
+            f"{policy['accounts']} accounts"
+            if "accounts" in policy
+            else f"every account of {whole} but the excluded and management accounts"
+        )
         lines.append(f"Central vault policy: {who} may copy in ({policy.get('mode')}); written in {written}.")
     if "backup_policies" in state:
         policies = state["backup_policies"]
@@ -127,19 +136,20 @@ def run_report(state: WorkflowState) -> Report:
             more = int(policies.get("attached_count") or 0) - len(policies["attached"])
             tail = f" ... and {more} more" if more > 0 else ""
             lines.append(one_line(f"Newly attached: {', '.join(policies['attached'])}{tail}."))
-    if failed:
+    if failed_so_far and not next_chunk:
         lines += [
             "",
             "Failed accounts are retried by the daily reconcile run, or now with the state machine input",
-            json.dumps({"mode": "manual", "account_ids": sorted(failed)}),
+            json.dumps({"mode": "manual", "account_ids": failed_so_far}),
         ]
 
     not_offboarded = offboarding.get("failed", {})
-    skipped_uncounted = current_count - len(current)
+    skipped_uncounted = current_count - len(current) + in_progress_count
     counts = [
         f"{len(onboarded)} onboarded",
         *([f"{len(offboarded)} offboarded"] if offboarded else []),
         *([f"{len(failed)} failed"] if failed else []),
+        *([f"{len(earlier)} failed in earlier chunks"] if earlier and not next_chunk else []),
         *([f"{len(not_offboarded)} offboarding failed"] if not_offboarded else []),
         *([f"{len(skipped) + skipped_uncounted} skipped"] if skipped or skipped_uncounted else []),
         *([f"{len(invalid)} invalid"] if invalid else []),
@@ -147,12 +157,55 @@ def run_report(state: WorkflowState) -> Report:
     return {
         "subject": _subject(f"orgbackup: {', '.join(counts)}"),
         "message": "\n".join(lines).strip() + "\n",
-        "failed": len(failed),
+        "next_chunk": next_chunk,
+        "failed": len(failed_so_far),
+        "failed_accounts": failed_so_far,
         # Accounts that left the scope, or Regions no longer backed up, still holding instances (the state machine
         # ends AccountsNotOffboarded).
         "offboarding_failed": len(not_offboarded),
-        "outcome": "partial" if failed or not_offboarded else "succeeded",
+        "outcome": "partial" if failed_so_far or not_offboarded else "succeeded",
     }
+
+
+def _chunk_lines(
+    next_chunk: bool, stop_reason: str, remaining: int, chunk: int, failed: bool, earlier: list[str]
+) -> list[str]:
+    """What follows this chunk; on a reconcile's last notification, the accounts earlier chunks failed."""
+    if next_chunk:
+        lines = [f"{remaining} more accounts follow in this run (chunk {chunk + 1}).", ""]
+        if failed:
+            lines += [
+                "The accounts that failed are left out of the next chunks; the run's last notification names them "
+                "all again.",
+                "",
+            ]
+        return lines
+    lines = _section("Failed in earlier chunks of this run (their chunk's notification says why)", earlier)
+    if remaining:
+        lines += [f"{remaining} more accounts are left to the next reconcile run (this was chunk {chunk}).", ""]
+        lines += [stop_reason, ""]
+    return lines
+
+
+def _next_chunk(
+    resolution: ResolutionState, remaining: int, chunk: int, failed: int, offboarding_failed: int
+) -> tuple[bool, str]:
+    """Whether the state machine runs another reconcile chunk (its Outcome Choice reads ``report.next_chunk`` and
+    nothing else; the message says the same), and if not while accounts remain, why. The accounts that failed go
+    on to the next chunk as ``failed_earlier`` and are left out of it, so one account that always fails does not
+    stop a backfill; past ``RECONCILE_CARRIED_FAILURES`` of them the run ends."""
+    if resolution.get("mode") != "reconcile" or not remaining:
+        return False, ""
+    if chunk >= RECONCILE_MAX_CHUNKS:
+        return False, f"One execution runs at most {RECONCILE_MAX_CHUNKS} chunks."
+    if offboarding_failed:
+        return False, "Offboarding failed in this chunk (every chunk would try it again): this run ends here."
+    if failed > RECONCILE_CARRIED_FAILURES:
+        return False, (
+            f"{failed} accounts failed in this run, more than the {RECONCILE_CARRIED_FAILURES} it goes on without: "
+            "something fails for every account; this run ends here. Fix the cause named above first."
+        )
+    return True, ""
 
 
 def offboarding_failures(state: WorkflowState) -> int:
@@ -201,6 +254,11 @@ def failure_report(state: WorkflowState) -> Report:
     onboarded = state.get("baseline", NO_BASELINE).get("onboarded", [])
     if onboarded:
         lines.append(one_line(f"Baseline already in place for: {', '.join(onboarded)}"))
+    earlier = state.get("failed_earlier", [])
+    if earlier:
+        lines.append(
+            one_line(f"Failed in earlier chunks of this run (their notification says why): {', '.join(earlier)}")
+        )
     lines += [
         "",
         "Nothing is left half-done that a re-run will not finish: every step converges from the organization's "
@@ -211,6 +269,7 @@ def failure_report(state: WorkflowState) -> Report:
     return {
         "subject": _subject(f"orgbackup: onboarding FAILED at {step}: {name}"),
         "message": "\n".join(lines) + "\n",
+        "next_chunk": False,
         "failed": len(accounts),
         "outcome": "failed",
     }

@@ -1,9 +1,8 @@
 """The one place that decides which layer retries what (issue 11, part 4). Three layers retry, each a different
 kind of failure, and each is bounded. A throttled call is attempted at most
 ``BOTOCORE_MAX_ATTEMPTS x THROTTLING_ATTEMPTS x (1 + the state machine's MaxAttempts)`` = 3 x 4 x 5 = 60 times in
-all (it was 6 x 6 x 5 = 180: botocore's ``max_attempts`` 5 counted retries, not attempts); a conflicting call
-``CONFLICT_ATTEMPTS x 5`` = 30 times (``tests/unit/test_retry_layers.py`` counts both, with the real configuration
-and state machine).
+all; a conflicting call ``CONFLICT_ATTEMPTS x 5`` = 30 times (``tests/unit/test_retry_layers.py`` counts both, with
+the real configuration and state machine).
 
 1. **botocore, per request** (``orgbackup.aws``: standard mode, ``BOTOCORE_MAX_ATTEMPTS`` = 3, botocore's own default
    for standard mode): connection errors, 5xx and a throttling blip, within about a second, for EVERY call,
@@ -33,9 +32,17 @@ from botocore.exceptions import ClientError
 from orgbackup.exceptions import RetryableConflictError
 from orgbackup.observability import logger
 
-# Not retried by botocore (not throttling to it); routine at scale.
+# Not retried by botocore (not throttling to it); routine at scale. Organizations: "The target of the operation is
+# currently being modified by a different request. Try again later" (ConcurrentModificationException, e.g.
+# https://docs.aws.amazon.com/organizations/latest/APIReference/API_AttachPolicy.html); StackSets: "Another
+# operation is currently in progress for this StackSet. Only one operation can be performed for a stack set at a
+# given time" (OperationInProgressException,
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStackInstances.html).
 CONFLICT_CODES = frozenset({"ConcurrentModificationException", "OperationInProgressException"})
-# Throttling codes the product's services answer; botocore retries them first (layer 1).
+# Throttling codes: Organizations' TooManyRequestsException ("You have sent too many requests in too short a period
+# of time", https://docs.aws.amazon.com/organizations/latest/APIReference/API_ListAccounts.html), and Throttling and
+# ThrottlingException, the other services' names for it. All three are in the throttling list that botocore's
+# standard mode retries first (layer 1; Boto3 guide, *Retries*, https://docs.aws.amazon.com/boto3/latest/guide/retries.html).
 THROTTLING_CODES = frozenset({"ThrottlingException", "TooManyRequestsException", "Throttling"})
 # Layer 1: botocore standard mode's attempts per request (its default for the mode; see the docstring).
 BOTOCORE_MAX_ATTEMPTS: Final = 3

@@ -32,10 +32,18 @@ class Settings:
         default=("ACCOUNTS",),
         why="must be ACCOUNTS, ROOT, a root ID (r-...), an OU ID (ou-...) or an account ID",
     )
+    # The deployment's partition (template.yaml passes AWS::Partition); every backup Region and the break-glass
+    # ARN must belong to it.
     partition: str = pattern(fields.PARTITION, default="aws", why="must be an AWS partition name")
-    # Empty: nobody may delete recovery points or change vault policies outside this automation.
+    # Empty: nobody may delete recovery points or change vault policies outside this automation. The one check of
+    # this ARN: the vault policy uses it as it is (``vault_policy``).
     break_glass_principal_arn: str | None = pattern(
-        fields.IAM_PRINCIPAL_ARN, default=None, why="must be an IAM role or user ARN, or empty"
+        fields.IAM_PRINCIPAL_ARN,
+        default=None,
+        why=(
+            "must be an IAM role or user ARN (arn:<partition>:iam::<12-digit account>:role/<path/><name>, the path "
+            "and name of ASCII letters, digits and +=,.@_-), or empty"
+        ),
     )
     # Empty: no disaster-recovery copy. Otherwise every backup made in another backup Region is also copied to the
     # same account's member vault in this Region (same account, cross-Region: see README "Copies and restores").
@@ -55,6 +63,14 @@ class Settings:
             why = region_problem(region, self.extra_regions) or partition_problem(region, self.partition)
             if why:
                 raise ConfigurationError(f"{key}={region!r} is invalid: it is {why}")
+        arn = self.break_glass_principal_arn
+        arn_partition = (arn or "").split(":")[1:2]
+        if arn and arn_partition != [self.partition]:
+            # An ARN of another partition names no principal here: aws:PrincipalArn would never equal it.
+            raise ConfigurationError(
+                f"BREAK_GLASS_PRINCIPAL_ARN={arn!r} is invalid: it is in the {''.join(arn_partition)!r} partition, "
+                f"but this deployment is in the {self.partition!r} partition"
+            )
         if len(set(self.backup_regions)) != len(self.backup_regions):
             raise ConfigurationError(f"BACKUP_REGIONS={','.join(self.backup_regions)!r} names a Region twice")
         if self.central_backup_account_id == self.management_account_id:

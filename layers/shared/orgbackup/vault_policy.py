@@ -8,24 +8,51 @@ the one in place. Callers: read the source of truth after your own baseline exis
 execution that read it before another's baseline finished can still write the older set last (the next run, or
 the daily reconcile, restores the account), so re-read it after applying and apply again if it grew. Once the
 policy in place is the organization form (past the threshold: several hundred accounts), a batch keeps it without
-reading the organization at all (``render_organization_form``; ``onboarding.refresh_vault_policy``): it names no
-account, so a batch's accounts are covered and its cost does not grow with the organization (issue 14). Only the
-reconcile run recomputes the form from every in-scope account.
+reading the organization at all (``render_organization_form``; ``onboarding.refresh_vault_policy``): it allows no
+account by name, so a batch's accounts are covered and its cost does not grow with the organization (issue 14).
+The batch keeps it only when it is the form the current settings render (the same in-scope OU paths, the same
+denied accounts); otherwise it recomputes like the reconcile run, the only run that always recomputes the form from
+every in-scope account.
 
 Shape of the document (every decision below is taken from AWS documentation):
 
 - ``AllowCopyInto*``: ``backup:CopyIntoBackupVault`` is the one action a vault policy can grant to another account
   ("Regardless of the AWS Backup vault's access policy, cross-account access for any action other than
-  backup:CopyIntoBackupVault will be rejected", AWS Backup Developer Guide, *Vault access policies*).
+  backup:CopyIntoBackupVault will be rejected", AWS Backup Developer Guide, *Vault access policies*,
+  https://docs.aws.amazon.com/aws-backup/latest/devguide/create-a-vault-access-policy.html).
   - mode ``accounts``: ``Principal {"AWS": ["arn:<partition>:iam::<id>:root", ...]}``. This is the form AWS
     documents for a destination vault in cross-account copy (Developer Guide, *Creating backup copies across AWS
-    accounts*; AWS re:Post Knowledge Center, *backup-resolve-access-denied-error*). An account root principal
+    accounts*, https://docs.aws.amazon.com/aws-backup/latest/devguide/create-cross-account-backup.html; AWS re:Post
+    Knowledge Center, https://repost.aws/knowledge-center/backup-resolve-access-denied-error). An account root principal
     delegates to the source account's own IAM, so only its principals allowed to copy (the backup role) can.
     An ``aws:PrincipalAccount`` condition would be shorter, but it is not what AWS documents for vault policies.
   - mode ``org-paths``: ``Principal "*"`` with ``ForAnyValue:StringLike`` on ``aws:PrincipalOrgPaths``, one
-    ``o-.../r-.../ou-.../*`` value per in-scope OU (same sources; IAM User Guide, *aws:PrincipalOrgPaths*: the
-    key is multivalued, hence ``ForAnyValue``, and a trailing ``*`` takes in the OU's child OUs).
+    ``o-.../r-.../ou-.../*`` value per in-scope OU (same sources; IAM User Guide, *AWS global condition context
+    keys*, aws:PrincipalOrgPaths, https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html:
+    the key is multivalued, hence ``ForAnyValue``, and a trailing ``*`` takes in the OU's child OUs).
   - mode ``org`` (every OU in scope, ``in_scope_ou_ids`` empty): ``StringEquals`` ``aws:PrincipalOrgID``.
+- ``DenyCopyIntoFromExcludedAccounts`` (the two organization forms only): ``backup:CopyIntoBackupVault``, the one
+  action the Allow grants and the one a copy into another account's vault needs from its policy (*Vault access
+  policies*, https://docs.aws.amazon.com/aws-backup/latest/devguide/create-a-vault-access-policy.html), denied to
+  every principal whose ``aws:PrincipalAccount`` (the account the requesting
+  principal belongs to; always in the request context; IAM User Guide, *AWS global condition context keys*,
+  https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalaccount)
+  is, with ``StringEquals``, one of ``ExcludedAccountIds`` or the management account. The account form never names
+  them; the organization forms name no account, so without this statement an account excluded while it stays in an
+  in-scope OU (or, in mode ``org``, anywhere in the organization, the management account included) could still copy
+  in with the backup role its retained stack keeps. An explicit Deny wins over any Allow ("an explicit deny in any
+  of these policies overrides the allow", IAM User Guide, *Policy evaluation logic*,
+  https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html; "the Deny statement
+  trumps the Allow statement", *The difference between explicit and implicit denies*,
+  https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_AccessPolicyLanguage_Interplay.html).
+  The central backup account is not listed, even when excluded: its copies into its own vault are same-account
+  requests, which its own IAM policies decide in the account form too; a Deny would refuse them.
+  The statement is rendered from the settings, so a batch that finds an organization form rendered under other
+  ``ExcludedAccountIds`` no longer sees the same policy and recomputes it (``onboarding.refresh_vault_policy``).
+  It grows by 15 bytes per excluded account. AWS lists no size for a vault access policy (AWS Backup endpoints and
+  quotas, https://docs.aws.amazon.com/general/latest/gr/bk.html), so an organization form past the assumed limit
+  (see Size) is refused before anything is written: a ConfigurationError naming the settings and what takes the
+  bytes.
 - ``DenyRecoveryPointDeletion``: ``backup:DeleteRecoveryPoint``, ``backup:UpdateRecoveryPointLifecycle``,
   ``backup:DisassociateRecoveryPoint``, ``backup:DeleteBackupVaultLockConfiguration`` and
   ``backup:DeleteBackupVaultAccessPolicy`` for every principal but the optional break-glass principal. The
@@ -54,12 +81,18 @@ Shape of the document (every decision below is taken from AWS documentation):
   account by default (CentralVaultPolicyRoleGuard), or Vault Lock in compliance mode (README, "Security").
   Both denies name each action: "AWS Backup access policies don't support a wildcard in the Action key"
   (*Vault access policies*). Exceptions use ``ArnNotEquals`` on ``aws:PrincipalArn``, which for a role session
-  is the role's ARN, not the session's (IAM User Guide, *aws:PrincipalArn*; an ARN key, hence the ARN operator).
+  is the role's ARN, not the session's ("For IAM roles, the request context returns the ARN of the role, not the
+  ARN of the user that assumed the role", IAM User Guide, *AWS global condition context keys*, aws:PrincipalArn,
+  https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html; an ARN key, hence the
+  ARN operator). The break-glass ARN is taken from the settings as it is: ``Settings`` checked it at handler entry
+  (an IAM role or user ARN of the deployment's partition, without wildcard characters).
 - ``Resource "*"`` everywhere: a vault policy only ever applies to its own vault and recovery points, AWS's
   vault-policy examples all use ``"*"``, and the Config rule above requires it in its deny statement.
 
-Size: AWS publishes no size quota for backup vault access policies (AWS Backup quotas page; PutBackupVaultAccessPolicy
-API reference: ``Policy`` is a string without a length constraint). See ``ASSUMED_SIZE_LIMIT_BYTES``.
+Size: AWS publishes no size quota for backup vault access policies (AWS Backup endpoints and quotas,
+https://docs.aws.amazon.com/general/latest/gr/bk.html; PutBackupVaultAccessPolicy API reference,
+https://docs.aws.amazon.com/aws-backup/latest/devguide/API_PutBackupVaultAccessPolicy.html: ``Policy`` is a string
+without a length constraint). See ``ASSUMED_SIZE_LIMIT_BYTES``.
 """
 
 import hashlib
@@ -107,6 +140,7 @@ POLICY_ACTIONS: Final = (
 SID_ALLOW_ACCOUNTS: Final = "AllowCopyIntoFromOnboardedAccounts"
 SID_ALLOW_ORG_PATHS: Final = "AllowCopyIntoFromInScopeOrgPaths"
 SID_ALLOW_ORG: Final = "AllowCopyIntoFromOrganization"
+SID_DENY_EXCLUDED: Final = "DenyCopyIntoFromExcludedAccounts"
 SID_DENY_DELETION: Final = "DenyRecoveryPointDeletion"
 SID_DENY_POLICY_CHANGES: Final = "DenyVaultPolicyChanges"
 
@@ -123,13 +157,16 @@ ASSUMED_SIZE_LIMIT_BYTES: Final = 20 * 1024
 SWITCH_MARGIN_BYTES: Final = 4 * 1024
 DEFAULT_THRESHOLD_BYTES: Final = ASSUMED_SIZE_LIMIT_BYTES - SWITCH_MARGIN_BYTES
 
-# An Organizations entity path down to an OU (IAM User Guide, "Understand the AWS Organizations entity path").
+# An Organizations entity path down to an OU: organization ID, root ID, then each OU ID, "/"-separated (IAM User
+# Guide, "Understand the AWS Organizations entity path",
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_last-accessed-view-data-orgs.html).
 ORG_PATH: Final = re.compile(
     rf"(?P<org>{fields.ORGANIZATION_ID})/{fields.ROOT_ID}/(?:{fields.OU_ID}/)*{fields.OU_ID}/\*?", re.ASCII
 )
 
-# STS AssumeRole RoleSessionName: 2 to 64 characters of [\w+=,.@-] (STS API reference, AssumeRole; the same
-# constraints are in botocore's service model). \w is ASCII here: STS rejects other letters.
+# STS AssumeRole RoleSessionName: 2 to 64 characters of [\w+=,.@-] (STS API reference, AssumeRole,
+# https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html; the same constraints are in botocore's
+# service model). \w is ASCII here: STS rejects other letters.
 SESSION_NAME_MIN: Final = 2
 SESSION_NAME_MAX: Final = 64
 _SESSION_NAME_BAD = re.compile(r"[^\w+=,.@-]+", re.ASCII)
@@ -182,6 +219,10 @@ def _minify(document: Mapping[str, Any]) -> str:
     return json.dumps(document, separators=(",", ":"))
 
 
+def _size(statement: Mapping[str, Any]) -> int:
+    return len(_minify(statement).encode("utf-8"))
+
+
 def _account_ids(account_ids: Iterable[str]) -> list[str]:
     ids = sorted(set(account_ids))
     bad = [account_id for account_id in ids if not re.fullmatch(fields.ACCOUNT_ID, account_id)]
@@ -208,24 +249,15 @@ def _org_path_values(settings: Settings, org_paths: Iterable[str]) -> list[str]:
     return sorted(values)
 
 
-def _break_glass(settings: Settings, arn: str | None) -> str | None:
-    if arn is None:
-        return None
-    partition = re.escape(settings.partition)
-    if not re.fullmatch(rf"arn:{partition}:iam::\d{{12}}:(root|(role|user)/[\w+=,.@/-]{{1,512}})", arn, re.ASCII):
-        raise InvalidInputError(
-            f"break_glass_principal_arn: {arn!r} is not an IAM role, user or root ARN in partition {settings.partition}"
-        )
-    return arn
-
-
-def config_rule_exempt_principals(settings: Settings, break_glass: str | None) -> list[str]:
+def config_rule_exempt_principals(settings: Settings) -> list[str]:
     """The principals ``DenyVaultPolicyChanges`` excepts: the ``principalArnList`` to give AWS Config's
     backup-recovery-point-manual-deletion-disabled rule for the central vault."""
+    break_glass = settings.break_glass_principal_arn
     return sorted({central_policy_role_arn(settings), *([break_glass] if break_glass else [])})
 
 
-def _deny_statements(settings: Settings, break_glass: str | None) -> list[dict[str, Any]]:
+def _deny_statements(settings: Settings) -> list[dict[str, Any]]:
+    break_glass = settings.break_glass_principal_arn
     deletion: dict[str, Any] = {
         "Sid": SID_DENY_DELETION,
         "Effect": "Deny",
@@ -233,9 +265,9 @@ def _deny_statements(settings: Settings, break_glass: str | None) -> list[dict[s
         "Action": list(PROTECTED_ACTIONS),
         "Resource": "*",
     }
-    if break_glass is not None:
+    if break_glass:
         deletion["Condition"] = {"ArnNotEquals": {"aws:PrincipalArn": [break_glass]}}
-    exempt = config_rule_exempt_principals(settings, break_glass)
+    exempt = config_rule_exempt_principals(settings)
     policy_changes: dict[str, Any] = {
         "Sid": SID_DENY_POLICY_CHANGES,
         "Effect": "Deny",
@@ -245,6 +277,26 @@ def _deny_statements(settings: Settings, break_glass: str | None) -> list[dict[s
         "Condition": {"ArnNotEquals": {"aws:PrincipalArn": exempt}},
     }
     return [deletion, policy_changes]
+
+
+def denied_copy_accounts(settings: Settings) -> list[str]:
+    """The accounts the organization forms deny ``backup:CopyIntoBackupVault`` by ``aws:PrincipalAccount``: the
+    management account and ``ExcludedAccountIds``, never the central backup account (same-account copies are its
+    own IAM's to decide). Never empty: the management account is always there."""
+    named = {settings.management_account_id, *settings.excluded_account_ids}
+    return _account_ids(named - {settings.central_backup_account_id})
+
+
+def _deny_copy_from(account_ids: Sequence[str]) -> dict[str, Any]:
+    return {
+        "Sid": SID_DENY_EXCLUDED,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": COPY_ACTION,
+        "Resource": "*",
+        # aws:PrincipalAccount is single-valued: StringEquals against a list matches any one (no set operator).
+        "Condition": {"StringEquals": {"aws:PrincipalAccount": list(account_ids)}},
+    }
 
 
 def _allow_accounts(settings: Settings, account_ids: Sequence[str]) -> list[dict[str, Any]]:
@@ -295,23 +347,23 @@ def render_central_vault_policy(
     account_ids: Iterable[str],
     region: str,
     org_paths: Iterable[str] | None = None,
-    break_glass_principal_arn: str | None = None,
     threshold: int = DEFAULT_THRESHOLD_BYTES,
 ) -> VaultPolicy:
     """The central vault's access policy for ``region`` from the source of truth ``account_ids``.
 
     The account form is used while its text is at most ``threshold`` bytes; past it, the org form: an
     ``aws:PrincipalOrgPaths`` condition on ``org_paths`` (required then, when ``settings.in_scope_ou_ids`` is set),
-    or ``aws:PrincipalOrgID`` when every OU is in scope. The text is the same in every Region (Resource ``"*"``);
-    ``region`` is validated so a caller's per-Region map cannot carry a typo. Raises InvalidInputError naming the
-    bad argument.
+    or ``aws:PrincipalOrgID`` when every OU is in scope, with an explicit Deny of the copy to the excluded
+    accounts and the management account (``denied_copy_accounts``). The text is the same in every Region
+    (Resource ``"*"``); ``region`` is validated so a caller's per-Region map cannot carry a typo. Raises
+    InvalidInputError naming the bad argument, ConfigurationError when the settings make the org form too large.
     """
     if not re.fullmatch(fields.REGION, region):
         raise InvalidInputError(f"region: {region!r} is not a Region name like eu-west-1")
     if threshold <= 0 or threshold > ASSUMED_SIZE_LIMIT_BYTES:
         raise InvalidInputError(f"threshold: {threshold} must be between 1 and {ASSUMED_SIZE_LIMIT_BYTES} bytes")
     ids = _account_ids(account_ids)
-    denies = _deny_statements(settings, _break_glass(settings, break_glass_principal_arn))
+    denies = _deny_statements(settings)
 
     accounts = _policy(
         {"Version": VERSION, "Statement": [*_allow_accounts(settings, ids), *denies]}, "accounts", len(ids)
@@ -336,33 +388,38 @@ def render_organization_form(
     settings: Settings,
     region: str,
     org_paths: Iterable[str] | None = None,
-    break_glass_principal_arn: str | None = None,
 ) -> VaultPolicy:
     """The organization form of the central vault's policy (``org-paths`` when only some OUs are in scope, else
-    ``org``), which names no account: what ``render_central_vault_policy`` gives past its threshold. Its
-    ``account_count`` is None: no account was counted to render it."""
+    ``org``), which allows no account by name and denies the copy to ``denied_copy_accounts``: what
+    ``render_central_vault_policy`` gives past its threshold. Its ``account_count`` is None: no account was
+    counted to render it."""
     if not re.fullmatch(fields.REGION, region):
         raise InvalidInputError(f"region: {region!r} is not a Region name like eu-west-1")
     if settings.in_scope_ou_ids and org_paths is None:
         raise InvalidInputError("org_paths is required: only some OUs are in scope")
-    denies = _deny_statements(settings, _break_glass(settings, break_glass_principal_arn))
+    denies = _deny_statements(settings)
     return _organization_form(settings, denies, org_paths, None)
 
 
 def _organization_form(
     settings: Settings, denies: list[dict[str, Any]], org_paths: Iterable[str] | None, account_count: int | None
 ) -> VaultPolicy:
+    mode: Mode
     if settings.in_scope_ou_ids:
-        paths = _org_path_values(settings, org_paths or ())
-        policy = _policy(
-            {"Version": VERSION, "Statement": [_allow_org_paths(paths), *denies]}, "org-paths", account_count
-        )
+        allow, mode = _allow_org_paths(_org_path_values(settings, org_paths or ())), "org-paths"
     else:
-        policy = _policy({"Version": VERSION, "Statement": [_allow_org(settings), *denies]}, "org", account_count)
+        allow, mode = _allow_org(settings), "org"
+    denied = denied_copy_accounts(settings)
+    deny_copy = _deny_copy_from(denied)
+    policy = _policy({"Version": VERSION, "Statement": [allow, deny_copy, *denies]}, mode, account_count)
     if policy.size_bytes > ASSUMED_SIZE_LIMIT_BYTES:
-        raise InvalidInputError(
-            f"org_paths: the {policy.mode} form is {policy.size_bytes} bytes, past the assumed "
-            f"{ASSUMED_SIZE_LIMIT_BYTES}-byte limit for vault access policies: name fewer, higher OUs"
+        scope = f"{len(settings.in_scope_ou_ids)} in-scope OUs" if settings.in_scope_ou_ids else "the organization"
+        raise ConfigurationError(
+            f"EXCLUDED_ACCOUNT_IDS and IN_SCOPE_OU_IDS make the {mode} form of the central vault policy "
+            f"{policy.size_bytes} bytes, past the assumed {ASSUMED_SIZE_LIMIT_BYTES}-byte limit for vault access "
+            f"policies (nothing was written): the deny of {len(denied)} accounts ({len(denied) - 1} excluded and "
+            f"the management account) takes {_size(deny_copy)} bytes, the allow for {scope} {_size(allow)} bytes; "
+            "exclude fewer accounts (move them to an OU out of scope instead) or name fewer, higher OUs"
         )
     return policy
 
@@ -461,6 +518,8 @@ def same_policy(current: str | None, desired: str) -> bool:
 
 def _central_error(settings: Settings, region: str, operation: str, error: ClientError) -> CentralAccountAccessError:
     where = f"central vault {settings.central_vault_name!r} in {settings.central_backup_account_id}/{region}"
+    # On a put, ResourceNotFoundException means the vault is not there (PutBackupVaultAccessPolicy API reference,
+    # https://docs.aws.amazon.com/aws-backup/latest/devguide/API_PutBackupVaultAccessPolicy.html).
     if retry.error_code(error) == "ResourceNotFoundException":
         why = "the vault does not exist (is the central StackSet instance deployed in this Region?)"
         return CentralAccountAccessError(f"{operation} failed for {where}: {why}: {_aws_error(error)}")
@@ -478,14 +537,6 @@ def _current_policy(client: "BackupClient", settings: Settings, region: str, bac
         raise
 
 
-def allowed_accounts(
-    client: "BackupClient", settings: Settings, region: str, *, backoff: Backoff | None = None
-) -> set[str]:
-    """The account IDs the central vault's policy in place lets copy in by name (none in the org-path and org
-    forms, which name no account)."""
-    return accounts_named(_current_policy(client, settings, region, backoff))
-
-
 def policy_in_place(
     client: "BackupClient", settings: Settings, region: str, *, backoff: Backoff | None = None
 ) -> str | None:
@@ -494,7 +545,8 @@ def policy_in_place(
 
 
 def accounts_named(current: str | None) -> set[str]:
-    """The account IDs a policy text lets copy in by name (see ``allowed_accounts``)."""
+    """The account IDs a policy text lets copy in by name (none in the org-path and org forms, which name no
+    account)."""
     if not current:
         return set()
     allowed: set[str] = set()

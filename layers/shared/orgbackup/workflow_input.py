@@ -4,9 +4,10 @@ The state machine's input contract (``parse_workflow_input``) takes one of these
 
 1. An EventBridge Pipes batch from SQS: a JSON list of SQS records. Pipes hands a Step Functions target the whole
    batch as one JSON array, even for a batch of one (EventBridge User Guide, "Amazon EventBridge Pipes batching
-   and concurrency"); each record is shaped as in "Amazon Simple Queue Service as a source" (``messageId``,
-   ``receiptHandle``, ``body``, ``attributes``, ``messageAttributes``, ``md5OfBody``, ``eventSource``,
-   ``eventSourceARN``, ``awsRegion``), and ``body`` is the EventBridge event as JSON text. An empty list is valid.
+   and concurrency", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-pipes-batching-concurrency.html);
+   each record is shaped as in "Amazon Simple Queue Service as a source" (``messageId``, ``receiptHandle``,
+   ``body``, ``attributes``, ``messageAttributes``, ``md5OfBody``, ``eventSource``, ``eventSourceARN``,
+   ``awsRegion``), and ``body`` is the EventBridge event as JSON text. An empty list is valid.
    As deployed, each record is slim: each rule that targets the queue writes only what the workflow reads into
    the SQS body (the lifecycle rule ``{"eventName", "accountId", "ouId", "state"}``, the organization and OU
    change rules less) and the Pipe's InputTemplate hands over ``{"messageId": ..., "body": <that object>}``
@@ -34,7 +35,8 @@ from orgbackup import fields
 from orgbackup.exceptions import InvalidInputError
 from orgbackup.fields import Fields, got, json_type, show
 
-# Control Tower lifecycle events (Control Tower User Guide, "Lifecycle events in AWS Control Tower").
+# Control Tower lifecycle events (Control Tower User Guide, "Lifecycle events in AWS Control Tower",
+# https://docs.aws.amazon.com/controltower/latest/userguide/lifecycle-events.html).
 CONTROL_TOWER_SOURCE: Final = "aws.controltower"
 CLOUDTRAIL_SERVICE_EVENT: Final = "AWS Service Event via CloudTrail"
 # UpdateManagedAccount is what Control Tower records when account creation is retried or an account is

@@ -8,8 +8,10 @@ The TypedDicts below are its one definition. The steps (``orgbackup.onboarding``
 A step handed anything else - a list, a string, a key of the wrong type, a malformed resolution - raises
 InvalidInputError naming the key, the value and the rule, a classified error the state machine's Catch clauses
 know, instead of failing deep inside with a TypeError. Keys the model does not name pass through unchecked, and a
-key may be absent until the step that writes it has run (``required`` names what a step needs). Stdlib and
-``orgbackup.accounts`` only: the Report function imports it too.
+key may be absent until the step that writes it has run (``required`` names what a step needs). It imports
+``orgbackup.accounts`` for the resolution's parser (``Resolution.from_dict``), and with it botocore, the
+Organizations adapter, ``orgbackup.retry`` and Powertools' logger: every step that checks the state, the Report
+function too, loads those on its cold start.
 """
 
 import functools
@@ -23,7 +25,8 @@ from orgbackup.accounts import Resolution
 from orgbackup.exceptions import InvalidInputError
 from orgbackup.fields import got, is_account_id
 
-# A Step Functions execution name: 1-80 characters (Step Functions API reference, StartExecution "name").
+# A Step Functions execution name: 1-80 characters (Step Functions API reference, StartExecution "name",
+# https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html).
 MAX_EXECUTION_CHARS: Final = 80
 
 
@@ -58,7 +61,6 @@ class AccountEntry(TypedDict):
 
     account_id: NotRequired[str]
     name: NotRequired[str]
-    parent_id: NotRequired[str]
     sources: NotRequired[list[str]]
     code: NotRequired[str]
     reason: NotRequired[str]
@@ -80,6 +82,7 @@ class ResolutionState(TypedDict):
     invalid: NotRequired[list[AccountEntry]]
     reason: NotRequired[str]
     baseline_current: NotRequired[int]  # reconcile: accounts skipped as current, counted, not listed
+    baseline_in_progress: NotRequired[int]  # reconcile: accounts an operation is deploying now, counted, not listed
     remaining: NotRequired[int]  # reconcile: accounts to onboard left for the next chunk (Outcome -> NextChunk)
 
 
@@ -165,11 +168,16 @@ class Failure(TypedDict):
 
 
 class Report(TypedDict):
-    """``report``: the notification (Notify publishes subject and message) and the outcome (Outcome reads failed)."""
+    """``report``: the notification (Notify publishes subject and message) and the outcome the Outcome Choice reads:
+    ``next_chunk`` (another reconcile chunk follows: the one place that rule is decided, the message says the same),
+    then ``failed`` and ``offboarding_failed``."""
 
     subject: str
     message: str
-    failed: Count
+    next_chunk: bool
+    failed: Count  # the accounts that failed in this execution: this chunk's and the earlier chunks'
+    # Those accounts, by ID (reconcile: NextChunk carries them to the next Resolve as failed_earlier)
+    failed_accounts: NotRequired[list[AccountId]]
     offboarding_failed: NotRequired[Count]  # Outcome ends AccountsNotOffboarded when some are
     outcome: str
 
@@ -179,6 +187,8 @@ class WorkflowState(TypedDict):
 
     execution: NotRequired[ExecutionName]  # Resolve
     chunk: NotRequired[Count]  # Resolve, reconcile: which chunk of the run this is (1, 2, ...; NextChunk counts)
+    # Resolve, reconcile: the accounts that failed in the earlier chunks (NextChunk carries them), left out of this one
+    failed_earlier: NotRequired[list[AccountId]]
     resolution: NotRequired[Annotated[ResolutionState, ParsedBy(Resolution.from_dict)]]  # Resolve
     plan: NotRequired[Plan]  # Resolve (Offboard updates it)
     offboarding: NotRequired[OffboardingState]  # Offboard, InspectOffboarding
@@ -198,6 +208,7 @@ class ResolveRequest(TypedDict):
     input: Any
     execution: str
     chunk: NotRequired[int]  # NextChunk: the reconcile chunk this Resolve runs (absent: the first)
+    failed_earlier: NotRequired[list[str]]  # NextChunk: the accounts that failed in the earlier chunks
 
 
 class OperationStatus(TypedDict):

@@ -22,8 +22,11 @@ if TYPE_CHECKING:
 
 
 def vault_access_policy(client: "BackupClient", vault_name: str, *, backoff: Backoff | None = None) -> str | None:
-    """The vault's access policy text; None when it has none (ResourceNotFoundException, which is also the
-    answer for a vault that does not exist: a put then says which)."""
+    """The vault's access policy text; None when it has none. GetBackupVaultAccessPolicy answers
+    ResourceNotFoundException, "A resource that is required for the action doesn't exist" (AWS Backup API reference,
+    https://docs.aws.amazon.com/aws-backup/latest/devguide/API_GetBackupVaultAccessPolicy.html), for a vault without
+    a policy and for a vault that does not exist alike: the reference does not tell them apart. None is the safe
+    reading here: the caller then writes the policy, and that put fails naming the missing vault."""
     try:
         response = retry.call(client.get_backup_vault_access_policy, BackupVaultName=vault_name, backoff=backoff)
     except ClientError as error:

@@ -21,12 +21,18 @@ if TYPE_CHECKING:
     from mypy_boto3_organizations.type_defs import AccountTypeDef
 
 BACKUP_POLICY: Final = "BACKUP_POLICY"
-# ListAccounts, ListAccountsForParent, ListOrganizationalUnitsForParent: at most 20 items a page (Organizations
-# API reference, MaxResults).
+# ListAccounts, ListAccountsForParent, ListOrganizationalUnitsForParent: MaxResults 1-20, so at most 20 items a page
+# (Organizations API reference, https://docs.aws.amazon.com/organizations/latest/APIReference/API_ListAccounts.html;
+# the same range is in botocore's service model, which rejects 21 before the request is sent).
 PAGE_SIZE: Final = 20
-# Organizations nests OUs at most five levels below the root (Quotas for AWS Organizations); a longer parent chain
-# means something is wrong, so every walk stops there.
-MAX_DEPTH: Final = 10
+# OUs nest at most five levels deep under a root (Quotas for AWS Organizations, OU maximum nesting in a root,
+# https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html), so an account's chain of
+# parents up to the root holds at most six IDs. The CreateOrganizationalUnit reference adds that the depth "is
+# dependent upon the policy types enabled for that root", so five is not certain forever. A walk cut short would
+# leave accounts out of scope, unprotected, and only costs calls when it goes on: the safe side is a margin, twice
+# the quota. Past it a chain is not an organization's (a cycle, a corrupt answer) and the walk stops.
+OU_NESTING_QUOTA: Final = 5
+MAX_DEPTH: Final = 2 * OU_NESTING_QUOTA
 _GONE: Final = frozenset({"ChildNotFoundException", "AccountNotFoundException", "OrganizationalUnitNotFoundException"})
 
 
@@ -168,8 +174,13 @@ class Organizations:
     def effective_backup_policy(self, account_id: str) -> str | None:
         """The account's effective backup policy document (inherited and attached policies merged, operators
         resolved), or None when no backup policy applies to it. DescribeEffectivePolicy takes an account as
-        TargetId from the management account and answers EffectivePolicyNotFoundException when no policy of the
-        type applies (Organizations API reference, DescribeEffectivePolicy)."""
+        TargetId from the management account (Organizations API reference,
+        https://docs.aws.amazon.com/organizations/latest/APIReference/API_DescribeEffectivePolicy.html). Its
+        EffectivePolicyNotFoundException is documented for the caller's own account: "If you ran this action on the
+        management account, this policy type is not enabled. If you ran the action on a member account, the account
+        doesn't have an effective policy of this type"; the reference is silent on a member account asked about from
+        the management account. Both readings mean no backup policy reaches the account, so None, which the
+        coverage report shows as unprotected: the safe side (it never claims a policy that is not there)."""
         try:
             response = self._call(self.client.describe_effective_policy, PolicyType=BACKUP_POLICY, TargetId=account_id)
         except ClientError as error:

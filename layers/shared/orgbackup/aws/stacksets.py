@@ -70,8 +70,9 @@ class StackSet:
         *,
         retain_stacks: bool,
     ) -> str:
-        """DeleteStackInstances; ``retain_stacks`` keeps the stacks in the accounts (API reference,
-        DeleteStackInstances)."""
+        """DeleteStackInstances; ``retain_stacks`` "Removes the stack instances from the specified StackSet, but
+        doesn't delete the stacks" (CloudFormation API reference, RetainStacks,
+        https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteStackInstances.html)."""
         return self._start(
             self.cfn.delete_stack_instances, operation_id, accounts, regions, preferences, RetainStacks=retain_stacks
         )

@@ -176,8 +176,8 @@ def fill_template(template: object, values: Mapping[str, Value], *, name: str = 
 # - With a DisasterRecoveryRegion, backups made in every other backup Region are also copied to the same account's
 #   member vault there: cross-Region, never also cross-account. Backups made in the DR Region itself get no DR copy.
 # - A cross-account copy target needs the literal account ID, and the target's Region is literal too, hence one
-#   plan per Region (Organizations User Guide, "Backup policy syntax and examples": $account only stands for the
-#   account that runs the plan).
+#   plan per Region ($account only stands for the account that runs the plan: Organizations User Guide, "Backup
+#   policy syntax and examples", https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_backup_syntax.html).
 # ----------------------------------------------------------------------------------------------------------------
 
 # Organizations quotas (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html):

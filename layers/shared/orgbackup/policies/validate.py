@@ -107,9 +107,11 @@ _PARTITIONS = frozenset(fields.PARTITION.split("|"))
 _REGION = re.compile(fields.REGION)
 _ACCOUNT = re.compile(fields.ACCOUNT_ID)
 _VAULT_NAME = re.compile(fields.VAULT_NAME)
-# BackupPlanName, RuleName and SelectionName share this pattern in the AWS Backup API reference.
+# BackupPlanName, RuleName and SelectionName: "Must contain 1 to 50 alphanumeric or '-_.' characters" (AWS Backup API
+# reference, e.g. https://docs.aws.amazon.com/aws-backup/latest/devguide/API_BackupRuleInput.html).
 _PLAN_ITEM_NAME = re.compile(r"[a-zA-Z0-9\-_.]{1,50}")
-_ROLE_RESOURCE = re.compile(r"role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}")
+# An IAM role resource with its path, in IAM's name characters (``fields.IAM_NAME_CHAR``, ASCII only).
+_ROLE_RESOURCE = re.compile(rf"role/(?:{fields.IAM_NAME_CHAR}+/)*{fields.IAM_ROLE_NAME}")
 _ACCOUNT_VARIABLE = "$account"
 _REGION_VARIABLE = "$region"
 
@@ -261,7 +263,8 @@ def _role_arn(value: str) -> Problem | None:
 
 
 def _vault_arn_problem(value: str) -> Problem | None:
-    """Copy targets: AWS documents $account for same-account copies and the literal ID for cross-account ones."""
+    """Copy targets: AWS documents $account for same-account copies and the literal ID for cross-account ones
+    (Organizations User Guide, *Backup policy syntax*, https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_backup_syntax.html)."""
     parts = _split_arn(value)
     if parts is None:
         return "vault-arn", f"it is not an ARN; expected {_VAULT_SHAPE}"

@@ -41,8 +41,10 @@ if TYPE_CHECKING:
 COPY_INTO: Final = "backup:CopyIntoBackupVault"
 FINAL_STATES: Final = ("COMPLETED", "FAILED", "PARTIAL")
 RECOVERY_POINT_ARN: Final = re.compile(rf"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:({fields.ACCOUNT_ID})?:\S+")
-# The service-linked role AWS Backup acts as in the destination account (AWS Backup Developer Guide, *Using
-# service-linked roles for AWS Backup*): the principal that uses the source key for a copy into that account.
+# The service-linked role AWS Backup acts as in the destination account (AWS Backup Developer Guide, *Using roles
+# to back up and copy*,
+# https://docs.aws.amazon.com/aws-backup/latest/devguide/using-service-linked-roles-AWSServiceRoleForBackup.html):
+# the principal that uses the source key for a copy into that account.
 BACKUP_SERVICE_LINKED_ROLE: Final = "role/aws-service-role/backup.amazonaws.com/AWSServiceRoleForBackup"
 
 
