@@ -21,7 +21,7 @@ FUNCTIONS = function_settings.template_functions(TEMPLATE)
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_each_function_gets_exactly_the_variables_its_handler_reads(name: str) -> None:
     # Given the settings classes the function's handler reads at entry
-    classes = function_settings.settings_classes(function_settings.handler_path(FUNCTIONS[name]))
+    classes = function_settings.settings_classes(function_settings.handler_path(TEMPLATE, FUNCTIONS[name]))
     # When SAM merges Globals and the function's own Environment
     variables = function_settings.environment_of(TEMPLATE, name)
     # Then, Powertools' own variables aside, they are exactly the classes' variables

@@ -56,7 +56,7 @@ def sam_environment(function: Any, env_file: dict[str, Any]) -> dict[str, str]:
 
 def _classes(name: str) -> tuple[type, ...]:
     """The settings classes the function's handler reads at entry."""
-    return function_settings.settings_classes(function_settings.handler_path(TEMPLATE["Resources"][name]))
+    return function_settings.settings_classes(function_settings.handler_path(TEMPLATE, TEMPLATE["Resources"][name]))
 
 
 def _validate(name: str, environment: dict[str, str]) -> None:

@@ -338,7 +338,7 @@ def test_every_settings_field_reaches_the_functions(field: dataclasses.Field[Any
         for name, function in function_settings.template_functions(document).items()
         if any(
             field in dataclasses.fields(cls)
-            for cls in function_settings.settings_classes(function_settings.handler_path(function))
+            for cls in function_settings.settings_classes(function_settings.handler_path(document, function))
         )
     ]
     assert readers, f"no function reads {env}"

@@ -348,19 +348,25 @@ def test_a_step_is_no_faster_than_the_services_request_rates_allow() -> None:
     assert throttled > unthrottled
 
 
-def test_the_org_size_comparison_says_whether_a_batch_of_1_costs_the_same() -> None:
+def test_the_org_size_comparison_says_whether_a_batch_of_1_costs_no_more() -> None:
     lines = bench._org_size_lines(
         [
             {"accounts": 100, "api_calls": {"organizations": 32}, "total": 32},
             {"accounts": 5000, "api_calls": {"organizations": 522}, "total": 522},
         ]
     )
-    assert lines[-2] == "- a batch of 1 costs the same in 5000 accounts as in 100: 522 vs 32 calls - NOT met"
+    assert lines[-2] == "- a batch of 1 costs no more in 5000 accounts than in 100: 522 vs 32 calls - NOT met"
 
 
 def test_the_backfill_lines_say_whether_the_resolved_state_fits_in_step_functions() -> None:
     # Given a first-deploy reconcile whose state is past Step Functions' 256 KiB, and a daily one within it
-    reconcile = {"to_onboard": 5000, "first_state_bytes": 300_000, "steady_state_bytes": 200_000}
+    reconcile = {
+        "to_onboard": 5000,
+        "status": "FAILED",
+        "largest_state_bytes": 300_000,
+        "daily_status": "SUCCEEDED",
+        "daily_largest_state_bytes": 200_000,
+    }
     lines = bench._org_size_lines(
         [
             {"accounts": 100, "api_calls": {"organizations": 30}, "total": 30, "vault_policy_form": "accounts"},
@@ -377,10 +383,13 @@ def test_the_backfill_lines_say_whether_the_resolved_state_fits_in_step_function
     assert (
         "- central vault policy in place (as the organization's size gives it): 100: accounts, 5000: org-paths" in lines
     )
-    assert "- a batch of 1 costs the same in 5000 accounts as in 100: 20 vs 30 calls - met" in lines
+    assert "- a batch of 1 costs no more in 5000 accounts than in 100: 20 vs 30 calls - met" in lines
     rows = [line for line in lines if line.startswith("| first deploy") or line.startswith("| daily")]
     assert [row.split("|")[-2].strip() for row in rows] == ["NO", "yes"]
     assert "300,000" in rows[0]
+    # And each row says how its execution ended
+    assert "(all to onboard, FAILED)" in rows[0]
+    assert "(SUCCEEDED)" in rows[1]
 
 
 def test_the_backfill_lines_give_chunks_operations_calls_state_and_time() -> None:
@@ -410,7 +419,47 @@ def test_the_backfill_lines_give_chunks_operations_calls_state_and_time() -> Non
 def test_a_chunked_execution_is_traced_chunk_by_chunk() -> None:
     # Given the events of a reconcile execution of two chunks
     events = [("invoke", "ResolveAccountsFunction"), ("invoke", "StartBaselineFunction")] * 2
-    traces = bench._chunk_traces(events, [{"type": "PassStateEntered"}], records=1000)
+    traces = bench._chunk_traces(events, [{"type": "PassStateEntered"}])
     # Then each chunk is a trace of its own, the transitions counted once
     assert [trace.step_functions for trace in traces] == [["ResolveAccountsFunction", "StartBaselineFunction"]] * 2
     assert [trace.transitions for trace in traces] == [1, 0]
+    # And no chunk came through a Pipe: none waits for a batching window, none is billed a Pipes request
+    timing = ProductTiming.load(PROJECT_ROOT)
+    assert [latency_model.dispatch_seconds(trace, timing.pipe_batch_size, timing) for trace in traces] == [0.0, 0.0]
+    line = latency_model.timeline(traces, timing.pipe_batch_size, timing)
+    assert latency_model.cost(traces, line, 2, 0, timing).pipes == 0
+
+
+def test_the_backfill_counts_what_its_resolve_steps_found_to_onboard() -> None:
+    # Given the history of a reconcile of two chunks (1,000 accounts, then 234) and another state's exit
+    def resolve_exit(to_onboard: int) -> dict[str, object]:
+        output = json.dumps({"resolution": {"counts": {"to_onboard": to_onboard}}})
+        return {"type": "TaskStateExited", "stateExitedEventDetails": {"name": "Resolve", "output": output}}
+
+    history = [resolve_exit(1000), {"stateExitedEventDetails": {"name": "Report", "output": "{}"}}, resolve_exit(234)]
+    # Then the accounts to onboard are the chunks' together
+    assert bench._resolved_to_onboard(history) == 1234
+
+
+def test_a_backfill_that_did_not_protect_what_it_had_to_is_a_problem() -> None:
+    # Given a backfill that succeeded and one that failed, protected too few and waited past the poll bound
+    good = {
+        "accounts": 5000,
+        "status": "SUCCEEDED",
+        "daily_status": "SUCCEEDED",
+        "to_onboard": 4999,
+        "onboarded": 4999,
+        "chunks_over_poll_bound": 0,
+    }
+    bad = {**good, "status": "FAILED", "onboarded": 4000, "chunks_over_poll_bound": 1}
+    # Then only the second is reported, with each reason
+    assert bench.problems({"bursts": [], "org_size": [{"accounts": 5000, "reconcile": good}]}) == []
+    assert bench.problems({"bursts": [], "org_size": [{"accounts": 5000, "reconcile": bad}]}) == [
+        "backfill of 5000 accounts: execution FAILED, the daily reconcile after it SUCCEEDED",
+        "backfill of 5000 accounts: 4000 protected of 4999 to onboard",
+        "backfill of 5000 accounts: 1 chunk(s) would wait past the poll bound",
+    ]
+
+
+def test_org_sizes_are_read_smallest_first_without_repeats() -> None:
+    assert build_parser().parse_args(["bench", "--org-sizes", "5000,100,5000"]).org_sizes == (100, 5000)

@@ -127,3 +127,18 @@ def test_evaluate_condition_reads_only_the_deployment_parameters() -> None:
         evaluate_condition("IsProd", template, {})
     with pytest.raises(ConfigurationError, match=r"Conditions\.Nowhere: not defined"):
         evaluate_condition("Nowhere", template, PARAMETERS)
+
+
+def test_the_offline_condition_entry_is_the_same_evaluator() -> None:
+    # Given conditions as the YAML loader reads them (!Condition is Fn::Condition) and a YAML boolean literal
+    template = {
+        "Conditions": {
+            "IsOn": {"Fn::Equals": [{"Ref": "Flag"}, True]},
+            "OnAndProd": {"Fn::And": [{"Fn::Condition": "IsOn"}, {"Fn::Equals": [{"Ref": "Env"}, "prod"]}]},
+        }
+    }
+    # Then the deployment-only entry decides them as the deploying evaluator does (values compared as strings)
+    assert evaluate_condition("OnAndProd", template, {"Flag": "true", "Env": "prod"}) is True
+    assert evaluate_condition("OnAndProd", template, {"Flag": "false", "Env": "prod"}) is False
+    deploying = Intrinsics({"Flag": "true", "Env": "prod"}, {}, template["Conditions"], pseudo={})
+    assert deploying.condition("OnAndProd") is True

@@ -99,10 +99,10 @@ def test_an_optional_field_takes_null_or_its_type(monkeypatch) -> None:
     class Entry(TypedDict):
         name: str | None
 
-    assert workflow_state._check({"name": None}, Entry, "entry") is None
-    assert workflow_state._check({"name": "workload-a"}, Entry, "entry") is None
+    assert workflow_state.check_value({"name": None}, Entry, "entry") is None
+    assert workflow_state.check_value({"name": "workload-a"}, Entry, "entry") is None
     with pytest.raises(InvalidInputError, match=r"^workflow state: entry.name: must be a string, got number 1$"):
-        workflow_state._check({"name": 1}, Entry, "entry")
+        workflow_state.check_value({"name": 1}, Entry, "entry")
 
 
 @pytest.mark.parametrize(

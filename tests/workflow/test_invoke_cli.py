@@ -113,3 +113,33 @@ def test_replay_follows_the_keys_the_state_holds() -> None:
     assert "vault_policy" not in plan[2][1]
     assert replay_plan("ResolveAccountsFunction", state) == []
     assert replay_plan("InspectBaselineFunction", ["not", "a", "state"]) == []
+
+
+def test_the_offboarding_replay_protects_the_departed_accounts_then_offboards_them() -> None:
+    # Given the InspectOffboarding sample's state
+    state = json.loads((EVENTS / "functions/inspect-offboarding.json").read_text(encoding="utf-8"))
+    departed = [item["account_id"] for item in state["offboarding"]["departures"] if item.get("regions")]
+    plan = replay_plan("InspectOffboardingFunction", state)
+    # Then the departed accounts get their baseline first, then Offboard runs on the state before it ran
+    assert [name for name, _ in plan] == ["StartBaselineFunction", "OffboardAccountsFunction"]
+    assert departed
+    assert [item["account_id"] for item in plan[0][1]["resolution"]["to_onboard"]] == departed
+    assert "offboarding" not in plan[1][1]
+    assert plan[1][1]["resolution"] == state["resolution"]
+
+
+@pytest.mark.parametrize(
+    ("offboarding", "replayed"),
+    [
+        ({"departures": "333333333333"}, []),
+        ([], []),
+        ({"departures": [{"account_id": "333333333333"}]}, ["OffboardAccountsFunction"]),
+        ({"departures": [7]}, ["OffboardAccountsFunction"]),
+    ],
+    ids=["departures-not-a-list", "offboarding-not-an-object", "departure-without-regions", "departure-not-an-object"],
+)
+def test_malformed_departures_replay_no_baseline(offboarding: Any, replayed: list[str]) -> None:
+    # Given an offboarding state whose departures are malformed
+    state = {"execution": "run-1", "resolution": {"mode": "events"}, "offboarding": offboarding}
+    # Then no departed account is protected first: only Offboard is replayed, when the state is one it can read
+    assert [name for name, _ in replay_plan("InspectOffboardingFunction", state)] == replayed

@@ -5,6 +5,7 @@ the emulated organization, and reads back what each account really holds afterwa
 import copy
 from typing import Any
 
+import pytest
 from fault_helpers import protection_gaps
 from workflow_helpers import (
     REGIONS,
@@ -26,6 +27,7 @@ from workflow_helpers import (
 
 from orgbackup import settings_loader
 from orgbackup.custom_resource import CustomResourceRequest
+from orgbackup.exceptions import InvalidInputError
 from orgbackup.policies.converge import handle_policy_resource
 from orgbackup.policies.parameters import PolicyParameters
 from orgbackup.settings import Settings
@@ -137,7 +139,7 @@ def test_a_closed_account_is_offboarded(world) -> None:
     # Given 555555555555 protected
     onboard(world, "555555555555")
 
-    # When it is closed (SUSPENDED in Organizations) and the CloseAccount event arrives
+    # When it is closed and the CloseAccount event arrives (PENDING_CLOSURE in Organizations until AWS completes it)
     (history,) = deliver(world, read_event(CLOSE))
 
     # Then it is offboarded, its stacks retained, for the reason Organizations gives now
@@ -145,7 +147,65 @@ def test_a_closed_account_is_offboarded(world) -> None:
     assert_offboarded_retaining(world, "555555555555")
     item = build_report(world, [history])["accounts"]["555555555555"]
     assert item["outcome"] == "offboarded"
-    assert item["reason"].startswith("account state SUSPENDED")
+    assert item["reason"].startswith("account state PENDING_CLOSURE")
+
+
+def test_an_organizations_event_aws_could_not_have_emitted_is_refused_and_changes_nothing(world) -> None:
+    # Given the emulated organization as it is
+    org = world.client("organizations")
+    parents_before = {
+        a["Id"]: org.list_parents(ChildId=a["Id"])["Parents"][0]["Id"] for a in org.list_accounts()["Accounts"]
+    }
+
+    def edited(sample: str, **changes: Any) -> dict[str, Any]:
+        event: dict[str, Any] = copy.deepcopy(read_event(sample))
+        event["detail"]["requestParameters"].update(changes)
+        return event
+
+    missing = copy.deepcopy(read_event(MOVE_OUT))
+    del missing["detail"]["requestParameters"]["destinationParentId"]
+    bad = [
+        ("destinationParentId", edited(MOVE_OUT, destinationParentId="ou-ab12-99999999")),  # no such OU
+        ("destinationParentId", edited(MOVE_OUT, destinationParentId=5)),
+        ("destinationParentId", missing),
+        ("accountId", edited(REMOVE, accountId="111111111111")),  # the management account
+        ("accountId", edited(CLOSE, accountId="111111111111")),
+    ]
+    for field, event in bad:
+        # When the simulation is asked to make the change of an event whose call AWS would have refused
+        with pytest.raises(InvalidInputError) as raised:
+            world.apply_organization_change(event)
+        # Then the error names the field
+        assert str(raised.value).startswith(f"detail.requestParameters.{field}: "), raised.value
+
+    # And a call recorded with an errorCode (AWS refused it) changes nothing either
+    refused = read_event(MOVE_OUT)
+    refused["detail"]["errorCode"] = "AccessDeniedException"
+    assert world.apply_organization_change(refused) is None
+    parents_after = {
+        a["Id"]: org.list_parents(ChildId=a["Id"])["Parents"][0]["Id"] for a in org.list_accounts()["Accounts"]
+    }
+    assert parents_after == parents_before
+    assert {a["Id"]: a["Status"] for a in org.list_accounts()["Accounts"]}["111111111111"] == "ACTIVE"
+
+
+def test_a_closed_account_once_suspended_is_not_offboarded_again(world) -> None:
+    # Given 555555555555 offboarded on its CloseAccount event, while Organizations still showed PENDING_CLOSURE
+    onboard(world, "555555555555")
+    deliver(world, read_event(CLOSE))
+    before = len(stackset_operations(world))
+
+    # When the closure completes (SUSPENDED) and the daily reconcile runs
+    emulation.rename_account("555555555555", "555555555555", "SUSPENDED")
+    history = world.execute(read_event("workflow/reconcile.json"))
+
+    # Then nothing is removed twice or given back: no removal, no operation names it, it is not reported again
+    assert execution_end(history)["type"] == "ExecutionSucceeded"
+    new = stackset_operations(world)[before:]
+    assert [operation["Action"] for operation in new if operation["Action"] == "DELETE"] == []
+    assert all("555555555555" not in operation_accounts(world, operation["OperationId"]) for operation in new)
+    assert "555555555555" not in run_state(history).get("offboarding", {}).get("offboarded", {})
+    assert_offboarded_retaining(world, "555555555555")
 
 
 def test_an_account_removed_from_the_organization_is_offboarded(world) -> None:

@@ -170,3 +170,23 @@ def test_an_unreadable_second_event_exits_2_before_anything_runs(capsys, tmp_pat
     assert code == 2
     assert captured.out == ""
     assert f"{missing}: cannot read the file" in captured.err
+
+
+def test_an_organizations_event_aws_would_have_refused_exits_2_naming_the_file_and_field(capsys, tmp_path) -> None:
+    # Given a MoveAccount event into an OU the organization does not have
+    event = json.loads((EVENTS / "organizations" / "move-account-out-of-scope.json").read_text(encoding="utf-8"))
+    event["detail"]["requestParameters"]["destinationParentId"] = "ou-ab12-99999999"
+    path = tmp_path / "move-nowhere.json"
+    path.write_text(json.dumps(event), encoding="utf-8")
+
+    # When the local run is given it
+    code = cli.main(["simulate", "--event", str(path), "--json"])
+
+    # Then it exits 2 with the file and the field named, and prints no report
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out == ""
+    assert captured.err == (
+        f"orgbackup simulate: {path}: detail.requestParameters.destinationParentId: must name a root or OU of the "
+        "emulated organization (AWS would have refused the move), got string 'ou-ab12-99999999'\n"
+    )

@@ -1189,7 +1189,11 @@ def rename_account(current_id: str, new_id: str, state: str = "ACTIVE") -> None:
     account = next(item for item in backend.accounts if item.id == current_id)
     account.id = new_id
     account.state = state
-    account.status = "SUSPENDED" if state in ("SUSPENDED", "PENDING_CLOSURE", "CLOSED") else "ACTIVE"
+    # The older Status has ACTIVE, SUSPENDED and PENDING_CLOSURE only (API reference, Account):
+    # https://docs.aws.amazon.com/organizations/latest/APIReference/API_Account.html
+    account.status = {"PENDING_CLOSURE": "PENDING_CLOSURE", "SUSPENDED": "SUSPENDED", "CLOSED": "SUSPENDED"}.get(
+        state, "ACTIVE"
+    )
     if current_id in organizations_backends.master_accounts:
         organizations_backends.master_accounts[new_id] = organizations_backends.master_accounts.pop(current_id)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from orgbackup import settings_loader
-from orgbackup_tools.deployment import PROJECT_ROOT
+from orgbackup_tools.deployment import PROJECT_ROOT, function_setting
 
 # The call a handler reads one settings class with.
 READER = "from_environment"
@@ -21,10 +21,11 @@ READER = "from_environment"
 POWERTOOLS_PREFIX = "POWERTOOLS_"
 
 
-def handler_path(function: dict[str, Any]) -> Path:
-    """``functions/<name>/app.py`` of an ``AWS::Serverless::Function`` resource."""
+def handler_path(template: dict[str, Any], function: dict[str, Any]) -> Path:
+    """``functions/<name>/app.py`` of an ``AWS::Serverless::Function`` resource of ``template`` (its Handler, or the
+    one in Globals)."""
     properties = function["Properties"]
-    module = str(properties.get("Handler", "app.lambda_handler")).rsplit(".", 1)[0]
+    module = str(function_setting(template, properties, "Handler")).rsplit(".", 1)[0]
     return PROJECT_ROOT / str(properties["CodeUri"]) / f"{module}.py"
 
 

@@ -1,15 +1,12 @@
 """CloudFormation's intrinsic functions, evaluated offline: what a template's values become for one deployment.
 
-Two evaluators, for two kinds of caller:
+One evaluator, ``Intrinsics``: it resolves whole template fragments (Ref, Fn::GetAtt, Fn::Join, Fn::If, Fn::Select,
+Fn::Sub and the condition functions) against parameters, pseudo parameters and the resources already created. The
+simulation deploys `template.yaml` with it; the least-privilege contract reads every policy through it.
+``evaluate_condition`` is its entry for the offline checks that have no deployment (`orgbackup alerts`, the
+protection check): one template Condition from the deployment parameters alone.
 
-- ``Intrinsics`` resolves whole template fragments (Ref, Fn::GetAtt, Fn::Join, Fn::If, Fn::Select, Fn::Sub and the
-  condition functions) against parameters, pseudo parameters and the resources already created. The simulation
-  deploys `template.yaml` with it; the least-privilege contract reads every policy through it.
-- ``evaluate_condition`` decides one template Condition from the deployment parameters alone (Fn::Equals, Fn::Not,
-  Fn::And, Fn::Or, Condition and Ref), for the offline checks that have no deployment: `orgbackup alerts` and the
-  protection check.
-
-Anything a template uses that these do not model is refused with ConfigurationError naming it, never guessed.
+Anything a template uses that this does not model is refused with ConfigurationError naming it, never guessed.
 Development-only (the Lambda functions never read a template).
 """
 
@@ -60,14 +57,16 @@ class Intrinsics:
             return list(settings_loader.split_list(value)) if name in self.list_parameters else value
         if name in self.resources and "Ref" in self.resources[name]:
             return self.resources[name]["Ref"]
-        raise ConfigurationError(f"template: Ref {name!r} has no value in the simulation")
+        raise ConfigurationError(
+            f"template: Ref {name!r} has no value (no such parameter, pseudo parameter or resource)"
+        )
 
     def get_att(self, resource: str, attribute: str) -> Any:
         try:
             return self.resources[resource][attribute]
         except KeyError:
             raise ConfigurationError(
-                f"template: GetAtt {resource}.{attribute} has no value in the simulation"
+                f"template: GetAtt {resource}.{attribute} has no value (no such resource)"
             ) from None
 
     def resolve(self, value: Any) -> Any:
@@ -101,7 +100,7 @@ class Intrinsics:
             text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
             return substitute(text, lambda name: extra[name] if name in extra else self._sub_name(name))
         if key.startswith("Fn::"):
-            raise ConfigurationError(f"template: {key} is not supported by the simulation")
+            raise ConfigurationError(f"template: {key} is not supported offline")
         return {key: self.resolve(arg)}
 
     def condition(self, name: str) -> bool:
@@ -110,20 +109,23 @@ class Intrinsics:
         return self.evaluate(self.conditions[name])
 
     def evaluate(self, expression: Any) -> bool:
+        if not isinstance(expression, dict) or len(expression) != 1:
+            raise ConfigurationError(f"template: not a condition function: {expression!r}")
         ((key, arg),) = expression.items()
         # A condition naming another: {"Condition": name} in JSON, !Condition name (read as Fn::Condition) in YAML.
         if key in ("Condition", "Fn::Condition"):
             return self.condition(arg)
         if key == "Fn::Equals":
-            left, right = (self.resolve(item) for item in arg)
-            return bool(left == right)
+            # CloudFormation compares the two values as strings (a parameter is a string; YAML's `true` is "true").
+            left, right = (_as_text(self.resolve(item)) for item in arg)
+            return left == right
         if key == "Fn::Not":
             return not self.evaluate(arg[0])
         if key == "Fn::And":
             return all(self.evaluate(item) for item in arg)
         if key == "Fn::Or":
             return any(self.evaluate(item) for item in arg)
-        raise ConfigurationError(f"template: condition function {key} is not supported by the simulation")
+        raise ConfigurationError(f"template: condition function {key} is not supported offline")
 
     def _sub_name(self, name: str) -> str:
         if "." in name:
@@ -149,45 +151,20 @@ def substitute(text: str, lookup: Callable[[str], Any]) -> str:
         index = end + 1
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# One Condition from the deployment parameters alone
-
-
-def _value(node: Any, template: Mapping[str, Any], parameters: Mapping[str, str], where: str) -> Any:
-    if isinstance(node, dict) and len(node) == 1:
-        ((name, argument),) = node.items()
-        if name == "Ref":
-            if argument not in parameters:
-                raise ConfigurationError(f"{where}: Ref {argument!r} has no value in the deployment parameters")
-            return parameters[argument]
-        if name in {"Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or", "Condition"}:
-            return _condition_node(node, template, parameters, where)
-        raise ConfigurationError(f"{where}: {name} is not supported in a condition here")
-    return node if isinstance(node, str | bool) else str(node)
-
-
-def _condition_node(node: Any, template: Mapping[str, Any], parameters: Mapping[str, str], where: str) -> bool:
-    if not isinstance(node, dict) or len(node) != 1:
-        raise ConfigurationError(f"{where}: not a condition function: {node!r}")
-    ((name, argument),) = node.items()
-    if name == "Condition":
-        return evaluate_condition(str(argument), template, parameters)
-    if name == "Fn::Equals":
-        left, right = (_value(item, template, parameters, where) for item in argument)
-        return str(left) == str(right)
-    items = [_condition_node(item, template, parameters, where) for item in argument]
-    if name == "Fn::Not":
-        return not items[0]
-    if name == "Fn::And":
-        return all(items)
-    if name == "Fn::Or":
-        return any(items)
-    raise ConfigurationError(f"{where}: {name} is not a condition function")
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(_as_text(item) for item in value)
+    return str(value)
 
 
 def evaluate_condition(name: str, template: Mapping[str, Any], parameters: Mapping[str, str]) -> bool:
-    """A template Condition's value for these parameters (Fn::Equals/Not/And/Or, Condition and Ref)."""
+    """A template Condition's value for these parameters alone (no pseudo parameters, no resources)."""
     conditions = template.get("Conditions") or {}
     if name not in conditions:
         raise ConfigurationError(f"Conditions.{name}: not defined in the template")
-    return _condition_node(conditions[name], template, parameters, f"Conditions.{name}")
+    try:
+        return Intrinsics(parameters, {}, conditions, pseudo={}).condition(name)
+    except ConfigurationError as error:
+        raise ConfigurationError(f"Conditions.{name}: {str(error).removeprefix('template: ')}") from None

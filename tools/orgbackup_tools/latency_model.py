@@ -189,6 +189,8 @@ class ExecutionTrace:
 
     records: int
     payload_bytes: int
+    # False for an execution the workflow starts itself (a reconcile's next chunk): no Pipe, no batching window
+    started_by_pipe: bool = True
     steps_before_wait: list[int] = field(default_factory=list)
     steps_after_wait: list[int] = field(default_factory=list)
     step_functions: list[str] = field(default_factory=list)  # the functions of the steps above, in order
@@ -213,6 +215,8 @@ def dispatch_seconds(trace: ExecutionTrace, batch_size: int, timing: ProductTimi
     """When the Pipe starts the execution, for a burst that arrives at once: a full batch goes at once, a partial
     one when the batching window ends (EventBridge Pipes user guide, "Amazon SQS as a source": the Pipe polls until
     the window expires, the payload limit or the batch size is reached)."""
+    if not trace.started_by_pipe:
+        return 0.0
     return 0.0 if trace.records >= batch_size else float(timing.pipe_window_seconds)
 
 
@@ -309,7 +313,8 @@ def cost(
         step_functions=transitions * SFN_USD_PER_TRANSITION,
         lambda_=lambda_invocations * LAMBDA_USD_PER_REQUEST + gb_seconds * price,
         sns=sns_publishes * SNS_USD_PER_PUBLISH,
-        pipes=sum(max(1, math.ceil(t.payload_bytes / PIPES_CHUNK_BYTES)) for t in traces) * PIPES_USD_PER_REQUEST,
+        pipes=sum(max(1, math.ceil(t.payload_bytes / PIPES_CHUNK_BYTES)) for t in traces if t.started_by_pipe)
+        * PIPES_USD_PER_REQUEST,
         stacksets=sum(len(t.operations) for t in traces) * STACKSETS_USD_PER_OPERATION,
     )
 

@@ -18,6 +18,7 @@ import importlib.util
 import io
 import json
 import os
+import re
 import threading
 import time
 import uuid
@@ -26,8 +27,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from orgbackup import aws, settings_loader
-from orgbackup.exceptions import ConfigurationError
+from orgbackup import aws, fields, settings_loader
+from orgbackup.exceptions import ConfigurationError, InvalidInputError
+from orgbackup.fields import got
 from orgbackup.settings import Settings
 from orgbackup_tools import call_log, deployment, emulation
 from orgbackup_tools.intrinsics import Intrinsics, pseudo_parameters, substitute
@@ -293,7 +295,8 @@ class World:
         self.apply_resource_policies()
 
     def apply_role_policies(self) -> None:
-        """Each template role's trust policy and inline policies, as CloudFormation would put them (the emulation
+        """Each template role's trust policy, inline policies and the template's managed policies it attaches, as
+        CloudFormation would put them (the emulation
         decides EventBridge deliveries with them). A policy naming a resource the simulation does not create is
         left out; the least-privilege contract checks every policy in full."""
         iam = self.client("iam")
@@ -713,33 +716,55 @@ class World:
 
     def apply_organization_change(self, event: Mapping[str, Any]) -> str | None:
         """What the API call behind an Organizations event did, done in the emulated organization first (AWS emits
-        the event after the change). Returns what was done, or None for other events."""
+        the event after the change). Returns what was done, or None when the event changes nothing here: another
+        event, a refused call (it carries an ``errorCode``), or an account the organization does not have (the
+        workflow must handle that event as it comes). An event whose call AWS would have refused in this
+        organization is InvalidInputError naming the field, and changes nothing."""
         detail = event.get("detail") if isinstance(event, Mapping) else None
-        if event.get("source") != "aws.organizations" or not isinstance(detail, Mapping):
-            return None
-        params = detail.get("requestParameters") or {}
-        account_id = params.get("accountId") if isinstance(params, Mapping) else None
-        org = self.client("organizations")
-        if not isinstance(account_id, str) or not _exists(self, account_id):
+        if event.get("source") != "aws.organizations" or not isinstance(detail, Mapping) or "errorCode" in detail:
             return None
         name = detail.get("eventName")
-        if name == "MoveAccount":
-            source = org.list_parents(ChildId=account_id)["Parents"][0]["Id"]
-            org.move_account(
-                AccountId=account_id, SourceParentId=source, DestinationParentId=params["destinationParentId"]
+        if name not in ("MoveAccount", "CloseAccount", "RemoveAccountFromOrganization"):
+            return None
+        params = detail.get("requestParameters")
+        if not isinstance(params, Mapping):
+            raise InvalidInputError(f"detail.requestParameters: must be an object for {name}, got {got(params)}")
+        account_id = params.get("accountId")
+        if not isinstance(account_id, str) or not _exists(self, account_id):
+            return None
+        if name != "MoveAccount" and account_id == MANAGEMENT_ACCOUNT:
+            # "You can't close the management account with this API"; nor remove it (the organization's own):
+            # https://docs.aws.amazon.com/organizations/latest/APIReference/API_CloseAccount.html
+            # https://docs.aws.amazon.com/organizations/latest/APIReference/API_RemoveAccountFromOrganization.html
+            raise InvalidInputError(
+                f"detail.requestParameters.accountId: {account_id!r} is the management account; AWS refuses "
+                f"{name} for it, so no such event is emitted without an errorCode"
             )
-            return f"moved {account_id} from {source} to {params['destinationParentId']}"
+        org = self.client("organizations")
+        if name == "MoveAccount":
+            destination = params.get("destinationParentId")
+            if not isinstance(destination, str) or not _parent_exists(self, destination):
+                raise InvalidInputError(
+                    "detail.requestParameters.destinationParentId: must name a root or OU of the emulated "
+                    f"organization (AWS would have refused the move), got {got(destination)}"
+                )
+            source = org.list_parents(ChildId=account_id)["Parents"][0]["Id"]
+            org.move_account(AccountId=account_id, SourceParentId=source, DestinationParentId=destination)
+            return f"moved {account_id} from {source} to {destination}"
         if name == "CloseAccount":
-            emulation.rename_account(account_id, account_id, "SUSPENDED")
-            return f"closed {account_id} (state SUSPENDED)"
-        if name == "RemoveAccountFromOrganization":
-            org.remove_account_from_organization(AccountId=account_id)
-            return f"removed {account_id} from the organization"
-        return None
+            # CloseAccount is asynchronous: "While the close account request is in progress, Account status will
+            # indicate PENDING_CLOSURE. When the close account request completes, the status will change to
+            # SUSPENDED." The CloudTrail event records the request, so the workflow first sees PENDING_CLOSURE.
+            # https://docs.aws.amazon.com/organizations/latest/APIReference/API_CloseAccount.html
+            emulation.rename_account(account_id, account_id, "PENDING_CLOSURE")
+            return f"closing {account_id} (state PENDING_CLOSURE)"
+        org.remove_account_from_organization(AccountId=account_id)
+        return f"removed {account_id} from the organization"
 
     # -- running --------------------------------------------------------------------------------------------
     def put_lifecycle_events(self, events_to_send: list[dict[str, Any]]) -> int:
-        """Put events on the default bus as Control Tower would; returns how many the rule delivered."""
+        """Put events on the default bus as Control Tower (or AWS Organizations, through CloudTrail) would; returns
+        how many the rules delivered."""
         client = self.client("events")
         for start in range(0, len(events_to_send), 10):
             entries = [
@@ -1204,6 +1229,20 @@ def build_report(world: World, histories: list[list[dict[str, Any]]]) -> dict[st
         "stackset_operations": observer.stackset_operations(),
         "notifications": list(world.read_notifications()),
     }
+
+
+def _parent_exists(world: World, parent_id: str) -> bool:
+    """A root or OU of the emulated organization."""
+    org = world.client("organizations")
+    if re.fullmatch(fields.ROOT_ID, parent_id):
+        return parent_id in {root["Id"] for root in org.list_roots()["Roots"]}
+    if not re.fullmatch(fields.OU_ID, parent_id):
+        return False
+    try:
+        org.describe_organizational_unit(OrganizationalUnitId=parent_id)
+    except Exception:  # OrganizationalUnitNotFoundException
+        return False
+    return True
 
 
 def _exists(world: World, account_id: str) -> bool:

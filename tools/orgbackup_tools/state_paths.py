@@ -58,8 +58,8 @@ def _strip(kind: Any) -> Any:
     while True:
         if typing.get_origin(kind) is typing.Annotated:
             kind = typing.get_args(kind)[0]
-        elif model._optional(kind) is not None:
-            kind = model._optional(kind)
+        elif model.optional_of(kind) is not None:
+            kind = model.optional_of(kind)
         else:
             return kind
 
@@ -183,7 +183,7 @@ def _result_path_problems(state: Mapping[str, Any], output: Any, where: str) -> 
     target = resolve(output, result_path) if result_path != "$" else output
     if state["Type"] == "Pass" and "Result" in state:
         try:
-            model._check(state["Result"], target, result_path)
+            model.check_value(state["Result"], target, result_path)
         except InvalidInputError as error:
             problems.append(f"{where} Result: {error}")
     if state["Type"] == "Pass" and "Parameters" in state:

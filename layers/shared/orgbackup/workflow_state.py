@@ -232,7 +232,8 @@ def fields(model: type) -> dict[str, Any]:
     }
 
 
-def _check(value: object, kind: Any, path: str) -> None:
+def check_value(value: object, kind: Any, path: str) -> None:
+    """InvalidInputError naming ``path`` unless ``value`` is JSON of the type ``kind`` (the state's annotations)."""
     if kind is Any:
         return
     origin = typing.get_origin(kind)
@@ -247,10 +248,10 @@ def _check(value: object, kind: Any, path: str) -> None:
             raise InvalidInputError(f"workflow state: {path}: must be an object, got {got(value)}")
         item = typing.get_args(kind)[1]
         for key, element in value.items():
-            _check(element, item, f"{path}.{key}")
-    elif _optional(kind) is not None:
+            check_value(element, item, f"{path}.{key}")
+    elif optional_of(kind) is not None:
         if value is not None:
-            _check(value, _optional(kind), path)
+            check_value(value, optional_of(kind), path)
     elif kind in _JSON_NAMES:
         if not _is_json(value, kind):
             raise InvalidInputError(f"workflow state: {path}: must be {_JSON_NAMES[kind]}, got {got(value)}")
@@ -264,7 +265,7 @@ def _check_annotated(value: object, kind: Any, path: str) -> None:
     if parsers:
         parsers[0].parse(value)
         return
-    _check(value, base, path)
+    check_value(value, base, path)
     for extra in extras:
         if isinstance(extra, Rule) and not extra.holds(value):
             if extra.why.startswith("must"):
@@ -277,7 +278,7 @@ def _check_object(value: object, model: type, path: str) -> None:
         raise InvalidInputError(f"workflow state: {path}: must be an object, got {got(value)}")
     for key, kind in fields(model).items():
         if key in value:
-            _check(value[key], kind, f"{path}.{key}")
+            check_value(value[key], kind, f"{path}.{key}")
 
 
 def _check_list(value: object, item: Any, path: str) -> None:
@@ -287,10 +288,10 @@ def _check_list(value: object, item: Any, path: str) -> None:
     ):
         raise InvalidInputError(f"workflow state: {path}: must be a list{_of(item)}, got {got(value)}")
     for index, element in enumerate(value):
-        _check(element, item, f"{path}[{index}]")
+        check_value(element, item, f"{path}[{index}]")
 
 
-def _optional(kind: Any) -> Any:
+def optional_of(kind: Any) -> Any:
     """``X`` for ``X | None`` (JSON null allowed); None for any other type (other unions are not JSON types here)."""
     arguments = typing.get_args(kind) if typing.get_origin(kind) in (types.UnionType, typing.Union) else ()
     others = [argument for argument in arguments if argument is not type(None)]
@@ -331,5 +332,5 @@ def check_state(state: object, *, required: tuple[str, ...] = ()) -> WorkflowSta
         raise InvalidInputError(f"workflow state: {', '.join(map(repr, missing))} missing; set by an earlier step")
     for key, kind in fields(WorkflowState).items():
         if key in state:
-            _check(state[key], kind, key)
+            check_value(state[key], kind, key)
     return cast(WorkflowState, state)

@@ -62,7 +62,7 @@ def _org_sizes(text: str) -> tuple[int, ...]:
         return ()
     if not sizes or any(not 10 <= size <= MAX_ORG_SIZE for size in sizes):
         raise argparse.ArgumentTypeError(f"--org-sizes {text!r}: each size between 10 and {MAX_ORG_SIZE}, or 0")
-    return tuple(dict.fromkeys(sizes))
+    return tuple(sorted(set(sizes)))  # smallest first: the comparison and the backfill read the ends
 
 
 def run(args: argparse.Namespace) -> int:

@@ -82,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from orgbackup_tools import simulation  # noqa: PLC0415 - moto loads only when this command runs
 
     template = json.loads(DEFAULT_EVENT.read_text(encoding="utf-8"))
+    paths: list[Path] = []
     if args.accounts is not None:
         if not 1 <= args.accounts <= 1000:
             print("orgbackup simulate: --accounts must be between 1 and 1000", file=sys.stderr)
@@ -89,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
         events = burst_events(args.accounts, template)
     else:
         events = []
-        for path in args.event or [DEFAULT_EVENT]:
+        paths = args.event or [DEFAULT_EVENT]
+        for path in paths:
             try:
                 events.append(bus_event(read_event(path), path))
             except InvalidInputError as error:
@@ -111,7 +113,13 @@ def run(args: argparse.Namespace) -> int:
             progress.say(f"  {note}")
         # A burst is one put; given events go one by one, each run to completion before the next.
         batches = [events] if args.accounts is not None else [[event] for event in events]
-        histories = [history for batch in batches for history in _run(world, batch, progress)]
+        histories = []
+        for index, batch in enumerate(batches):
+            try:
+                histories.extend(_run(world, batch, progress))
+            except InvalidInputError as error:  # an Organizations event AWS could not have emitted here
+                print(f"orgbackup simulate: {paths[index] if paths else 'the burst'}: {error}", file=sys.stderr)
+                return 2
         if not histories:
             progress.say("  no execution: the event is not an onboarding trigger (the rule did not match it)")
         report = simulation.build_report(world, histories)
@@ -126,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(world: Any, events: list[dict[str, Any]], progress: Progress) -> list[Any]:
-    """Put the events on the bus (an Organizations event makes its change first) and run the batches to the end."""
+    """Put the events on the bus (an Organizations event makes its change first) and run the batches to the end.
+    InvalidInputError, before anything is put, for an Organizations event whose call AWS would have refused."""
     for event in events:
         change = world.apply_organization_change(event) if isinstance(event, dict) else None
         if change:
@@ -177,10 +186,10 @@ def print_report(report: dict[str, Any]) -> None:
             print(f"      {region}: stack instance {status}, vault {vault}")
         if item["outcome"] == "offboarded":
             kept = ", ".join(f"{region}: {vault}" for region, vault in item["vaults"].items()) or "none"
-            print(f"      member vaults still in the account (stacks retained): {kept}")
+            print(f"      member vaults still in the account: {kept}")
             print(f"      central vault policy allows its copies: {'yes' if item['in_central_vault_policy'] else 'no'}")
             print(f"      backup policies in force: {', '.join(item['backup_policies']) or 'none'}")
-        if item["outcome"] == "onboarded" or item["in_central_vault_policy"]:
+        elif item["outcome"] == "onboarded" or item["in_central_vault_policy"]:
             print(f"      central vault policy allows its copies: {'yes' if item['in_central_vault_policy'] else 'no'}")
             print(f"      backup policies in force: {', '.join(item['backup_policies']) or 'none'}")
     for note in report["notifications"]:
