@@ -768,3 +768,29 @@ def test_list_stack_instances_lists_only_the_account_and_region_asked_for() -> N
         }
         assert len(pairs()) == 4
         assert pairs(StackInstanceAccount="999999999999") == set()
+
+
+def test_policy_targets_are_listed_in_pages_of_at_most_20(org) -> None:
+    # Given a backup policy attached to 45 accounts
+    enable_backup_policies(org)
+    policy_id = org.create_policy(Name="b", Description="d", Content=POLICY, Type="BACKUP_POLICY")["Policy"][
+        "PolicySummary"
+    ]["Id"]
+    accounts = [
+        org.create_account(AccountName=f"a{n}", Email=f"a{n}@example.com")["CreateAccountStatus"]["AccountId"]
+        for n in range(45)
+    ]
+    for account_id in accounts:
+        org.attach_policy(PolicyId=policy_id, TargetId=account_id)
+    # When its targets are listed
+    first = org.list_targets_for_policy(PolicyId=policy_id)
+    # Then a page holds 20 (or MaxResults), a NextToken leads on, and the pages together hold every target once
+    assert len(first["Targets"]) == 20
+    assert len(org.list_targets_for_policy(PolicyId=policy_id, MaxResults=7)["Targets"]) == 7
+    pages = list(org.get_paginator("list_targets_for_policy").paginate(PolicyId=policy_id))
+    assert [len(page["Targets"]) for page in pages] == [20, 20, 5]
+    assert sorted(t["TargetId"] for page in pages for t in page["Targets"]) == sorted(accounts)
+    # And a token it never gave is refused
+    with pytest.raises(ClientError) as raised:
+        org.list_targets_for_policy(PolicyId=policy_id, NextToken="not-a-token")
+    assert raised.value.response["Error"]["Code"] == "InvalidInputException"

@@ -120,6 +120,16 @@ def test_a_key_the_member_account_cannot_use_fails_the_plan(accounts) -> None:
     assert "kms:Decrypt for account 333333333333" in failed(plan(accounts))["recovery point key"]
 
 
+def test_a_recovery_point_key_that_no_longer_exists_fails_the_plan(accounts) -> None:
+    # Given a recovery point encrypted with a key KMS does not know (GetKeyPolicy: NotFoundException)
+    gone = f"arn:aws:kms:{REGION}:{CENTRAL}:key/00000000-0000-0000-0000-000000000000"
+    accounts["point"] = emulation.add_recovery_point(
+        CENTRAL, REGION, "central", resource_arn="arn:aws:s3:::orders", resource_type="S3", encryption_key_arn=gone
+    )
+    # Then the key check fails, naming it (the plan is made, no traceback)
+    assert failed(plan(accounts))["recovery point key"] == f"{gone} does not exist (KMS NotFoundException)"
+
+
 def test_an_unknown_recovery_point_fails_the_plan(accounts) -> None:
     accounts["point"] = accounts["point"][:-4] + "dead"
     assert "not readable" in failed(plan(accounts))["recovery point"]

@@ -414,6 +414,41 @@ def test_a_lost_backup_region_loses_its_instances_retaining_the_stacks(world) ->
     assert "Regions no longer backed up" in run_state(history)["report"]["message"]
 
 
+def test_a_lost_backup_region_whose_instance_cannot_be_removed_is_reported_failed(make_world) -> None:
+    # Given OffboardingRetainStacks=false and 333333333333 protected, with an instance left in eu-central-1, a
+    # Region no longer in BackupRegions, whose vault holds recovery points (so its stack cannot be deleted)
+    world = make_world(overrides={"OffboardingRetainStacks": "false"})
+    onboard(world, "333333333333")
+    world.client("cloudformation").create_stack_instances(
+        StackSetName=world.settings.member_stackset_name, Accounts=["333333333333"], Regions=["eu-central-1"]
+    )
+    emulation.hold_recovery_points("333333333333", "eu-central-1", world.settings.member_vault_name)
+    inbox = Notifications(world)
+
+    # When the daily reconcile runs
+    history = world.execute(read_event("workflow/reconcile.json"))
+
+    # Then the instance stays, the run fails saying which account, which Region and why, and does not report the
+    # Region as removed; the account stays protected in the Regions backed up
+    end = execution_end(history)
+    assert end["type"] == "ExecutionFailed"
+    assert end["executionFailedEventDetails"]["error"] == "AccountsNotOffboarded"
+    held = holdings(world, "333333333333")
+    assert held.stack_instances == dict.fromkeys([*REGIONS, "eu-central-1"], "CURRENT")
+    assert held.in_central_vault_policy
+    offboarding = run_state(history)["offboarding"]
+    (reason,) = offboarding["failed"]["333333333333"]
+    assert reason.startswith("eu-central-1 (no longer backed up): ")
+    assert "recovery points" in reason
+    assert offboarding["regions_dropped"] == {}
+    item = build_report(world, [history])["accounts"]["333333333333"]
+    assert item["outcome"] == "failed"
+    (note,) = inbox.new()
+    assert "1 offboarding failed" in note["subject"]
+    assert f"333333333333: {reason}" in note["message"]
+    assert "Regions no longer backed up" not in note["message"]
+
+
 def test_a_gained_backup_region_gets_every_protected_account_in_one_operation(make_world) -> None:
     # Given BackupRegions now with eu-central-1 too, and two accounts protected before in the first two only
     world = make_world(overrides={"BackupRegions": "us-east-1,eu-west-1,eu-central-1"})

@@ -50,9 +50,12 @@ def _run(definition: dict) -> tuple[dict, list[dict]]:
             name="variables", definition=json.dumps(definition), roleArn="arn:aws:iam::111111111111:role/states"
         )["stateMachineArn"]
         arn = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
-        while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        for _ in range(3000):  # a bound on the polls, not a time assertion: a stuck interpreter fails the test
+            described = sfn.describe_execution(executionArn=arn)
+            if described["status"] != "RUNNING":
+                return described, sfn.get_execution_history(executionArn=arn)["events"]
             time.sleep(0.02)
-        return described, sfn.get_execution_history(executionArn=arn)["events"]
+        raise AssertionError(f"execution {arn} still RUNNING after 3,000 polls")
 
 
 def test_the_interpreter_assigns_a_variable_in_a_catch_but_cannot_read_it_back() -> None:

@@ -2384,3 +2384,38 @@ def only_requested_instances(response: Any, summaries: list[dict[str, Any]]) -> 
         for summary in summaries
         if (not account or summary["Account"] == account) and (not region or summary["Region"] == region)
     ]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# ListTargetsForPolicy in pages. moto answers with every target at once; AWS pages them: MaxResults is at most 20
+# ("Valid Range: Minimum value of 1. Maximum value of 20", Organizations API reference, ListTargetsForPolicy,
+# https://docs.aws.amazon.com/organizations/latest/APIReference/API_ListTargetsForPolicy.html), and a NextToken
+# follows while more remain. The default page size is "specific to the operation" and not published: the safe side
+# for counting calls is the largest page, 20 (an organization's real count is then at least the emulation's).
+# Its test: tests/integration/test_emulation.py.
+
+POLICY_TARGETS_PAGE = 20
+
+
+@contextmanager
+def policy_target_pages() -> Iterator[None]:
+    from moto.organizations.models import OrganizationsBackend  # noqa: PLC0415
+
+    listing = OrganizationsBackend.list_targets_for_policy
+
+    def list_targets_for_policy(backend: Any, **kwargs: Any) -> dict[str, Any]:
+        targets = listing(backend, **kwargs)["Targets"]
+        token = kwargs.get("NextToken") or "0"
+        if not str(token).isdigit() or int(token) > len(targets):
+            raise _org_error("InvalidInputException", "You specified an invalid value for nextToken.")
+        start, size = int(token), int(kwargs.get("MaxResults") or POLICY_TARGETS_PAGE)
+        page: dict[str, Any] = {"Targets": targets[start : start + size]}
+        if start + size < len(targets):
+            page["NextToken"] = str(start + size)
+        return page
+
+    with mock.patch.object(OrganizationsBackend, "list_targets_for_policy", list_targets_for_policy):
+        yield
+
+
+EXTENSIONS = (*EXTENSIONS, policy_target_pages)

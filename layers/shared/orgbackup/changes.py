@@ -16,8 +16,8 @@ holds something of the product is offboarded:
   accounts in scope, so a departed account is simply no longer named).
 
 Besides departures, reconcile removes instances in Regions the deployment no longer backs up (``BackupRegions``
-lost a Region), retaining their stacks the same way, and detaches the product's policies from accounts that are
-not in scope (extra attachments).
+lost a Region), retaining their stacks the same way (an instance still there afterwards is a failed offboarding,
+as a departure's is), and detaches the product's policies from accounts that are not in scope (extra attachments).
 """
 
 from collections import defaultdict
@@ -321,24 +321,42 @@ def offboard(
 
 
 def inspect_offboarding(event: object, settings: Settings, cfn: "CloudFormationClient") -> WorkflowState:
-    """The InspectOffboarding step: per account, which instances are gone, what was kept, and what failed."""
+    """The InspectOffboarding step: per account, which instances are gone, what was kept, and what failed (the
+    departures' and the Regions no longer backed up alike)."""
     state = check_state(event, required=("offboarding",))  # the model checks offboarding and its operations
     offboarding = state["offboarding"]
     results = baseline.operation_results(cfn, settings.member_stackset_name, offboarding.get("operations", []))
-    # Only the departed accounts' instances are looked at below.
+    dropped = offboarding.get("regions_dropped", {})
+    # Only the instances this run removed are looked at below: the departed accounts' and the dropped Regions'.
     departed = {str(item.get("account_id")) for item in offboarding.get("departures", []) if isinstance(item, dict)}
-    states = baseline.instance_states(cfn, settings.member_stackset_name, departed)
+    states = baseline.instance_states(cfn, settings.member_stackset_name, departed | set(dropped))
+
+    def still_there(account: str, regions: Iterable[str], label: str = "") -> list[str]:
+        """One line per Region whose instance remains: the operation's reason for it, else that it is there."""
+        return [
+            f"{region}{label}: "
+            f"{(results.get((account, region)) or baseline.PairResult('')).reason or 'instance still there'}"
+            for region in regions
+            if region in states.get(account, {})
+        ]
+
     retain = bool(offboarding.get("retain_stacks", True))
     kept = KEPT_WITH_RETAINED_STACKS if retain else KEPT_WITH_DELETED_STACKS
     offboarded: dict[str, Offboarded] = {}
     failed: dict[str, list[str]] = {}
+    # A Region no longer backed up whose instance remains is a failed removal, reported as a departure's is; only
+    # the Regions whose instances are gone stay in ``regions_dropped`` (the report lists them as removed).
+    removed_regions: dict[str, list[str]] = {}
+    for account, regions in dropped.items():
+        problems = still_there(account, regions, " (no longer backed up)")
+        if problems:
+            failed[account] = problems
+        gone = [region for region in regions if region not in states.get(account, {})]
+        if gone:
+            removed_regions[account] = gone
     for item in offboarding.get("departures", []):
         account = item["account_id"]
-        problems = [
-            f"{region}: {(results.get((account, region)) or baseline.PairResult('')).reason or 'instance still there'}"
-            for region in item.get("regions", [])
-            if region in states.get(account, {})
-        ]
+        problems = still_there(account, item.get("regions", []))
         if problems:
             failed[account] = problems
             continue
@@ -355,4 +373,7 @@ def inspect_offboarding(event: object, settings: Settings, cfn: "CloudFormationC
             "kept": kept if had_baseline else "its copies in the central vault, if any",
             "stacks": "retained" if retain else "deleted",
         }
-    return {**state, "offboarding": {**offboarding, "offboarded": offboarded, "failed": failed}}
+    return {
+        **state,
+        "offboarding": {**offboarding, "regions_dropped": removed_regions, "offboarded": offboarded, "failed": failed},
+    }

@@ -72,8 +72,10 @@ def run_report(state: WorkflowState) -> Report:
     onboarded = results.get("onboarded", [])
     failed = results.get("failed", {})
     offboarding = state.get("offboarding", NO_OFFBOARDING)
-    # An account this run offboarded (or failed to) is reported there (what was removed, what was kept), not as skipped.
-    offboarded_ids = {*offboarding.get("offboarded", {}), *offboarding.get("failed", {})}
+    # An account this run offboarded (or failed to) is reported there (what was removed, what was kept), not as skipped
+    # (one that stays, and only lost a Region no longer backed up, keeps its own line).
+    departed = {item["account_id"] for item in offboarding.get("departures", [])}
+    offboarded_ids = {*offboarding.get("offboarded", {}), *(departed & set(offboarding.get("failed", {})))}
     skipped = [item for item in resolution.get("skipped", []) if item.get("account_id") not in offboarded_ids]
     invalid = resolution.get("invalid", [])
 
@@ -146,7 +148,8 @@ def run_report(state: WorkflowState) -> Report:
         "subject": _subject(f"orgbackup: {', '.join(counts)}"),
         "message": "\n".join(lines).strip() + "\n",
         "failed": len(failed),
-        # Accounts left the scope but still hold instances (the state machine ends AccountsNotOffboarded).
+        # Accounts that left the scope, or Regions no longer backed up, still holding instances (the state machine
+        # ends AccountsNotOffboarded).
         "offboarding_failed": len(not_offboarded),
         "outcome": "partial" if failed or not_offboarded else "succeeded",
     }

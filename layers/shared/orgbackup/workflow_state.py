@@ -117,7 +117,9 @@ class OffboardingState(TypedDict):
     """``offboarding``: what the Offboard step started and, once InspectOffboarding ran, what came of it."""
 
     departures: list[DepartureEntry]
-    regions_dropped: dict[str, list[str]]  # account ID -> Regions no longer backed up, instances removed
+    # account ID -> Regions no longer backed up: Offboard, those it removes; InspectOffboarding, those removed (a
+    # Region whose instance remains goes to ``failed``)
+    regions_dropped: dict[str, list[str]]
     operations: list[str]  # the StackSet operation IDs WaitForOffboarding polls
     retain_stacks: bool
     wait: bool  # an operation was started: OffboardingStarted goes to WaitForOffboarding

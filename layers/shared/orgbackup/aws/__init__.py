@@ -4,6 +4,7 @@
 - ``stacksets``: the member StackSet's instances and operations (CloudFormation);
 - ``backup``: vault access policies (the central vault, through the assumed role), jobs, recovery points, copies;
 - ``sts``: the central account's vault-policy role;
+- ``iam`` and ``kms``: a role's trust policy and a key's policy (the checks of a recovery);
 - ``sns``: publishing notifications and alerts;
 - ``s3``: the coverage report's objects.
 

@@ -15,7 +15,8 @@ central vault key: a cross-account copy is re-encrypted with the destination vau
 use it.
 
 The AWS Backup calls go through ``orgbackup.aws.backup.BackupCopies``; the IAM and KMS reads (a role's trust policy, a
-key's policy) through ``AccountReader``. Both take injected clients.
+key's policy) through ``AccountReader``, which calls the ``orgbackup.aws.iam`` and ``orgbackup.aws.kms`` adapters.
+Both take injected clients.
 """
 
 import re
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Final
 from botocore.exceptions import ClientError
 
 from orgbackup import fields
+from orgbackup.aws import iam, kms
 from orgbackup.aws.backup import BackupCopies
 from orgbackup.exceptions import InvalidInputError
 from orgbackup.protection.access import Principal, policy_allows
@@ -34,6 +36,7 @@ from orgbackup.protection.rules import RuleBook, load_rule_book
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
+    from mypy_boto3_kms import KMSClient
 
 COPY_INTO: Final = "backup:CopyIntoBackupVault"
 FINAL_STATES: Final = ("COMPLETED", "FAILED", "PARTIAL")
@@ -112,34 +115,26 @@ def _error_text(error: ClientError) -> str:
 
 @dataclass
 class AccountReader:
-    """IAM and KMS reads in the central account (and Organizations' ID of the organization)."""
+    """IAM and KMS reads in the central account (and Organizations' ID of the organization), through the IAM and
+    KMS adapters. Without a client, a read answers None: not checked."""
 
     iam: "IAMClient | None" = None
-    kms: Any = None  # a KMS client (no mypy-boto3 stubs for KMS are pinned)
+    kms: "KMSClient | None" = None
     organization_id: str | None = None
 
     def role_trust(self, role_name: str) -> dict[str, Any] | None:
+        """The role's trust policy; {} when the role does not exist."""
         if self.iam is None:
             return None
-        try:
-            document = self.iam.get_role(RoleName=role_name)["Role"].get("AssumeRolePolicyDocument")
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "NoSuchEntity":
-                return {}
-            raise
-        if isinstance(document, str):
-            import json  # noqa: PLC0415
-            from urllib.parse import unquote  # noqa: PLC0415
-
-            loaded: dict[str, Any] = json.loads(unquote(document))
-            return loaded
-        return dict(document or {})
+        trust = iam.role_trust_policy(self.iam, role_name)
+        return {} if trust is None else trust
 
     def key_policy(self, key_arn: str) -> str | None:
+        """The key's policy; "" when the key does not exist."""
         if self.kms is None:
             return None
-        policy = self.kms.get_key_policy(KeyId=key_arn, PolicyName="default").get("Policy")
-        return str(policy) if policy is not None else None
+        policy = kms.key_policy(self.kms, key_arn)
+        return "" if policy is None else policy
 
 
 def parse_request(recovery_point_arn: str, to_account: str, region: str | None, layout: Layout) -> tuple[str, str]:
@@ -282,6 +277,8 @@ def _key_check(key_arn: str | None, to_account: str, region: str, reader: Accoun
     policy = reader.key_policy(key_arn)
     if policy is None:
         return Check("recovery point key", None, f"{key_arn}: not checked (no KMS access)")
+    if not policy:
+        return Check("recovery point key", False, f"{key_arn} does not exist (KMS NotFoundException)")
     user = Principal(
         to_account, f"arn:aws:iam::{to_account}:{BACKUP_SERVICE_LINKED_ROLE}", region, reader.organization_id
     )
