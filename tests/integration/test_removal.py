@@ -4,7 +4,7 @@ deletes the CentralStackSet resource). An empty central vault goes with its stac
 written its access policy; a vault that still holds recovery points is refused by AWS Backup, and its stack
 instance stays, with the vault, its policy and the retained key. The emulation deletes stacks as the StackSet
 execution role and checks the vault access policy and the recovery points as AWS does
-(``emulation.backup_vault_deletion``, ``emulation.stack_instance_deletion``)."""
+(``emulation.backup_vault_deletion``, DeleteStackInstances in ``emulation.stackset_operations``)."""
 
 from collections.abc import Iterator
 from typing import Any
@@ -35,11 +35,36 @@ def vault_exists(account: str, region: str, name: str) -> bool:
     return name in backup_backends[account][region].vaults
 
 
+# README "Remove it", step 1: the member instances' removal goes on past an instance whose vault AWS Backup refuses
+# to delete. Without preferences AWS deploys one account at a time, tolerates no failure and runs Regions
+# sequentially, so the first refusal would cancel everything after it (StackSetOperationPreferences,
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackSetOperationPreferences.html).
+README_PREFERENCES = {
+    "RegionConcurrencyType": "PARALLEL",
+    "FailureTolerancePercentage": 100,
+    "MaxConcurrentPercentage": 100,
+}
+README_PREFERENCES_CLI = (
+    "--operation-preferences RegionConcurrencyType=PARALLEL,FailureTolerancePercentage=100,MaxConcurrentPercentage=100"
+)
+
+
 def delete_instances(world: simulation.World, logical_id: str, accounts: list[str]) -> list[dict[str, Any]]:
+    """Step 1 (the member StackSet) with the README's command; step 2 (the central StackSet) as `sam delete` does
+    it, with the resource's OperationPreferences ("The user-specified preferences for how CloudFormation performs
+    a StackSet operation": the resource reference does not single out the deletion of its instances)."""
     cfn = world.client("cloudformation")
     name = world.resources[logical_id]["Ref"]
+    if logical_id == "MemberStackSet":
+        preferences: dict[str, Any] = README_PREFERENCES
+    else:
+        preferences = world.template["Resources"][logical_id]["Properties"].get("OperationPreferences", {})
     operation = cfn.delete_stack_instances(
-        StackSetName=name, Accounts=accounts, Regions=regions(world), RetainStacks=False
+        StackSetName=name,
+        Accounts=accounts,
+        Regions=regions(world),
+        RetainStacks=False,
+        OperationPreferences=preferences,
     )
     results: list[dict[str, Any]] = cfn.list_stack_set_operation_results(
         StackSetName=name, OperationId=operation["OperationId"]
@@ -93,6 +118,28 @@ def test_a_central_vault_with_recovery_points_is_kept_with_its_stack_instance(wo
     for region in others:
         assert results[region]["Status"] == "SUCCEEDED"
         assert not vault_exists(CENTRAL, region, central_vault)
+
+
+def test_a_member_vault_with_recovery_points_keeps_its_instance_and_the_others_go(world) -> None:
+    member_vault = world.settings.member_vault_name
+    first, *others = regions(world)
+    # Given the member's vault in the first Region holds a recovery point
+    emulation.hold_recovery_points(MEMBER, first, member_vault)
+    # When the member instances are deleted with the README's command
+    results = {result["Region"]: result for result in delete_instances(world, "MemberStackSet", [MEMBER])}
+    # Then that instance fails, naming the vault, and stays; the removal goes on in the other Regions
+    assert results[first]["Status"] == "FAILED"
+    assert "contains 1 recovery points" in results[first]["StatusReason"]
+    assert vault_exists(MEMBER, first, member_vault)
+    for region in others:
+        assert results[region]["Status"] == "SUCCEEDED"
+        assert not vault_exists(MEMBER, region, member_vault)
+
+
+def test_the_readme_removal_command_carries_those_preferences() -> None:
+    readme = (simulation.ROOT / "README.md").read_text(encoding="utf-8").replace("\\\n", "")
+    (command,) = [line for line in readme.splitlines() if "delete-stack-instances" in line and "$STACKSET" in line]
+    assert README_PREFERENCES_CLI in command
 
 
 def test_the_central_policy_before_the_review_blocked_even_an_empty_vault(world) -> None:

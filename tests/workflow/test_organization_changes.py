@@ -693,6 +693,30 @@ def test_an_offboarding_that_cannot_delete_a_vault_holding_recovery_points_is_re
     assert note["subject"] == "orgbackup: 0 onboarded, 1 offboarding failed"
 
 
+def test_an_account_whose_onboarding_failed_in_a_region_is_offboarded_everywhere(world) -> None:
+    # Given 333333333333 whose baseline could not deploy in eu-west-1: that instance is listed OUTDATED (failed)
+    world.faults.fail("333333333333", "eu-west-1")
+    history = world.execute({"mode": "manual", "account_ids": ["333333333333"]})
+    assert execution_end(history)["type"] == "ExecutionFailed"
+    assert holdings(world, "333333333333").stack_instances == {"us-east-1": "CURRENT", "eu-west-1": "OUTDATED"}
+    world.faults.heal()
+
+    # When it moves out of scope
+    (history,) = deliver(world, read_event(MOVE_OUT))
+
+    # Then both instances are removed, the failed one too (DeleteStackInstances removes a failed instance like any
+    # other), and the account is reported offboarded, not "instance still there"
+    assert execution_end(history)["type"] == "ExecutionSucceeded"
+    (operation,) = offboard_operations(world)
+    assert operation["Status"] == "SUCCEEDED"
+    held = holdings(world, "333333333333")
+    assert held.stack_instances == {}
+    assert held.vaults == {"us-east-1": world.settings.member_vault_name}
+    item = build_report(world, [history])["accounts"]["333333333333"]
+    assert item["outcome"] == "offboarded"
+    assert "stack instances in eu-west-1, us-east-1" in item["reason"]
+
+
 def test_an_offboarding_running_past_the_poll_bound_fails_clearly(world) -> None:
     # Given 333333333333 protected, and StackSet operations that then stay RUNNING (CloudFormation is slow today)
     onboard(world, "333333333333")

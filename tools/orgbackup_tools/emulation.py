@@ -34,8 +34,8 @@ CloudFormation (resource reference: AWS::Backup::BackupVault)
   the resource reference documents them) to its KMS tagger, which expects ``TagKey``/``TagValue`` and fails with
   ``KeyError: 'TagKey'``. AWS creates the key with its tags.
 
-CloudFormation StackSets (API reference: CreateStackInstances, UpdateStackInstances, DescribeStackSetOperation,
-ListStackSetOperationResults, ListStackInstances; user guide: StackSets operation options)
+CloudFormation StackSets (API reference: CreateStackInstances, UpdateStackInstances, DeleteStackInstances,
+DescribeStackSetOperation, ListStackSetOperationResults, ListStackInstances; user guide: StackSets operation options)
 - ``stackset_operations``: moto ignores the caller's ``OperationId`` and ``OperationPreferences``, reports every
   instance of an operation with the operation's own status, and cannot fail one instance. AWS uses the caller's
   ID (a repeated one is ``OperationIdAlreadyExistsException``), skips account/Region pairs that already have an
@@ -45,9 +45,9 @@ ListStackSetOperationResults, ListStackInstances; user guide: StackSets operatio
   (``hold``) until ``release()``, for fault tests; a failing pair's stack is not created, as in AWS. While an
   operation is held, ListStackInstances reports the instances it deploys as AWS does during an operation:
   ``OUTDATED`` with detailed status ``RUNNING`` (``StackInstanceComprehensiveStatus``).
-  Stricter (issue 9): one operation per StackSet at a time. A create or update requested while another operation
-  of the StackSet is RUNNING (held) or QUEUED raises ``OperationInProgressException`` unless the StackSet was
-  created with ``ManagedExecution`` ``Active: true``; then it is ``QUEUED`` and runs when the running ones end, in
+  Stricter (issue 9): one operation per StackSet at a time. A create, update or delete requested while another
+  operation of the StackSet is RUNNING (held) or QUEUED raises ``OperationInProgressException`` unless the StackSet
+  was created with ``ManagedExecution`` ``Active: true``; then it is ``QUEUED`` and runs when the running ones end, in
   request order (API reference, ManagedExecution: "StackSets performs non-conflicting operations concurrently and
   queues conflicting operations. After conflicting operations finish, StackSets starts queued operations in
   request order", https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ManagedExecution.html).
@@ -64,6 +64,23 @@ ListStackSetOperationResults, ListStackInstances; user guide: StackSets operatio
   Region is an opt-in Region the account has not enabled (``STACKSET_FAULTS.enable_region``), fails its instance.
   A create skips a pair that has a failed (OUTDATED) instance just as one that is CURRENT: UpdateStackInstances
   repairs it.
+  DeleteStackInstances (API reference,
+  https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteStackInstances.html) is an operation
+  of the same kind, with the same ID, preference, one-at-a-time / queueing, hold and per-pair bookkeeping (its
+  Errors list OperationInProgressException and OperationIdAlreadyExistsException). moto removes the instance even
+  when its stack fails to delete, and raises the resource's error from the API call. AWS deletes each stack as the
+  StackSet execution role, reports a stack that cannot be deleted as that pair's FAILED result with its reason,
+  and keeps the instance (and the resources it could not delete). With ``RetainStacks`` true it "Removes the stack
+  instances from the specified stack set, but doesn't delete the stacks": the stack and its resources (the member
+  vault, its key, its recovery points) stay in the account; the operation records ``RetainStacks``. Either way a
+  failed (OUTDATED) instance is removed too. A held delete keeps its instances listed until it ends, OUTDATED with
+  detailed status RUNNING ("RUNNING: The operation in the specified account and Region is currently in progress",
+  StackInstanceComprehensiveStatus,
+  https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackInstanceComprehensiveStatus.html).
+  The summary's Status during a delete is not documented (StackInstanceSummary lists CURRENT, OUTDATED,
+  INOPERABLE, https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackInstanceSummary.html);
+  OUTDATED (not up to date with the StackSet) is the safe side, as for a create in progress. A stack that fails to
+  delete leaves its instance as it was (AWS may report it INOPERABLE; not modelled).
 
 EventBridge (user guide: "Event bus targets", "Sending and receiving events between AWS accounts", "Lambda
 asynchronous invocation"; Lambda developer guide: "Destinations")
@@ -423,7 +440,9 @@ class StackSetFaults:
     def __init__(self) -> None:
         self.failing: dict[tuple[str, str], str] = {}
         self.holding = False
-        self.held: list[tuple[dict[str, Any], str]] = []
+        # Held operations, each with its final status, or with the work that finishes it (a held delete removes its
+        # instances only when it ends: until then AWS still lists them).
+        self.held: list[tuple[dict[str, Any], str | Callable[[], str]]] = []
         # Operations requested while another of their StackSet ran, with ManagedExecution active: each with the
         # work that runs it when it is its turn.
         self.queued: list[tuple[dict[str, Any], Callable[[], str]]] = []
@@ -450,9 +469,12 @@ class StackSetFaults:
     def release(self) -> None:
         """Let held operations finish with the status they would have had."""
         self.holding = False
-        for operation, final_status in self.held:
-            operation["Status"] = final_status
-        self.held.clear()
+        held, self.held = self.held, []
+        for operation, final in held:
+            if callable(final):
+                final()
+            else:
+                operation["Status"] = final
         # Then the queued operations run, in request order (StackSets user guide, "Managed execution").
         while self.queued:
             _, run = self.queued.pop(0)
@@ -516,6 +538,7 @@ def _tolerance(preferences: dict[str, Any], accounts: int) -> int:
 def stackset_operations() -> Iterator[StackSetFaults]:  # noqa: PLR0915 - one faithful stand-in, kept together
     import uuid  # noqa: PLC0415
 
+    from moto.cloudformation.models import cloudformation_backends  # noqa: PLC0415
     from moto.cloudformation.responses import CloudFormationResponse  # noqa: PLC0415
     from moto.core.responses import ActionResult  # noqa: PLC0415
     from moto.core.utils import utcnow  # noqa: PLC0415
@@ -564,8 +587,10 @@ def stackset_operations() -> Iterator[StackSetFaults]:  # noqa: PLR0915 - one fa
         preferences: dict[str, Any],
         accounts: int,
         queued: dict[str, Any] | None = None,
+        **fields: Any,
     ) -> str:
-        """Record the operation (or complete the queued one); returns its status."""
+        """Record the operation (or complete the queued or held one); returns its status. ``fields``: the
+        StackSetOperation's other members (a delete's ``RetainStacks``)."""
         failures_per_region: dict[str, int] = {}
         for result in results:
             if result["Status"] == "FAILED":
@@ -581,6 +606,7 @@ def stackset_operations() -> Iterator[StackSetFaults]:  # noqa: PLR0915 - one fa
                 "EndTimestamp": utcnow(),
                 "Instances": [{r["Account"]: r["Region"]} for r in results],
                 "Results": results,
+                **fields,
             }
         )
         if STACKSET_FAULTS.holding:
@@ -623,6 +649,7 @@ def stackset_operations() -> Iterator[StackSetFaults]:  # noqa: PLR0915 - one fa
         regions: list[str],
         preferences: dict[str, Any],
         one: Callable[[str, str], tuple[str, str]],
+        cancel: Callable[[str, str], None] | None = None,
     ) -> list[dict[str, str]]:
         """Each Region's accounts in batches of the maximum concurrency; once a Region's failures exceed the
         failure tolerance, its remaining accounts are CANCELLED, and so is every later Region when Regions run
@@ -637,8 +664,8 @@ def stackset_operations() -> Iterator[StackSetFaults]:  # noqa: PLR0915 - one fa
                 for account in accounts[start : start + batch]:
                     if stopped:
                         status, reason = "CANCELLED", CANCELLED_REASON
-                        if not existing(stackset, account, region):
-                            failed_instances[(stackset.name, account, region)] = CANCELLED_REASON
+                        if cancel is not None:
+                            cancel(account, region)
                     else:
                         status, reason = one(account, region)
                         failures += status == "FAILED"
@@ -659,8 +686,13 @@ def stackset_operations() -> Iterator[StackSetFaults]:  # noqa: PLR0915 - one fa
                 return "SUCCEEDED", ""
             return deploy(stackset, account, region, overrides)
 
+        def cancel(account: str, region: str) -> None:
+            # A pair the create never reached is an instance all the same: OUTDATED, detailed status CANCELLED.
+            if not existing(stackset, account, region):
+                failed_instances[(stackset.name, account, region)] = CANCELLED_REASON
+
         def run(queued: dict[str, Any] | None = None) -> str:
-            results = perform(stackset, accounts, regions, preferences, one)
+            results = perform(stackset, accounts, regions, preferences, one, cancel)
             return record(stackset, "CREATE", operation_id, results, preferences, len(accounts), queued)
 
         if not in_progress(stackset, operation_id, "CREATE", run):
@@ -685,6 +717,62 @@ def stackset_operations() -> Iterator[StackSetFaults]:  # noqa: PLR0915 - one fa
 
         if not in_progress(stackset, operation_id, "UPDATE", run):
             run()
+        return ActionResult({"OperationId": operation_id})
+
+    def remove(stackset: Any, account: str, region: str, retain: bool) -> tuple[str, str]:
+        """One pair of a DeleteStackInstances: the instance leaves the StackSet, a failed (OUTDATED) one included;
+        without RetainStacks its stack is deleted first, as the StackSet execution role, and a stack that cannot
+        be deleted is that pair's FAILED result with the resource's reason, its instance kept."""
+        failed_instances.pop((stackset.name, account, region), None)
+        instance = stackset.instances.get_instance(account, region)
+        if instance is None:
+            return "SUCCEEDED", ""
+        if not retain:
+            partition = stackset.arn.split(":")[1]
+            token = _CALLER_PRINCIPAL_ARN.set(f"arn:{partition}:iam::{account}:role/{stackset.execution_role_name}")
+            try:
+                instance.stack.delete()
+            except Exception as error:  # the stack's resource error, reported as AWS reports it
+                return "FAILED", f"{type(error).__name__}: {error}"
+            finally:
+                _CALLER_PRINCIPAL_ARN.reset(token)
+            cloudformation_backends[account][region].delete_stack(instance.stack.stack_id)
+        stackset.instances.stack_instances.remove(instance)
+        return "SUCCEEDED", ""
+
+    def delete_stack_instances(response: Any) -> Any:
+        stackset, accounts, regions, preferences, operation_id = params(response)
+        retain = str(response._get_param("RetainStacks")).lower() == "true"
+
+        def run(queued: dict[str, Any] | None = None) -> str:
+            results = perform(stackset, accounts, regions, preferences, lambda a, r: remove(stackset, a, r, retain))
+            return record(
+                stackset, "DELETE", operation_id, results, preferences, len(accounts), queued, RetainStacks=retain
+            )
+
+        if in_progress(stackset, operation_id, "DELETE", run):
+            return ActionResult({"OperationId": operation_id})
+        if not STACKSET_FAULTS.holding:
+            run()
+            return ActionResult({"OperationId": operation_id})
+        # Held: RUNNING, its instances still listed (OUTDATED, detailed status RUNNING) until it ends; the removal
+        # is done then.
+        pending = [
+            {"Account": account, "Region": region, "Status": "RUNNING", "StatusReason": ""}
+            for region in preferences.get("RegionOrder") or regions
+            for account in accounts
+        ]
+        operation: dict[str, Any] = {
+            "OperationId": operation_id,
+            "Action": "DELETE",
+            "Status": "RUNNING",
+            "RetainStacks": retain,
+            "CreationTimestamp": utcnow(),
+            "Instances": [{r["Account"]: r["Region"]} for r in pending],
+            "Results": pending,
+        }
+        stackset.operations.append(operation)
+        STACKSET_FAULTS.held.append((operation, lambda: run(operation)))
         return ActionResult({"OperationId": operation_id})
 
     def list_stack_set_operation_results(response: Any) -> Any:
@@ -739,6 +827,7 @@ def stackset_operations() -> Iterator[StackSetFaults]:  # noqa: PLR0915 - one fa
         mock.patch.object(CloudFormationResponse, "create_stack_set", create_stack_set),
         mock.patch.object(CloudFormationResponse, "create_stack_instances", create_stack_instances),
         mock.patch.object(CloudFormationResponse, "update_stack_instances", update_stack_instances),
+        mock.patch.object(CloudFormationResponse, "delete_stack_instances", delete_stack_instances),
         mock.patch.object(CloudFormationResponse, "list_stack_set_operation_results", list_stack_set_operation_results),
         mock.patch.object(CloudFormationResponse, "list_stack_instances", list_stack_instances),
     ):
@@ -1928,13 +2017,8 @@ EXTENSIONS = (*EXTENSIONS, backup_copy_jobs, cloudformation_kms_key_policy)
 #   marks a vault as holding recovery points with ``hold_recovery_points``. The policy check reads Deny statements
 #   whose Principal is every principal, with no condition or ``ArnNotEquals``/``ArnNotLike`` on ``aws:PrincipalArn``
 #   (what this product writes); any other condition raises NotImplementedError rather than guess. The caller is
-#   the StackSet execution role while a stack instance is deleted (``stack_instance_deletion``), else unknown
-#   (exempt from no Deny).
-# CloudFormation StackSets (API reference: DeleteStackInstances, ListStackSetOperationResults)
-# - ``stack_instance_deletion``: moto removes the instance even when its stack fails to delete, and raises the
-#   resource's error from the API call. AWS deletes each stack as the StackSet execution role, reports a failed
-#   stack as that account and Region's FAILED result with its reason, and keeps the instance (and the resources
-#   it could not delete).
+#   the StackSet execution role while a stack instance is deleted (DeleteStackInstances in
+#   ``stackset_operations``), else unknown (exempt from no Deny).
 
 _CALLER_PRINCIPAL_ARN: contextvars.ContextVar[str | None] = contextvars.ContextVar("caller_principal_arn", default=None)
 
@@ -2005,56 +2089,7 @@ def backup_vault_deletion() -> Iterator[None]:
         yield
 
 
-@contextmanager
-def stack_instance_deletion() -> Iterator[None]:
-    import uuid  # noqa: PLC0415
-
-    from moto.cloudformation.models import cloudformation_backends  # noqa: PLC0415
-    from moto.cloudformation.responses import CloudFormationResponse  # noqa: PLC0415
-    from moto.core.responses import ActionResult  # noqa: PLC0415
-    from moto.core.utils import utcnow  # noqa: PLC0415
-
-    def delete_stack_instances(response: Any) -> Any:
-        stackset = response.cloudformation_backend.describe_stack_set(response._get_param("StackSetName"))
-        operation_id = response._get_param("OperationId") or str(uuid.uuid4())
-        results = []
-        for region in response._get_param("Regions", []):
-            for account in response._get_param("Accounts", []):
-                instance = stackset.instances.get_instance(account, region)
-                status, reason = "SUCCEEDED", ""
-                if instance is not None:
-                    partition = stackset.arn.split(":")[1]
-                    role = f"arn:{partition}:iam::{account}:role/{stackset.execution_role_name}"
-                    token = _CALLER_PRINCIPAL_ARN.set(role)
-                    try:
-                        instance.stack.delete()
-                    except Exception as error:  # the stack's resource error, reported as AWS reports it
-                        status, reason = "FAILED", f"{type(error).__name__}: {error}"
-                    else:
-                        cloudformation_backends[account][region].delete_stack(instance.stack.stack_id)
-                        stackset.instances.stack_instances.remove(instance)
-                    finally:
-                        _CALLER_PRINCIPAL_ARN.reset(token)
-                results.append({"Account": account, "Region": region, "Status": status, "StatusReason": reason})
-        failed = any(result["Status"] == "FAILED" for result in results)
-        stackset.operations.append(
-            {
-                "OperationId": operation_id,
-                "Action": "DELETE",
-                "Status": "FAILED" if failed else "SUCCEEDED",
-                "CreationTimestamp": utcnow(),
-                "EndTimestamp": utcnow(),
-                "Instances": [{r["Account"]: r["Region"]} for r in results],
-                "Results": results,
-            }
-        )
-        return ActionResult({"OperationId": operation_id})
-
-    with mock.patch.object(CloudFormationResponse, "delete_stack_instances", delete_stack_instances):
-        yield
-
-
-EXTENSIONS = (*EXTENSIONS, backup_vault_deletion, stack_instance_deletion)
+EXTENSIONS = (*EXTENSIONS, backup_vault_deletion)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -2307,62 +2342,6 @@ def render_pipe_input_template(template: str, record: dict[str, Any]) -> Any:
 
     return json.loads(_PIPE_VARIABLE.sub(substitute, template))
 
-
-# ---------------------------------------------------------------------------------------------------------------
-# DeleteStackInstances with RetainStacks (issue 12: offboarding). ``stack_instance_deletion`` deletes the stack of
-# every instance it removes; AWS, with ``RetainStacks`` true, "Removes the stack instances from the specified stack
-# set, but doesn't delete the stacks" (CloudFormation API reference, DeleteStackInstances,
-# https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteStackInstances.html): the stack and
-# its resources (the member vault, its key, its recovery points) stay in the account, no longer managed by the
-# StackSet. The operation is recorded with Action DELETE and ``RetainStacks`` as AWS's StackSetOperation has it.
-# Its test: tests/integration/test_emulation_offboarding.py.
-
-
-@contextmanager
-def stack_instance_retention() -> Iterator[None]:
-    import uuid  # noqa: PLC0415
-
-    from moto.cloudformation.responses import CloudFormationResponse  # noqa: PLC0415
-    from moto.core.responses import ActionResult  # noqa: PLC0415
-    from moto.core.utils import utcnow  # noqa: PLC0415
-
-    deleting = CloudFormationResponse.delete_stack_instances
-
-    def delete_stack_instances(response: Any) -> Any:
-        if str(response._get_param("RetainStacks")).lower() != "true":
-            return deleting(response)
-        stackset = response.cloudformation_backend.describe_stack_set(response._get_param("StackSetName"))
-        operation_id = response._get_param("OperationId") or str(uuid.uuid4())
-        if any(op["OperationId"] == operation_id for op in stackset.operations):
-            raise _stackset_error("OperationIdAlreadyExistsException", f"Operation {operation_id} already exists")
-        results = []
-        for region in response._get_param("Regions", []):
-            for account in response._get_param("Accounts", []):
-                instance = stackset.instances.get_instance(account, region)
-                if instance is not None:
-                    stackset.instances.stack_instances.remove(instance)
-                results.append({"Account": account, "Region": region, "Status": "SUCCEEDED", "StatusReason": ""})
-        operation = {
-            "OperationId": operation_id,
-            "Action": "DELETE",
-            # Held operations (``StackSetFaults.hold``) stay RUNNING until released, as creations do.
-            "Status": "RUNNING" if STACKSET_FAULTS.holding else "SUCCEEDED",
-            "RetainStacks": True,
-            "CreationTimestamp": utcnow(),
-            "EndTimestamp": utcnow(),
-            "Instances": [{r["Account"]: r["Region"]} for r in results],
-            "Results": results,
-        }
-        if STACKSET_FAULTS.holding:
-            STACKSET_FAULTS.held.append((operation, "SUCCEEDED"))
-        stackset.operations.append(operation)
-        return ActionResult({"OperationId": operation_id})
-
-    with mock.patch.object(CloudFormationResponse, "delete_stack_instances", delete_stack_instances):
-        yield
-
-
-EXTENSIONS = (*EXTENSIONS, stack_instance_retention)
 
 # ---------------------------------------------------------------------------------------------------------------
 # An unknown StackSet operation. moto answers DescribeStackSetOperation and ListStackSetOperationResults for an
