@@ -296,9 +296,9 @@ class World:
 
     def apply_role_policies(self) -> None:
         """Each template role's trust policy, inline policies and the template's managed policies it attaches, as
-        CloudFormation would put them (the emulation
-        decides EventBridge deliveries with them). A policy naming a resource the simulation does not create is
-        left out; the least-privilege contract checks every policy in full."""
+        CloudFormation would put them (the emulation decides EventBridge deliveries with them). A policy naming a
+        resource the simulation does not create is left out; the least-privilege contract checks every policy in
+        full."""
         iam = self.client("iam")
         for logical_id, resource in self.template["Resources"].items():
             if resource["Type"] != "AWS::IAM::Role":
