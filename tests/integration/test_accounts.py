@@ -24,11 +24,13 @@ from moto.organizations.models import organizations_backends
 
 from orgbackup.accounts import (
     BASELINE_IN_PROGRESS,
+    MANAGEMENT_ACCOUNT_WHY,
     AccountOutcome,
     AccountRef,
     Resolution,
     in_scope_active_account_ids,
     list_in_scope_active_accounts,
+    reason_of,
     resolve,
     resolve_input,
 )
@@ -747,7 +749,9 @@ def test_resolution_round_trips_through_json(org: SampleOrg, settings: Settings,
     assert again == resolution
     assert data["counts"] == {"to_onboard": 1, "skipped": 1, "invalid": 8}
     assert data["to_onboard"] == [{"account_id": WORKLOAD_A, "name": "workload-a", "sources": ["account_ids[0]"]}]
-    assert data["skipped"][0].keys() == {"account_id", "code", "reason", "sources"}
+    # (a skip whose reason is always the same text carries its code only; reason_of gives the text back)
+    assert data["skipped"][0].keys() == {"account_id", "code", "sources"}
+    assert reason_of(data["skipped"][0]) == resolution.skipped[0].reason == MANAGEMENT_ACCOUNT_WHY
     assert "account_id" not in data["invalid"][0]  # a non-JSON body names no account
 
 
@@ -800,3 +804,22 @@ def test_resolution_of_500_accounts_serializes_under_100_kib() -> None:
     for resolution in (onboard, current):
         size = len(to_json(resolution).encode())
         assert size < 100 * 1024, size
+
+
+def test_a_batch_of_1000_accounts_all_in_progress_fits_in_the_workflow_state() -> None:
+    # Given an events batch of 1,000 accounts, each with a 50-character name and its record's message ID, all skipped
+    # because another run's StackSet operation is deploying their baseline
+    skipped = [
+        AccountOutcome(
+            f"{100000000000 + n}",
+            "baseline-in-progress",
+            BASELINE_IN_PROGRESS,
+            name="n" * 50,
+            sources=(f"a1b2c3d4-0000-4000-8000-{n:012d}",),
+        )
+        for n in range(1000)
+    ]
+    data = Resolution(mode="events", skipped=skipped).to_dict()
+    # Then the state carries each reason as its code, far under Step Functions' 262,144 bytes, and reads back whole
+    assert len(json.dumps(data)) < 200_000
+    assert Resolution.from_dict(json.loads(json.dumps(data))).skipped == skipped

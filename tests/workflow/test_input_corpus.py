@@ -21,6 +21,7 @@ from fault_helpers import (
 from sample_events import corpus_event
 from workflow_helpers import WORKLOADS, Notifications, execution_end, run_state, states_entered
 
+from orgbackup.accounts import reason_of
 from orgbackup.workflow_input import MAX_RECORD_BYTES
 from orgbackup_tools.simulation import Account
 
@@ -81,7 +82,7 @@ def test_every_bad_or_edge_case_record_in_one_batch_gets_its_own_reason_and_chan
     assert resolution["to_onboard"] == []
     # And every record has its own outcome, code and reason (none merged with another, none lost)
     outcomes = {
-        source: (outcome, item["code"], item.get("account_id"), item["reason"])
+        source: (outcome, item["code"], item.get("account_id"), reason_of(item))
         for outcome in ("invalid", "skipped")
         for item in resolution[outcome]
         for source in item["sources"]

@@ -40,7 +40,7 @@ from workflow_helpers import (
 )
 
 from orgbackup import onboarding, retry
-from orgbackup.accounts import BASELINE_CURRENT, BASELINE_IN_PROGRESS
+from orgbackup.accounts import BASELINE_CURRENT, BASELINE_IN_PROGRESS, reason_of
 from orgbackup_tools import emulation
 from orgbackup_tools.simulation import Account, build_report
 
@@ -375,7 +375,7 @@ def test_duplicated_and_replayed_events_and_accounts_closed_before_the_run_cause
     assert len(onboarded["sources"]) == 2
     assert protection_gaps(world, fresh.account_id) == []
     # And the closed accounts are skipped with the state Organizations has now, and get nothing
-    assert {item["account_id"]: item["reason"] for item in resolution["skipped"]} == {
+    assert {item["account_id"]: reason_of(item) for item in resolution["skipped"]} == {
         closed.account_id: "account state CLOSED: the account is closed",
         suspended.account_id: "account state SUSPENDED: the account is suspended; nothing can be deployed into it",
     }
@@ -391,7 +391,7 @@ def test_duplicated_and_replayed_events_and_accounts_closed_before_the_run_cause
     # Then it changes nothing and says why
     assert execution_end(replayed)["type"] == "ExecutionSucceeded"
     assert mutations_since(aws_calls, mark) == {}
-    assert [(item["account_id"], item["reason"]) for item in run_state(replayed)["resolution"]["skipped"]] == [
+    assert [(item["account_id"], reason_of(item)) for item in run_state(replayed)["resolution"]["skipped"]] == [
         (fresh.account_id, BASELINE_CURRENT)
     ]
     # And over both runs: one StackSet operation for the one account that needed it, each instance once, no

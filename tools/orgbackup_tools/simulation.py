@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orgbackup import aws, fields, settings_loader
+from orgbackup.accounts import reason_of
 from orgbackup.exceptions import ConfigurationError, InvalidInputError
 from orgbackup.fields import got
 from orgbackup.settings import Settings
@@ -1068,9 +1069,9 @@ def _outcomes(state: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     resolution = state.get("resolution", {})
     for item in resolution.get("invalid", []):
         key = item.get("account_id") or f"record:{','.join(item.get('sources', [])) or '?'}"
-        outcomes[key] = {"outcome": "invalid", "reason": item.get("reason", "")}
+        outcomes[key] = {"outcome": "invalid", "reason": reason_of(item)}
     for item in resolution.get("skipped", []):
-        outcomes[item["account_id"]] = {"outcome": "skipped", "reason": item.get("reason", "")}
+        outcomes[item["account_id"]] = {"outcome": "skipped", "reason": reason_of(item)}
     failure = state.get("failure")
     for item in resolution.get("to_onboard", []):
         why = f"run failed at {failure.get('step')}" if failure else "not reached"

@@ -79,6 +79,17 @@ CENTRAL_ACCOUNT_WHY: Final = (
     "central backup account: it holds the central vault and has its own baseline (the central StackSet), "
     "never the member one"
 )
+EXCLUDED_WHY: Final = "excluded: listed in the excluded_account_ids setting"
+# The skips whose reason is always the same text: the state carries the code only (a batch of 1,000 accounts all in
+# progress would otherwise repeat 1,000 copies of a 200-character reason, over Step Functions' 262,144-byte state;
+# https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html), and ``reason_of`` gives the text back.
+FIXED_REASONS: Final[Mapping[str, str]] = {
+    "management-account": MANAGEMENT_ACCOUNT_WHY,
+    "central-account": CENTRAL_ACCOUNT_WHY,
+    "excluded": EXCLUDED_WHY,
+    "baseline-in-progress": BASELINE_IN_PROGRESS,
+    "baseline-current": BASELINE_CURRENT,
+}
 _MODES: Final = frozenset(get_args(Mode))
 _SKIP_CODES: Final = frozenset(get_args(SkipCode))
 _CODES: Final = _SKIP_CODES | frozenset(get_args(RecordCode)) | {"unknown-account", "unknown-ou"}
@@ -179,9 +190,14 @@ def _compact(**fields: object) -> dict[str, Any]:
 
 
 def _outcome_dict(item: AccountOutcome) -> dict[str, Any]:
-    return _compact(
-        account_id=item.account_id, code=item.code, reason=item.reason, name=item.name, sources=item.sources
-    )
+    reason = None if FIXED_REASONS.get(item.code) == item.reason else item.reason  # the code says it (reason_of)
+    return _compact(account_id=item.account_id, code=item.code, reason=reason, name=item.name, sources=item.sources)
+
+
+def reason_of(entry: Mapping[str, Any]) -> str:
+    """A skipped or invalid entry's reason as the state carries it: its own, else its code's fixed one."""
+    reason = entry.get("reason")
+    return reason if isinstance(reason, str) else FIXED_REASONS.get(str(entry.get("code")), "")
 
 
 def _items(fields: Fields, key: str) -> list[Fields]:
@@ -211,7 +227,11 @@ def _outcome_from(item: Fields) -> AccountOutcome:
     return AccountOutcome(
         account_id=account_id,
         code=cast(OutcomeCode, code),
-        reason=item.required_string("reason", allow_empty=True),
+        reason=(
+            item.string("reason") or FIXED_REASONS[code]
+            if code in FIXED_REASONS
+            else item.required_string("reason", allow_empty=True)
+        ),
         name=item.string("name"),
         sources=item.string_list("sources"),
     )
@@ -321,7 +341,7 @@ class _Classifier:
         if account_id == self.settings.central_backup_account_id:
             return "central-account", CENTRAL_ACCOUNT_WHY
         if account_id in self.settings.excluded_account_ids:
-            return "excluded", "excluded: listed in the excluded_account_ids setting"
+            return "excluded", EXCLUDED_WHY
         return None
 
     def _organization(

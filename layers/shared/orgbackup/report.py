@@ -5,7 +5,7 @@ through its model (``orgbackup.workflow_state``), and writes the state's ``repor
 import json
 from typing import Final
 
-from orgbackup.accounts import RECONCILE_CARRIED_FAILURES, RECONCILE_MAX_CHUNKS
+from orgbackup.accounts import RECONCILE_CARRIED_FAILURES, RECONCILE_MAX_CHUNKS, reason_of
 from orgbackup.text import SNS_SUBJECT_MAX_CHARS, one_line
 from orgbackup.workflow_state import (
     AccountEntry,
@@ -90,9 +90,7 @@ def run_report(state: WorkflowState) -> Report:
     current = [item for item in skipped if item.get("code") == "baseline-current"]
     # A reconcile counts them only (accounts.resolve_input): its state stays small in a large organization.
     current_count = len(current) + int(resolution.get("baseline_current") or 0)
-    lines += _section(
-        "Skipped", [f"{_label(item)}: {item.get('reason', '')}" for item in skipped if item not in current]
-    )
+    lines += _section("Skipped", [f"{_label(item)}: {reason_of(item)}" for item in skipped if item not in current])
     if current_count:
         lines += [f"Baseline already current (no StackSet change): {current_count} account(s).", ""]
     # A reconcile counts the accounts an operation is deploying now (during a member-template update, all of them).
@@ -113,7 +111,7 @@ def run_report(state: WorkflowState) -> Report:
     lines += _chunk_lines(next_chunk, stop_reason, remaining, chunk, bool(failed), earlier)
     lines += _section(
         "Invalid",
-        [f"{_label(item)} [{', '.join(item.get('sources', []))}]: {item.get('reason', '')}" for item in invalid],
+        [f"{_label(item)} [{', '.join(item.get('sources', []))}]: {reason_of(item)}" for item in invalid],
     )
     offboarded = offboarding.get("offboarded", {})
     lines += _offboarding_lines(offboarding)
