@@ -70,6 +70,13 @@ def move_event(account_id: str, source: str, destination: str) -> dict[str, Any]
     return event
 
 
+def deployed_before_the_change(world, *account_ids: str) -> None:
+    """The accounts' baseline in the Regions of before the configuration change, as the earlier deployment left it."""
+    world.client("cloudformation").create_stack_instances(
+        StackSetName=world.settings.member_stackset_name, Accounts=list(account_ids), Regions=list(REGIONS)
+    )
+
+
 def offboard_operations(world) -> list[dict[str, Any]]:
     return [operation for operation in stackset_operations(world) if operation["Action"] == "DELETE"]
 
@@ -453,12 +460,7 @@ def test_a_lost_backup_region_whose_instance_cannot_be_removed_is_reported_faile
 def test_a_gained_backup_region_gets_every_protected_account_in_one_operation(make_world) -> None:
     # Given BackupRegions now with eu-central-1 too, and two accounts protected before in the first two only
     world = make_world(overrides={"BackupRegions": "us-east-1,eu-west-1,eu-central-1"})
-    cfn = world.client("cloudformation")
-    cfn.create_stack_instances(
-        StackSetName=world.settings.member_stackset_name,
-        Accounts=["333333333333", "555555555555"],
-        Regions=list(REGIONS),
-    )
+    deployed_before_the_change(world, "333333333333", "555555555555")
     before = len(stackset_operations(world))
 
     # When the daily reconcile runs
@@ -479,12 +481,7 @@ def test_changed_scope_and_exclusions_offboard_and_onboard_at_the_next_reconcile
     # Given the deployment changed: Sandbox is now the only in-scope OU and 666666666666 is... in scope; the
     # Workloads accounts still hold their baseline from before the change; 555555555555 also newly excluded
     world = make_world(overrides={"InScopeOuIds": SANDBOX[0], "ExcludedAccountIds": "555555555555"})
-    cfn = world.client("cloudformation")
-    cfn.create_stack_instances(
-        StackSetName=world.settings.member_stackset_name,
-        Accounts=["333333333333", "555555555555"],
-        Regions=list(REGIONS),
-    )
+    deployed_before_the_change(world, "333333333333", "555555555555")
     before = len(stackset_operations(world))
 
     # When the daily reconcile runs
